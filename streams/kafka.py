@@ -1,0 +1,122 @@
+"""Kafka client configuration derived from settings, for kafka-python and Faust.
+
+Security options pass through unchanged; the workarounds measured for the
+embedded broker (see docs/architecture.md) apply only when the broker is the
+embedded one, never against a real Kafka cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+from typing import Any
+
+from streams.broker import EMBEDDED_CLUSTER_ID
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def kafka_python_security(settings: Settings) -> dict[str, Any]:
+    config: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism:
+        config["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        config["sasl_plain_username"] = settings.kafka_sasl_username
+        if settings.kafka_sasl_password is not None:
+            config["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_cafile:
+        config["ssl_cafile"] = str(settings.kafka_ssl_cafile)
+    if settings.kafka_ssl_certfile:
+        config["ssl_certfile"] = str(settings.kafka_ssl_certfile)
+    if settings.kafka_ssl_keyfile:
+        config["ssl_keyfile"] = str(settings.kafka_ssl_keyfile)
+    return config
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """Faust/aiokafka credentials object, or None for plaintext."""
+    import faust
+
+    protocol = settings.kafka_security_protocol
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
+        if settings.kafka_ssl_certfile:
+            context.load_cert_chain(
+                str(settings.kafka_ssl_certfile),
+                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+            )
+    if protocol.startswith("SASL"):
+        password = (
+            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+        )
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username or "",
+            password=password,
+            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def resolve_flavor(settings: Settings) -> str:
+    """'tansu' or 'kafka'; 'auto' asks the cluster for its id (one metadata call)."""
+    if settings.kafka_flavor != "auto":
+        return settings.kafka_flavor
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        request_timeout_ms=10_000,
+        **kafka_python_security(settings),
+    )
+    try:
+        cluster_id = str(admin.describe_cluster().get("cluster_id") or "")
+    finally:
+        admin.close()
+    flavor = "tansu" if cluster_id == EMBEDDED_CLUSTER_ID or "tansu" in cluster_id else "kafka"
+    log.debug("kafka flavor detected", extra={"flavor": flavor})
+    return flavor
+
+
+def ensure_topics(settings: Settings, topics: list[str], partitions: int | None = None) -> None:
+    """Create missing topics; existing ones are left as they are."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        request_timeout_ms=30_000,
+        **kafka_python_security(settings),
+    )
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            count = partitions or settings.kafka_partitions
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([NewTopic(t, count, 1) for t in missing])
+    finally:
+        admin.close()
+
+
+def producer(settings: Settings, **overrides: Any) -> Any:
+    """A kafka-python producer; acks=all so 'published' means stored."""
+    from kafka import KafkaProducer
+
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "acks": "all",
+        "linger_ms": 5,
+        "retries": 5,
+        "max_request_size": 4 * 1024 * 1024,
+        **kafka_python_security(settings),
+    }
+    config.update(overrides)
+    return KafkaProducer(**config)

@@ -1,0 +1,149 @@
+"""The one settings model, read from ``ANNOTEL_*`` environment variables and ``.env``.
+
+Only the composition root (the CLI and the worker) builds it; every other
+package receives plain values as arguments, so it can be tested without an
+environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.durations import parse_duration
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class SettingsError(Exception):
+    """Raised with one line per invalid variable, named as the user spells it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ANNOTEL_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # Kafka
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Comma-separated host:port list."
+    )
+    kafka_flavor: Literal["auto", "kafka", "tansu"] = Field(
+        "auto",
+        description="'tansu' applies the client settings measured for the embedded broker; "
+        "'auto' detects it from the cluster id.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_partitions: int = Field(4, ge=1, le=1024, description="Partitions of created topics.")
+
+    # Topics
+    topic_task_completed: str = "annotation.task-completed"
+    topic_task_audited: str = "annotation.task-audited"
+    topic_alerts: str = "annotation.alerts"
+    topic_dlq: str = "annotation.dlq"
+    topic_state: str = "annotation-telemetry.state"
+
+    # Storage
+    data_dir: Path = Path("./.annotel")
+    clickhouse_url: SecretStr | None = Field(
+        None,
+        description="chdb:///abs/path (embedded, default under the data dir) or "
+        "http(s)://user:password@host:port/database for a server.",
+    )
+    clickhouse_cluster: str | None = Field(
+        None, description="Cluster name: DDL uses ON CLUSTER and Replicated engines."
+    )
+
+    # Stream semantics
+    allowed_lateness: Duration = 120.0
+    retention: Duration = 48 * 3600.0
+    idle_timeout: Duration = 30.0
+    max_future_skew: Duration = 24 * 3600.0
+    max_event_bytes: int = Field(65536, ge=256, le=8 * 1024 * 1024)
+    commit_interval: Duration = Field(1.0, description="Checkpoint period of the worker.")
+    batch_size: int = Field(10_000, ge=1, le=1_000_000)
+
+    # Alerts
+    rules_file: Path | None = None
+
+    # Web
+    web_bind: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=0, le=65535)
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap(cls, value: str) -> str:
+        servers = [part.strip() for part in value.split(",") if part.strip()]
+        if not servers:
+            raise ValueError("at least one host:port is required")
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"{server!r} is not host:port")
+        return ",".join(servers)
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _clickhouse_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = urlsplit(value.get_secret_value()).scheme
+        if scheme not in ("chdb", "http", "https"):
+            raise ValueError("must start with chdb://, http:// or https://")
+        return value
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return self.kafka_bootstrap_servers.split(",")
+
+    @property
+    def input_topics(self) -> tuple[str, str]:
+        return (self.topic_task_completed, self.topic_task_audited)
+
+    def clickhouse_dsn(self) -> str:
+        """The effective DSN; the embedded default lives under the data dir."""
+        if self.clickhouse_url is not None:
+            return self.clickhouse_url.get_secret_value()
+        return "chdb://" + str((self.data_dir / "clickhouse").resolve())
+
+    def clickhouse_display(self) -> str:
+        """The DSN with any password replaced, safe for logs and summaries."""
+        return redact_url(self.clickhouse_dsn())
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's error into one line per variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False):
+            name = "ANNOTEL_" + "_".join(str(p) for p in error["loc"]).upper()
+            lines.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from streams.broker import embedded_broker
+
+# Tests never read a developer's .env or ANNOTEL_* variables by accident.
+for _name in list(os.environ):
+    if _name.startswith("ANNOTEL_"):
+        del os.environ[_name]
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[str]:
+    """A real embedded broker on a free loopback port, shared by the session."""
+    with embedded_broker() as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture
+def fresh_broker() -> Iterator[str]:
+    """A broker of its own, for tests that must not see other tests' topics."""
+    with embedded_broker() as bootstrap:
+        yield bootstrap
