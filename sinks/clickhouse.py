@@ -1,0 +1,156 @@
+"""Connecting to ClickHouse, applying migrations, and the batched idempotent writer.
+
+The same code runs on embedded chDB (``chdb:///path``) and on a server
+(``http(s)://user:password@host:port/db``): only clickhouse-connect is used.
+Values always travel as data (column inserts, ``{name:Type}`` parameters),
+never formatted into SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sinks.schema import MIGRATIONS, TABLE_COLUMNS, for_cluster
+
+log = logging.getLogger(__name__)
+
+
+def connect(dsn: str) -> Any:
+    """A clickhouse-connect client for a chdb:// or http(s):// DSN."""
+    import clickhouse_connect
+
+    if dsn.startswith("chdb://"):
+        from pathlib import Path
+
+        Path(dsn[len("chdb://") :]).mkdir(parents=True, exist_ok=True)
+    return clickhouse_connect.get_client(dsn=dsn)
+
+
+def migration_sql(cluster: str | None = None) -> list[tuple[int, str, str]]:
+    return [
+        (m.version, m.name, for_cluster(statement, cluster))
+        for m in MIGRATIONS
+        for statement in m.statements
+    ]
+
+
+def migrate(client: Any, cluster: str | None = None) -> list[int]:
+    """Apply pending migrations; returns the versions applied (empty when up to date)."""
+    first = MIGRATIONS[0]
+    for statement in first.statements:
+        client.command(for_cluster(statement, cluster))
+    applied = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
+    done = []
+    for migration in MIGRATIONS:
+        if migration.version in applied:
+            continue
+        for statement in migration.statements:
+            client.command(for_cluster(statement, cluster))
+        client.insert(
+            "schema_migrations",
+            [[migration.version, migration.name, datetime.now(UTC)]],
+            column_names=["version", "name", "applied_at"],
+        )
+        done.append(migration.version)
+        log.info("migration applied", extra={"version": migration.version, "name": migration.name})
+    return done
+
+
+@dataclass
+class WriterStats:
+    rows: dict[str, int] = field(default_factory=dict)
+    inserts: int = 0
+    retries: int = 0
+    failures: int = 0
+    last_insert_s: float = 0.0
+    failing_since: float | None = None
+
+
+class ClickHouseWriter:
+    """Writes a checkpoint's rows, table by table, retrying until they are stored.
+
+    ``write`` returns only when every row is durable; while ClickHouse is
+    unavailable it retries with exponential backoff and jitter and the caller
+    (the stream) stays blocked, which stops consumption: backpressure, not
+    loss. Rows are idempotent (ReplacingMergeTree keys and versions), so a
+    retry after an ambiguous failure is safe.
+    """
+
+    def __init__(
+        self,
+        connect_fn: Callable[[], Any],
+        *,
+        base_delay: float = 0.1,
+        max_delay: float = 5.0,
+        should_stop: Callable[[], bool] = lambda: False,
+    ):
+        self._connect = connect_fn
+        self._client: Any = None
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.should_stop = should_stop
+        self.stats = WriterStats()
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def write(self, batches: dict[str, Sequence[Sequence[Any]]]) -> None:
+        with self._lock:
+            for table, rows in batches.items():
+                if rows:
+                    self._insert_with_retry(table, rows)
+
+    def _insert_with_retry(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        columns = TABLE_COLUMNS[table]
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                self.client.insert(table, rows, column_names=list(columns))
+            except Exception as exc:
+                attempt += 1
+                self.stats.retries += 1
+                if self.stats.failing_since is None:
+                    self.stats.failing_since = time.monotonic()
+                if self.should_stop():
+                    self.stats.failures += 1
+                    raise
+                delay = min(self.max_delay, self.base_delay * 2 ** min(attempt, 10))
+                delay *= 0.5 + random.random()
+                log.warning(
+                    "clickhouse insert failed; retrying",
+                    extra={
+                        "table": table,
+                        "rows": len(rows),
+                        "attempt": attempt,
+                        "retry_in_s": round(delay, 2),
+                        "error": type(exc).__name__,
+                    },
+                )
+                if attempt % 5 == 0:
+                    self._client = None  # reconnect after repeated failures
+                time.sleep(delay)
+                continue
+            self.stats.inserts += 1
+            self.stats.rows[table] = self.stats.rows.get(table, 0) + len(rows)
+            self.stats.last_insert_s = time.monotonic() - started
+            self.stats.failing_since = None
+            return
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            finally:
+                self._client = None

@@ -1,0 +1,342 @@
+"""ClickHouse tables and views: the public contract BI users query.
+
+Versioned migrations, applied in order and recorded in ``schema_migrations``,
+so ``annotel migrate`` is idempotent. Column lists here are what the writer
+inserts; the stream builds rows in exactly this order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from schemas.metrics import AGGREGATE_FIELDS, COUNT_FIELDS, KEY_DIMENSIONS, RATE_SQL
+
+KEY_COLUMNS = ("window_start", *KEY_DIMENSIONS)
+
+METRICS_COLUMNS = (*KEY_COLUMNS, *AGGREGATE_FIELDS, "version", "updated_at")
+ERRORS_COLUMNS = (*KEY_COLUMNS, "error_category", "errors", "version", "updated_at")
+_COMMON_EVENT = (
+    "event_id",
+    "occurred_at",
+    "window_start",
+    "project_id",
+    "queue_id",
+    "task_id",
+    "annotator_id",
+    "vendor_id",
+    "locale",
+    "source",
+)
+_INGEST = ("topic", "partition", "offset", "ingested_at")
+TASK_EVENT_COLUMNS = (
+    *_COMMON_EVENT,
+    "status",
+    "handle_time_s",
+    "task_created_at",
+    "attempt",
+    "is_gold",
+    "gold_correct",
+    "task_type",
+    "tags",
+    *_INGEST,
+)
+AUDIT_EVENT_COLUMNS = (
+    *_COMMON_EVENT,
+    "auditor_id",
+    "verdict",
+    "score",
+    "error_categories",
+    "audit_kind",
+    "audit_time_s",
+    *_INGEST,
+)
+DLQ_COLUMNS = (
+    "dead_letter_id",
+    "reason",
+    "message",
+    "field",
+    "payload",
+    "payload_size",
+    "payload_sha256",
+    "payload_truncated",
+    "event_type",
+    "project_id",
+    "event_id",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "producer",
+    "received_at",
+    "dlq_partition",
+    "dlq_offset",
+)
+ALERT_COLUMNS = (
+    "fingerprint",
+    "rule",
+    "status",
+    "severity",
+    "labels",
+    "annotations",
+    "metric",
+    "value",
+    "threshold",
+    "window_start",
+    "window_end",
+    "starts_at",
+    "ends_at",
+    "emitted_at",
+)
+
+TABLE_COLUMNS = {
+    "metrics_1m": METRICS_COLUMNS,
+    "audit_errors_1m": ERRORS_COLUMNS,
+    "task_events": TASK_EVENT_COLUMNS,
+    "audit_events": AUDIT_EVENT_COLUMNS,
+    "dlq_events": DLQ_COLUMNS,
+    "alerts": ALERT_COLUMNS,
+}
+
+_LC = "LowCardinality(String)"
+_KEY_DDL = f"""
+    window_start DateTime('UTC'),
+    project_id {_LC},
+    queue_id {_LC},
+    vendor_id {_LC},
+    locale {_LC},
+    source {_LC},
+    annotator_id String"""
+# Low-cardinality columns first, time last (what BI filters on, in that order).
+_KEY_ORDER = "(project_id, vendor_id, source, locale, queue_id, annotator_id, window_start)"
+
+
+def _aggregate_ddl() -> str:
+    lines = []
+    for name in AGGREGATE_FIELDS:
+        kind = "UInt32" if name in COUNT_FIELDS else "Float64"
+        lines.append(f"    {name} {kind}")
+    return ",\n".join(lines)
+
+
+def _sums(prefix: str = "") -> str:
+    parts = []
+    for name in AGGREGATE_FIELDS:
+        agg = "max" if name.endswith("_max_s") else "sum"
+        parts.append(f"{agg}({prefix}{name}) AS {name}")
+    return ",\n        ".join(parts)
+
+
+def _rates(hours: float) -> str:
+    rates = [f"{expr} AS {name}" for name, expr in RATE_SQL.items()]
+    rates.insert(0, f"tasks_submitted / {hours} AS throughput_per_hour")
+    return ",\n    ".join(rates)
+
+
+def _rollup(name: str, bucket: str, hours: float, by_annotator: bool) -> str:
+    dims = "project_id, queue_id, vendor_id, locale, source" + (
+        ", annotator_id" if by_annotator else ""
+    )
+    return f"""CREATE VIEW IF NOT EXISTS {name} AS
+SELECT
+    *,
+    {_rates(hours)}
+FROM (
+    SELECT
+        {bucket}(window_start) AS period_start,
+        {dims},
+        {_sums()}
+    FROM metrics_1m FINAL
+    GROUP BY period_start, {dims}
+)"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def _migrations() -> list[Migration]:
+    metrics = f"""CREATE TABLE IF NOT EXISTS metrics_1m ({_KEY_DDL},
+{_aggregate_ddl()},
+    version UInt64,
+    updated_at DateTime64(3, 'UTC')
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY {_KEY_ORDER}"""
+    errors = f"""CREATE TABLE IF NOT EXISTS audit_errors_1m ({_KEY_DDL},
+    error_category {_LC},
+    errors UInt32,
+    version UInt64,
+    updated_at DateTime64(3, 'UTC')
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (project_id, vendor_id, source, locale, queue_id, annotator_id, window_start,
+          error_category)"""
+    common = f"""
+    event_id String,
+    occurred_at DateTime64(3, 'UTC'),
+    window_start DateTime('UTC'),
+    project_id {_LC},
+    queue_id {_LC},
+    task_id String,
+    annotator_id String,
+    vendor_id {_LC},
+    locale {_LC},
+    source {_LC},"""
+    ingest = """
+    topic LowCardinality(String),
+    partition UInt32,
+    offset UInt64,
+    ingested_at DateTime64(3, 'UTC')"""
+    task_events = f"""CREATE TABLE IF NOT EXISTS task_events ({common}
+    status {_LC},
+    handle_time_s Nullable(Float64),
+    task_created_at Nullable(DateTime64(3, 'UTC')),
+    attempt UInt16,
+    is_gold Bool,
+    gold_correct Nullable(Bool),
+    task_type Nullable(String),
+    tags Array(String),{ingest}
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (project_id, event_id)"""
+    audit_events = f"""CREATE TABLE IF NOT EXISTS audit_events ({common}
+    auditor_id String,
+    verdict {_LC},
+    score Nullable(Float64),
+    error_categories Array(String),
+    audit_kind {_LC},
+    audit_time_s Nullable(Float64),{ingest}
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (project_id, event_id)"""
+    dlq = """CREATE TABLE IF NOT EXISTS dlq_events (
+    dead_letter_id String,
+    reason LowCardinality(String),
+    message String,
+    field Nullable(String),
+    payload String,
+    payload_size UInt64,
+    payload_sha256 String,
+    payload_truncated Bool,
+    event_type Nullable(String),
+    project_id Nullable(String),
+    event_id Nullable(String),
+    source_topic Nullable(String),
+    source_partition Nullable(Int32),
+    source_offset Nullable(Int64),
+    producer LowCardinality(String),
+    received_at DateTime64(3, 'UTC'),
+    dlq_partition Int32,
+    dlq_offset Int64
+) ENGINE = ReplacingMergeTree
+ORDER BY dead_letter_id"""
+    alerts = """CREATE TABLE IF NOT EXISTS alerts (
+    fingerprint String,
+    rule LowCardinality(String),
+    status LowCardinality(String),
+    severity LowCardinality(String),
+    labels Map(String, String),
+    annotations Map(String, String),
+    metric LowCardinality(String),
+    value Nullable(Float64),
+    threshold Nullable(Float64),
+    window_start DateTime('UTC'),
+    window_end DateTime('UTC'),
+    starts_at DateTime64(3, 'UTC'),
+    ends_at Nullable(DateTime64(3, 'UTC')),
+    emitted_at DateTime64(3, 'UTC')
+) ENGINE = ReplacingMergeTree(emitted_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (rule, fingerprint, window_start, status)"""
+    final_view = """CREATE VIEW IF NOT EXISTS metrics_1m_final AS
+SELECT * EXCEPT (version, updated_at) FROM metrics_1m FINAL"""
+    scorecard = f"""CREATE VIEW IF NOT EXISTS annotator_scorecard_daily AS
+SELECT
+    m.day AS day,
+    m.project_id AS project_id,
+    m.vendor_id AS vendor_id,
+    m.annotator_id AS annotator_id,
+    m.tasks_submitted AS tasks_submitted,
+    m.tasks_skipped AS tasks_skipped,
+    m.tasks_expired AS tasks_expired,
+    m.audits AS audits,
+    m.gold_submitted AS gold_submitted,
+    m.handle_time_sum_s / nullIf(m.tasks_submitted, 0) AS aht_s,
+    m.audits_approved / nullIf(m.audits, 0) AS audit_pass_rate,
+    m.gold_correct / nullIf(m.gold_submitted, 0) AS gold_accuracy,
+    m.rework_submitted / nullIf(m.tasks_submitted, 0) AS rework_rate,
+    m.audit_score_sum / nullIf(m.audit_score_count, 0) AS mean_audit_score,
+    e.top_error_categories AS top_error_categories
+FROM (
+    SELECT toDate(window_start) AS day, project_id, vendor_id, annotator_id,
+        {_sums()}
+    FROM metrics_1m FINAL
+    GROUP BY day, project_id, vendor_id, annotator_id
+) AS m
+LEFT JOIN (
+    SELECT day, project_id, vendor_id, annotator_id,
+        arraySlice(arrayMap(x -> x.1, arraySort(x -> (-x.2, x.1),
+            groupArray((error_category, n)))), 1, 3) AS top_error_categories
+    FROM (
+        SELECT toDate(window_start) AS day, project_id, vendor_id, annotator_id,
+            error_category, sum(errors) AS n
+        FROM audit_errors_1m FINAL
+        GROUP BY day, project_id, vendor_id, annotator_id, error_category
+    )
+    GROUP BY day, project_id, vendor_id, annotator_id
+) AS e
+ON m.day = e.day AND m.project_id = e.project_id AND m.vendor_id = e.vendor_id
+   AND m.annotator_id = e.annotator_id"""
+    migrations_table = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32,
+    name String,
+    applied_at DateTime('UTC')
+) ENGINE = ReplacingMergeTree
+ORDER BY version"""
+    return [
+        Migration(0, "schema_migrations", (migrations_table,)),
+        Migration(1, "core tables", (metrics, errors, task_events, audit_events, dlq, alerts)),
+        Migration(
+            2,
+            "BI views",
+            (
+                final_view,
+                _rollup("metrics_hourly", "toStartOfHour", 1, False),
+                _rollup("metrics_daily", "toStartOfDay", 24, False),
+                _rollup("metrics_hourly_by_annotator", "toStartOfHour", 1, True),
+                _rollup("metrics_daily_by_annotator", "toStartOfDay", 24, True),
+                scorecard,
+            ),
+        ),
+    ]
+
+
+MIGRATIONS = _migrations()
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree)(\((\w*)\))?")
+_CREATE = re.compile(r"^CREATE (TABLE|VIEW) IF NOT EXISTS (\w+)")
+
+
+def for_cluster(statement: str, cluster: str | None) -> str:
+    """Rewrite a statement for a cluster: ON CLUSTER and Replicated engines."""
+    if not cluster:
+        return statement
+    if not _IDENT.match(cluster):
+        raise ValueError(f"cluster name {cluster!r} is not a plain identifier")
+    match = _CREATE.match(statement)
+    if match is None:
+        return statement
+    table = match.group(2)
+    statement = statement.replace(match.group(0), f"{match.group(0)} ON CLUSTER {cluster}", 1)
+
+    def replicated(engine: re.Match[str]) -> str:
+        version = engine.group(3)
+        args = f"'/clickhouse/tables/{{shard}}/{{database}}/{table}', '{{replica}}'"
+        if version:
+            args += f", {version}"
+        return f"ENGINE = Replicated{engine.group(1)}({args})"
+
+    return _ENGINE.sub(replicated, statement)
