@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -59,7 +59,9 @@ def migrate(client: Any, cluster: str | None = None) -> list[int]:
             column_names=["version", "name", "applied_at"],
         )
         done.append(migration.version)
-        log.info("migration applied", extra={"version": migration.version, "name": migration.name})
+        log.info(
+            "migration applied", extra={"version": migration.version, "migration": migration.name}
+        )
     return done
 
 
@@ -105,7 +107,7 @@ class ClickHouseWriter:
             self._client = self._connect()
         return self._client
 
-    def write(self, batches: dict[str, Sequence[Sequence[Any]]]) -> None:
+    def write(self, batches: Mapping[str, Sequence[Sequence[Any]]]) -> None:
         with self._lock:
             for table, rows in batches.items():
                 if rows:

@@ -1,0 +1,288 @@
+"""The Faust app: thin agents around the processor, health and metrics pages.
+
+App id ``annotation-telemetry``. Agents and topics are named explicitly (Faust
+derives internal names from module paths otherwise). No Faust tables and no
+``group_by``: input is already partitioned by project, and state lives in the
+processor with its own checkpoint log (see ``streams.processor``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from schemas.deadletter import DeadLetter
+from schemas.decode import Decoder
+from sinks.clickhouse import ClickHouseWriter
+from streams.kafka import faust_credentials
+from streams.processor import Message, Processor
+from streams.rows import dlq_row
+from streams.settings import Settings
+from streams.statelog import decode_checkpoints
+
+log = logging.getLogger(__name__)
+
+DRAIN_QUIET_S = 2.0
+
+
+@dataclass
+class Runtime:
+    """What the worker command needs to see of the running app."""
+
+    app: faust.App
+    processor: Processor
+    writer: ClickHouseWriter
+    until_drained: bool
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
+    ready: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+    dlq_rows: int = 0
+
+
+class FaustPublisher:
+    def __init__(self, app: faust.App):
+        self.app = app
+
+    async def publish(self, records: list[tuple[str, int | None, bytes | None, bytes]]) -> None:
+        producer = self.app.producer
+        futures = [
+            await producer.send(topic, key, value, partition, None, None)
+            for topic, partition, key, value in records
+        ]
+        await asyncio.gather(*futures)
+
+
+def _aiokafka_security(settings: Settings) -> dict[str, Any]:
+    config: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism:
+        config["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        config["sasl_plain_username"] = settings.kafka_sasl_username
+        if settings.kafka_sasl_password is not None:
+            config["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    credentials = faust_credentials(settings)
+    context = getattr(credentials, "context", None) or getattr(credentials, "ssl_context", None)
+    if context is not None:
+        config["ssl_context"] = context
+    return config
+
+
+def state_loader(settings: Settings) -> Callable[[int], Any]:
+    async def load(partition: int) -> list[dict[str, Any]]:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **_aiokafka_security(settings),
+        )
+        await consumer.start()
+        try:
+            tp = TopicPartition(settings.topic_state, partition)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            end = (await consumer.end_offsets([tp]))[tp]
+            values: list[bytes] = []
+            # Read to the reported end, then until quiet: some brokers report
+            # a low end offset for multi-record batches.
+            while True:
+                batch = await consumer.getmany(tp, timeout_ms=300, max_records=10_000)
+                records = batch.get(tp, [])
+                values.extend(r.value for r in records)
+                if not records and await consumer.position(tp) >= end:
+                    break
+            return decode_checkpoints(values)
+        finally:
+            await consumer.stop()
+
+    return load
+
+
+def create_app(
+    settings: Settings,
+    *,
+    flavor: str,
+    writer: ClickHouseWriter,
+    until_drained: bool,
+    web_port: int | None = None,
+) -> Runtime:
+    options: dict[str, Any] = {}
+    if flavor == "tansu":
+        # Measured for the embedded broker (docs/architecture.md): faster
+        # rejoin, and one record per batch so end offsets are exact.
+        options.update(
+            broker_session_timeout=10,
+            broker_rebalance_timeout=10,
+            broker_heartbeat_interval=1,
+            producer_max_batch_size=1,
+        )
+    app = faust.App(
+        "annotation-telemetry",
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        broker_credentials=faust_credentials(settings),
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_partitions=settings.kafka_partitions,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        store="memory://",
+        web_enabled=True,
+        web_bind=settings.web_bind,
+        web_port=web_port if web_port is not None else settings.web_port,
+        web_host=settings.web_bind,
+        stream_buffer_maxsize=max(4096, settings.batch_size),
+        **options,
+    )
+    input_topic = app.topic(
+        *settings.input_topics, value_serializer="raw", key_serializer="raw", internal=False
+    )
+    dlq_topic = app.topic(settings.topic_dlq, value_serializer="raw", key_serializer="raw")
+
+    async def seek(topic: str, partition: int, offset: int) -> None:
+        await app.consumer.seek(TP(topic, partition), offset)
+
+    processor = Processor(
+        decoder=Decoder(settings.max_event_bytes, settings.max_future_skew),
+        sink=writer,
+        publisher=FaustPublisher(app),
+        load_state=state_loader(settings),
+        seek=seek,
+        state_topic=settings.topic_state,
+        dlq_topic=settings.topic_dlq,
+        lateness_s=settings.allowed_lateness,
+        retention_s=settings.retention,
+        idle_timeout_s=settings.idle_timeout,
+        live=not until_drained,
+    )
+    runtime = Runtime(app, processor, writer, until_drained)
+    input_names = set(settings.input_topics)
+    last_checkpoint = [time.monotonic()]
+
+    @app.agent(input_topic, name="annotel-aggregate", concurrency=1)
+    async def aggregate(stream: Any) -> None:
+        async for events in stream.take_events(
+            settings.batch_size, within=settings.commit_interval
+        ):
+            await processor.process(
+                [
+                    Message(e.message.topic, e.message.partition, e.message.offset, e.message.value)
+                    for e in events
+                ]
+            )
+            # Checkpoint every batch before Faust acks it: Faust can then never
+            # commit an offset our checkpoint does not cover.
+            await processor.checkpoint()
+            last_checkpoint[0] = time.monotonic()
+
+    @app.agent(dlq_topic, name="annotel-dead-letters", concurrency=1)
+    async def store_dead_letters(stream: Any) -> None:
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(5000, within=settings.commit_interval):
+            rows = []
+            for event in events:
+                message = event.message
+                try:
+                    letter = DeadLetter.from_json(message.value)
+                except ValueError:
+                    letter = DeadLetter.build(
+                        message.value or b"",
+                        "invalid_json",
+                        "the dead-letter topic held a message that is not a dead letter",
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                    )
+                rows.append(dlq_row(letter, message.partition, message.offset))
+            # Acked by Faust only after this returns, i.e. after the rows are durable.
+            await loop.run_in_executor(processor.executor, writer.write, {"dlq_events": rows})
+            runtime.dlq_rows += len(rows)
+
+    @app.timer(settings.commit_interval, name="annotel-checkpoint")  # type: ignore[untyped-decorator]
+    async def periodic_checkpoint() -> None:
+        if time.monotonic() - last_checkpoint[0] >= settings.commit_interval:
+            await processor.checkpoint()
+            last_checkpoint[0] = time.monotonic()
+        await _unstall(runtime, input_names)
+        if until_drained and not runtime.drained.is_set() and _is_drained(runtime, input_names):
+            await processor.checkpoint(close_all=True)
+            log.info("input drained: all windows closed", extra=dict(processor.totals()))
+            runtime.drained.set()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
+        await processor.on_assigned({tp.partition for tp in assigned if tp.topic in input_names})
+        runtime.ready = True
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
+        runtime.ready = False
+        await processor.on_revoked({tp.partition for tp in revoked if tp.topic in input_names})
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        status = 200 if runtime.ready else 503
+        return web.json({"ready": runtime.ready}, status=status)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        from streams.metrics import render_metrics
+
+        return web.text(render_metrics(runtime), content_type="text/plain")
+
+    return runtime
+
+
+STALL_S = 3.0
+
+
+async def _unstall(runtime: Runtime, input_names: set[str]) -> None:
+    """Seek a partition that sits behind its high-water mark with nothing arriving.
+
+    Covers messages Faust dropped during its recovery seek when no later
+    message would reveal the gap.
+    """
+    processor = runtime.processor
+    if processor.assigned is None or not runtime.ready:
+        return
+    if time.monotonic() - processor.last_message_at < STALL_S:
+        return
+    consumer = runtime.app.consumer
+    for topic in input_names:
+        for partition in processor.assigned:
+            state = processor.states.get(partition)
+            highwater = consumer.highwater(TP(topic, partition))
+            if state is None or highwater is None:
+                continue
+            position = state.offsets.get(topic, 0)
+            if position < highwater:
+                log.warning(
+                    "partition stalled behind its high-water mark: seeking",
+                    extra={"topic": topic, "partition": partition, "offset": position},
+                )
+                await processor.seek(topic, partition, position)
+
+
+def _is_drained(runtime: Runtime, input_names: set[str]) -> bool:
+    processor = runtime.processor
+    if processor.assigned is None or not runtime.ready:
+        return False
+    if time.monotonic() - processor.last_message_at < DRAIN_QUIET_S:
+        return False
+    consumer = runtime.app.consumer
+    for topic in input_names:
+        for partition in processor.assigned:
+            highwater = consumer.highwater(TP(topic, partition))
+            if highwater is None:
+                return False  # not fetched yet
+            state = processor.states.get(partition)
+            position = state.offsets.get(topic, 0) if state else 0
+            if position < highwater:
+                return False
+    return processor.pending_events() == 0

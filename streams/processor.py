@@ -1,0 +1,246 @@
+"""The stream engine between Faust and the pure state: routing, offsets, checkpoints.
+
+Exactness argument (docs/architecture.md has the long form):
+
+1. Per partition, state and the input offsets it covers are persisted together
+   in one checkpoint record (``streams.statelog``). On assignment the state is
+   rebuilt from those records and reading resumes at exactly the recorded
+   offsets; whatever Faust committed is ignored.
+2. A message is applied only if its offset is the next expected one. An older
+   offset is a redelivery (skipped); a newer one means messages were skipped
+   (Faust's recovery seek race, or a commit ahead of our checkpoint): we seek
+   back and drop until the expected offset arrives.
+3. A checkpoint writes ClickHouse rows first (idempotent: deterministic keys,
+   versions that grow across restarts), then dead letters, then the
+   checkpoint record. A crash before the record replays from the previous
+   one and rewrites the same rows with higher versions: no loss, no double
+   count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from schemas.decode import Decoder
+from streams.rows import rows_for_checkpoint
+from streams.state import ClosedWindow, PartitionState
+from streams.statelog import encode_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+class Sink(Protocol):
+    def write(self, batches: Mapping[str, Sequence[Sequence[Any]]]) -> None: ...
+
+
+class Publisher(Protocol):
+    """Produces records and waits until the broker stored them."""
+
+    async def publish(self, records: list[tuple[str, int | None, bytes | None, bytes]]) -> None: ...
+
+
+LoadState = Callable[[int], Awaitable[list[dict[str, Any]]]]
+Seek = Callable[[str, int, int], Awaitable[None]]
+
+
+class Processor:
+    def __init__(
+        self,
+        *,
+        decoder: Decoder,
+        sink: Sink,
+        publisher: Publisher,
+        load_state: LoadState,
+        seek: Seek,
+        state_topic: str,
+        dlq_topic: str,
+        lateness_s: float,
+        retention_s: float,
+        idle_timeout_s: float,
+        live: bool,
+        on_closed: Callable[[list[ClosedWindow]], Awaitable[None]] | None = None,
+    ):
+        self.decoder = decoder
+        self.sink = sink
+        self.publisher = publisher
+        self.load_state = load_state
+        self.seek = seek
+        self.state_topic = state_topic
+        self.dlq_topic = dlq_topic
+        self.lateness_us = int(lateness_s * 1_000_000)
+        self.retention_us = int(retention_s * 1_000_000)
+        self.idle_timeout_s = idle_timeout_s
+        self.live = live
+        self.on_closed = on_closed
+        self.states: dict[int, PartitionState] = {}
+        self.assigned: set[int] | None = None  # None: not told yet (accept all)
+        self.seeking: dict[tuple[str, int], tuple[int, float]] = {}
+        self.last_activity: dict[int, float] = {}
+        self.last_message_at = time.monotonic()
+        self.lock = asyncio.Lock()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        self.stats: Counter[str] = Counter()
+        self.closed_windows = 0
+
+    # -- partitions -----------------------------------------------------------------
+
+    async def state_for(self, partition: int) -> PartitionState:
+        state = self.states.get(partition)
+        if state is None:
+            state = PartitionState(partition, self.lateness_us, self.retention_us)
+            records = await self.load_state(partition)
+            for record in records:
+                state.apply_delta(record)
+            self.states[partition] = state
+            log.info(
+                "partition state recovered",
+                extra={
+                    "partition": partition,
+                    "checkpoints": len(records),
+                    "offsets": state.offsets,
+                    "open_windows": len(state.windows),
+                },
+            )
+        return state
+
+    async def on_assigned(self, partitions: set[int]) -> None:
+        """Recover every assigned partition's state up front (readiness waits on it)."""
+        async with self.lock:
+            self.assigned = set(partitions)
+            for partition in sorted(partitions):
+                await self.state_for(partition)
+
+    async def on_revoked(self, partitions: set[int]) -> None:
+        """Checkpoint and forget revoked partitions before the rebalance completes."""
+        async with self.lock:
+            await self._checkpoint({p for p in partitions if p in self.states})
+            for partition in partitions:
+                self.states.pop(partition, None)
+                self.last_activity.pop(partition, None)
+            if self.assigned is not None:
+                self.assigned -= partitions
+            self.seeking = {k: v for k, v in self.seeking.items() if k[1] not in partitions}
+
+    # -- processing -----------------------------------------------------------------
+
+    async def process(self, messages: Sequence[Message]) -> None:
+        async with self.lock:
+            now = datetime.now(UTC)
+            decode = self.decoder.decode
+            wanted_seeks: dict[tuple[str, int], int] = {}
+            for message in messages:
+                partition = message.partition
+                if self.assigned is not None and partition not in self.assigned:
+                    self.stats["dropped_unassigned"] += 1
+                    continue
+                state = self.states.get(partition) or await self.state_for(partition)
+                expected = state.offsets.get(message.topic)
+                if expected is not None and message.offset != expected:
+                    if message.offset < expected:
+                        self.stats["redelivered"] += 1
+                    else:
+                        wanted_seeks[(message.topic, partition)] = expected
+                        self.stats["gap_dropped"] += 1
+                    continue
+                self.seeking.pop((message.topic, partition), None)
+                state.process(
+                    decode(message.value, now), message.value, message.topic, message.offset
+                )
+                self.last_activity[partition] = time.monotonic()
+            if messages:
+                self.last_message_at = time.monotonic()
+            for (topic, partition), offset in wanted_seeks.items():
+                previous = self.seeking.get((topic, partition))
+                if previous is None or previous[0] != offset or time.monotonic() - previous[1] > 5:
+                    log.warning(
+                        "offset gap: seeking back to the checkpointed position",
+                        extra={"topic": topic, "partition": partition, "offset": offset},
+                    )
+                    self.seeking[(topic, partition)] = (offset, time.monotonic())
+                    await self.seek(topic, partition, offset)
+
+    def pending_events(self) -> int:
+        return sum(len(s.accepted) + len(s.dead_letters) for s in self.states.values())
+
+    # -- checkpoints ------------------------------------------------------------------
+
+    async def checkpoint(self, close_all: bool = False) -> None:
+        async with self.lock:
+            if self.live and not close_all:
+                self._advance_idle()
+            await self._checkpoint(set(self.states), close_all)
+
+    def _advance_idle(self) -> None:
+        now_mono = time.monotonic()
+        now_us = int(time.time() * 1_000_000)
+        threshold = self.lateness_us + int(self.idle_timeout_s * 1_000_000)
+        for partition, state in self.states.items():
+            idle_for = now_mono - self.last_activity.get(partition, now_mono)
+            if idle_for >= self.idle_timeout_s and state.advance_idle(now_us, threshold):
+                log.info(
+                    "idle partition: watermark follows the clock", extra={"partition": partition}
+                )
+
+    async def _checkpoint(self, partitions: set[int], close_all: bool = False) -> None:
+        closed: list[ClosedWindow] = []
+        states = []
+        for partition in sorted(partitions):
+            state = self.states[partition]
+            closed.extend(state.advance(close_all))
+            if state.has_changes:
+                states.append(state)
+        if not states:
+            return
+        now_us = int(time.time() * 1_000_000)
+        batches = rows_for_checkpoint(states, now_us)
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        await loop.run_in_executor(self.executor, functools.partial(self.sink.write, batches))
+        records: list[tuple[str, int | None, bytes | None, bytes]] = []
+        for state in states:
+            for letter in state.dead_letters:
+                key = letter.project_id.encode() if letter.project_id else None
+                records.append((self.dlq_topic, None, key, letter.to_json()))
+        if records:
+            await self.publisher.publish(records)
+        checkpoint_records: list[tuple[str, int | None, bytes | None, bytes]] = []
+        for state in states:
+            for chunk in encode_checkpoint(state.delta()):
+                checkpoint_records.append((self.state_topic, state.partition, None, chunk))
+        await self.publisher.publish(checkpoint_records)
+        for state in states:
+            self.stats["checkpoints"] += 1
+            state.mark_checkpointed()
+        self.stats["checkpoint_ms_total"] += int((time.monotonic() - started) * 1000)
+        if closed:
+            self.closed_windows += len(closed)
+            if self.on_closed is not None:
+                await self.on_closed(closed)
+
+    # -- introspection ----------------------------------------------------------------
+
+    def totals(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for state in self.states.values():
+            total.update(state.counters)
+        return total
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)

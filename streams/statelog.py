@@ -1,0 +1,51 @@
+"""The checkpoint log: one Kafka record (or a few chunks) per partition per checkpoint.
+
+A checkpoint of partition ``p`` goes to partition ``p`` of the state topic. A
+record that does not fit in one message is split into chunks; recovery
+applies a checkpoint only when all its chunks are present, so a crash in the
+middle of writing one leaves the previous checkpoint in force.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+CHUNK_BYTES = 512 * 1024
+
+
+def encode_checkpoint(record: dict[str, Any]) -> list[bytes]:
+    """Serialize a checkpoint record into one or more chunk messages."""
+    body = orjson.dumps(record)
+    count = max(1, math.ceil(len(body) / CHUNK_BYTES))
+    seq = record["seq"]
+    return [
+        orjson.dumps({"seq": seq, "chunk": i, "of": count})
+        + b"\n"
+        + body[i * CHUNK_BYTES : (i + 1) * CHUNK_BYTES]
+        for i in range(count)
+    ]
+
+
+def decode_checkpoints(messages: Iterable[bytes]) -> list[dict[str, Any]]:
+    """Complete checkpoint records in log order; incomplete ones are skipped."""
+    records: list[dict[str, Any]] = []
+    parts: list[bytes] = []
+    expected: tuple[int, int] | None = None
+    for message in messages:
+        header_raw, _, body = message.partition(b"\n")
+        header = orjson.loads(header_raw)
+        seq, chunk, count = header["seq"], header["chunk"], header["of"]
+        if chunk == 0:
+            parts, expected = [], (seq, count)
+        elif expected != (seq, count) or len(parts) != chunk:
+            parts, expected = [], None  # an orphan chunk of an interrupted checkpoint
+            continue
+        parts.append(body)
+        if len(parts) == count:
+            records.append(orjson.loads(b"".join(parts)))
+            parts, expected = [], None
+    return records

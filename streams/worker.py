@@ -1,0 +1,120 @@
+"""``annotel worker``: run the stream processor (live, or bounded with --until-drained)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def prepare(settings: Settings) -> str:
+    """Create missing topics and resolve the broker flavor; returns the flavor."""
+    from kafka import KafkaAdminClient
+
+    from streams.kafka import ensure_topics, kafka_python_security, resolve_flavor
+
+    flavor = resolve_flavor(settings)
+    ensure_topics(settings, [*settings.input_topics, settings.topic_dlq, settings.topic_alerts])
+    # The checkpoint log must have as many partitions as the input topics.
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **kafka_python_security(settings)
+    )
+    try:
+        described = admin.describe_topics([settings.topic_task_completed])
+        partitions = len(described[0]["partitions"]) if described else settings.kafka_partitions
+    finally:
+        admin.close()
+    ensure_topics(settings, [settings.topic_state], partitions)
+    return flavor
+
+
+def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None = None) -> int:
+    import faust  # noqa: F401  (import cost paid before the loop starts)
+    from mode import Worker
+
+    from sinks.clickhouse import ClickHouseWriter, connect, migrate
+    from streams.app import create_app
+
+    flavor = prepare(settings)
+    if web_port == 0:
+        from streams.broker import free_port
+
+        web_port = free_port()
+    dsn = settings.clickhouse_dsn()
+    stopping = [False]
+    writer = ClickHouseWriter(lambda: connect(dsn), should_stop=lambda: stopping[0])
+    runtime = create_app(
+        settings, flavor=flavor, writer=writer, until_drained=until_drained, web_port=web_port
+    )
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    # Migrations run on the writer's thread: one ClickHouse client per process.
+    loop.run_until_complete(
+        loop.run_in_executor(
+            runtime.processor.executor,
+            lambda: migrate(writer.client, settings.clickhouse_cluster),
+        )
+    )
+    log.info(
+        "worker starting",
+        extra={
+            "clickhouse": settings.clickhouse_display(),
+            "bootstrap": settings.kafka_bootstrap_servers,
+            "flavor": flavor,
+            "until_drained": until_drained,
+        },
+    )
+    worker: Any = Worker(runtime.app, loop=loop, loglevel="WARNING", quiet=True)
+    exit_code = [0]
+    tasks: list[asyncio.Task[None]] = []
+
+    async def stop_when_drained() -> None:
+        await runtime.drained.wait()
+        # Give the dead-letter agent time to store what the drain produced.
+        await asyncio.sleep(settings.commit_interval * 2 + 1)
+        totals = runtime.processor.totals()
+        print(
+            "drained: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(totals.items()))
+            + f", windows_closed={runtime.processor.closed_windows}",
+            file=sys.stderr,
+        )
+        stopping[0] = True
+        # Cancelling the start future makes mode shut the worker down cleanly
+        # and exit with status 0.
+        worker._starting_fut.cancel()
+
+    if until_drained:
+        tasks.append(loop.create_task(stop_when_drained()))
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        exit_code[0] = int(exc.code or 0)
+    finally:
+        runtime.processor.close()
+        writer.close()
+    return exit_code[0]
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.cli import _settings
+
+    settings = _settings()
+    return run_worker(settings, until_drained=args.until_drained, web_port=args.web_port)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = sub.add_parser("worker", help="run the stream processor")
+    worker.add_argument(
+        "--until-drained",
+        action="store_true",
+        help="bounded replay: process what is on the topics, close all windows, exit 0",
+    )
+    worker.add_argument("--web-port", type=int, default=None, help="override ANNOTEL_WEB_PORT")
+    worker.set_defaults(func=cmd_worker)
