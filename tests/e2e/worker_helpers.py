@@ -1,0 +1,95 @@
+"""Run real worker processes against a real broker and chDB directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+
+def worker_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "ANNOTEL_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "ANNOTEL_DATA_DIR": str(data_dir),
+        "ANNOTEL_LOG_LEVEL": "WARNING",
+        "ANNOTEL_BATCH_SIZE": "2000",
+    }
+    env.update(extra)
+    return env
+
+
+def start_worker(env: dict[str, str], *, until_drained: bool, log: Path) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "streams.cli", "worker", "--web-port", "0"]
+    if until_drained:
+        args.append("--until-drained")
+    handle = open(log, "ab")  # noqa: SIM115
+    return subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def run_until_drained(env: dict[str, str], log: Path, timeout: float = 300) -> str:
+    process = start_worker(env, until_drained=True, log=log)
+    code = process.wait(timeout)
+    text = log.read_text(errors="replace")
+    assert code == 0, f"worker exited {code}:\n{text[-4000:]}"
+    return text
+
+
+def drained_totals(text: str) -> dict[str, int]:
+    line = [ln for ln in text.splitlines() if "drained: " in ln][-1]
+    body = line.split("drained: ", 1)[1].strip()
+    return {k: int(v) for k, v in (part.split("=") for part in body.split(", "))}
+
+
+def publish(bootstrap: str, lines: list[bytes], topics: dict[str, str]) -> None:
+    """Publish raw lines the way a platform feed would: keyed by project, invalid ones too.
+
+    Lines are routed by a cheap look at event_type; anything unparsable goes to
+    the task-completed topic so the stream (not ingest) must dead-letter it.
+    """
+    import json
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    try:
+        for line in lines:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                obj = {}
+            topic = (
+                topics.get(obj.get("event_type", ""), topics["task_completed"])
+                if isinstance(obj, dict)
+                else topics["task_completed"]
+            )
+            key = obj.get("project_id", "").encode() if isinstance(obj, dict) else b""
+            producer.send(topic, key=key or None, value=line)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+TOPICS = {"task_completed": "annotation.task-completed", "task_audited": "annotation.task-audited"}
+
+
+def create_topics(bootstrap: str, partitions: int = 4) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics(
+            [
+                NewTopic(t, partitions, 1)
+                for t in [
+                    *TOPICS.values(),
+                    "annotation.dlq",
+                    "annotation.alerts",
+                    "annotation-telemetry.state",
+                ]
+            ]
+        )
+    finally:
+        admin.close()

@@ -1,0 +1,269 @@
+"""A seeded event stream with known ground truth, and an independent oracle.
+
+The oracle recomputes every aggregate with plain Python and Decimal from the
+generator's own list of unique valid events; it shares no code with the
+production aggregation.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+PROJECTS = ["医疗影像标注", "autonomous-driving", "客服对话质检", "语音转写", "p5-retail"]
+QUEUES = ["队列-分割", "lidar-boxes", "意图分类", "queue'); DROP TABLE x; --"]
+VENDORS = [None, "vendor-a", "供应商乙", "vendor-c"]
+LOCALES = ["zh-CN", "en-US", "zh-TW"]
+SOURCES = ["human", "machine", "hybrid"]
+CATEGORIES = ["漏标", "边界不准", "类别错误", "typo", "emoji🙂"]
+TZ8 = timezone(timedelta(hours=8))
+
+
+@dataclass
+class Stream:
+    lines: list[bytes] = field(default_factory=list)  # what is published, in order
+    valid: list[dict[str, Any]] = field(default_factory=list)  # unique valid events
+    duplicates: int = 0
+    invalid: int = 0
+
+
+def _ts(moment: datetime, rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        moment = moment.astimezone(TZ8)
+    text = moment.isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z") if rng.random() < 0.5 else text
+
+
+def generate(seed: int, count: int, start: datetime | None = None) -> Stream:
+    rng = random.Random(seed)
+    start = start or datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+    annotators = [f"标注员-{i:03d}" for i in range(40)] + ["emoji🙂", 'quote"\\x']
+    events: list[tuple[float, dict[str, Any]]] = []
+    clock = start
+    for i in range(count):
+        clock += timedelta(milliseconds=rng.randint(50, 900))
+        moment = clock
+        if rng.random() < 0.02:  # a correction, well behind the watermark
+            moment = clock - timedelta(minutes=rng.randint(5, 90))
+        common: dict[str, Any] = {
+            "schema_version": 1,
+            "event_id": f"evt-{seed}-{i}",
+            "occurred_at": _ts(moment, rng),
+            "project_id": rng.choice(PROJECTS),
+            "queue_id": rng.choice(QUEUES),
+            "task_id": f"任务-{rng.randint(1, 5000)}",
+            "annotator_id": rng.choice(annotators),
+            "locale": rng.choice(LOCALES),
+            "source": rng.choice(SOURCES),
+        }
+        vendor = rng.choice(VENDORS)
+        if vendor is not None:
+            common["vendor_id"] = vendor
+        if rng.random() < 0.75:
+            status = rng.choice(["submitted"] * 8 + ["skipped", "expired"])
+            event = {**common, "event_type": "task_completed", "status": status}
+            if status == "submitted":
+                event["handle_time_s"] = rng.randint(1000, 900_000) / 1000
+                if rng.random() < 0.5:
+                    created = moment - timedelta(milliseconds=rng.randint(0, 36_000_000))
+                    event["task_created_at"] = _ts(created, rng)
+                event["attempt"] = rng.choice([1, 1, 1, 2, 3])
+                if rng.random() < 0.08:
+                    event["is_gold"] = True
+                    event["gold_correct"] = rng.random() < 0.8
+        else:
+            event = {
+                **common,
+                "event_type": "task_audited",
+                "auditor_id": f"审核员-{rng.randint(1, 5)}",
+                "verdict": rng.choice(["approve", "approve", "approve", "fix", "reject"]),
+            }
+            if rng.random() < 0.7:
+                event["score"] = rng.randint(0, 1000) / 1000
+            if rng.random() < 0.5:
+                event["audit_time_s"] = rng.randint(0, 600_000) / 1000
+            if rng.random() < 0.4:
+                cats = rng.sample(CATEGORIES, rng.randint(1, 3))
+                if rng.random() < 0.2:
+                    cats.append(cats[0])  # a repeat counts once
+                event["error_categories"] = cats
+        events.append((moment.timestamp(), event))
+    # Shuffle within the allowed lateness: displace each event by up to 60 s.
+    events.sort(key=lambda item: item[0] + rng.uniform(0, 60))
+    stream = Stream()
+    for _, event in events:
+        stream.valid.append(event)
+        stream.lines.append(json.dumps(event, ensure_ascii=False).encode())
+        if rng.random() < 0.03:  # redelivery, a little later
+            stream.duplicates += 1
+            stream.lines.insert(len(stream.lines) - rng.randint(0, 5), stream.lines[-1])
+    for i in range(max(3, count // 500)):
+        position = rng.randint(0, len(stream.lines))
+        bad = rng.choice(
+            [
+                b"{not json",
+                json.dumps({"event_type": "task_completed", "schema_version": 1}).encode(),
+                json.dumps({**stream.valid[i], "schema_version": 2}).encode(),
+            ]
+        )
+        stream.lines.insert(position, bad)
+        stream.invalid += 1
+    return stream
+
+
+FIELDS = (
+    "tasks_submitted",
+    "tasks_skipped",
+    "tasks_expired",
+    "rework_submitted",
+    "handle_time_sum_s",
+    "handle_time_max_s",
+    "turnaround_count",
+    "turnaround_sum_s",
+    "turnaround_max_s",
+    "gold_submitted",
+    "gold_correct",
+    "audits",
+    "audits_approved",
+    "audits_fixed",
+    "audits_rejected",
+    "audit_score_sum",
+    "audit_score_count",
+    "audit_time_sum_s",
+)
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def oracle(
+    valid: list[dict[str, Any]],
+) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], int]]:
+    """Expected metrics_1m and audit_errors_1m rows, keyed like the tables."""
+    metrics: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
+        lambda: {name: Decimal(0) for name in FIELDS}
+    )
+    errors: dict[tuple[Any, ...], int] = defaultdict(int)
+    for event in valid:
+        occurred = _parse(event["occurred_at"]).astimezone(UTC)
+        start = occurred.replace(second=0, microsecond=0).replace(tzinfo=None)
+        key = (
+            start,
+            event["project_id"],
+            event["queue_id"],
+            event.get("vendor_id") or "",
+            event.get("locale", "und"),
+            event.get("source", "human"),
+            event["annotator_id"],
+        )
+        row = metrics[key]
+        if event["event_type"] == "task_completed":
+            status = event["status"]
+            if status == "submitted":
+                row["tasks_submitted"] += 1
+                handle = Decimal(str(event["handle_time_s"]))
+                row["handle_time_sum_s"] += handle
+                row["handle_time_max_s"] = max(row["handle_time_max_s"], handle)
+                if event.get("attempt", 1) > 1:
+                    row["rework_submitted"] += 1
+                if "task_created_at" in event:
+                    delta = occurred - _parse(event["task_created_at"])
+                    seconds = (
+                        Decimal(delta.days * 86400 + delta.seconds)
+                        + Decimal(delta.microseconds) / 1000000
+                    )
+                    row["turnaround_count"] += 1
+                    row["turnaround_sum_s"] += seconds
+                    row["turnaround_max_s"] = max(row["turnaround_max_s"], seconds)
+                if event.get("is_gold"):
+                    row["gold_submitted"] += 1
+                    row["gold_correct"] += 1 if event["gold_correct"] else 0
+            elif status == "skipped":
+                row["tasks_skipped"] += 1
+            else:
+                row["tasks_expired"] += 1
+        else:
+            row["audits"] += 1
+            verdict = {
+                "approve": "audits_approved",
+                "fix": "audits_fixed",
+                "reject": "audits_rejected",
+            }
+            row[verdict[event["verdict"]]] += 1
+            if event.get("score") is not None:
+                row["audit_score_sum"] += Decimal(str(event["score"]))
+                row["audit_score_count"] += 1
+            if event.get("audit_time_s") is not None:
+                row["audit_time_sum_s"] += Decimal(str(event["audit_time_s"]))
+            for category in set(event.get("error_categories", [])):
+                errors[(*key, category)] += 1
+    expected = {
+        key: {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+        for key, row in metrics.items()
+    }
+    return expected, dict(errors)
+
+
+def read_tables(
+    dsn: str,
+) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], int], dict[str, int]]:
+    from sinks.clickhouse import connect
+
+    client = connect(dsn)
+    try:
+        columns = [
+            "window_start",
+            "project_id",
+            "queue_id",
+            "vendor_id",
+            "locale",
+            "source",
+            "annotator_id",
+            *FIELDS,
+        ]
+        result = client.query(f"SELECT {', '.join(columns)} FROM metrics_1m FINAL")
+        metrics = {}
+        for row in result.result_rows:
+            metrics[tuple(row[:7])] = {
+                name: float(value) for name, value in zip(FIELDS, row[7:], strict=True)
+            }
+        errs = client.query(
+            "SELECT window_start, project_id, queue_id, vendor_id, locale, source, annotator_id, "
+            "error_category, errors FROM audit_errors_1m FINAL"
+        )
+        errors = {tuple(row[:8]): row[8] for row in errs.result_rows}
+        counts = {
+            table: client.query(f"SELECT count() FROM {table} FINAL").result_rows[0][0]
+            for table in ("task_events", "audit_events", "dlq_events")
+        }
+        counts["metrics_rows_raw"] = client.query("SELECT count() FROM metrics_1m").result_rows[0][
+            0
+        ]
+        return metrics, errors, counts
+    finally:
+        client.close()
+
+
+def compare_metrics(
+    actual: dict[tuple[Any, ...], dict[str, Any]], expected: dict[tuple[Any, ...], dict[str, Any]]
+) -> list[str]:
+    """Every difference, as readable lines (empty when equal)."""
+    problems = []
+    for key in sorted(set(actual) | set(expected), key=repr):
+        if key not in actual:
+            problems.append(f"missing row {key}")
+        elif key not in expected:
+            problems.append(f"unexpected row {key}: {actual[key]}")
+        else:
+            for name in FIELDS:
+                if actual[key][name] != expected[key][name]:
+                    problems.append(
+                        f"{key} {name}: got {actual[key][name]} expected {expected[key][name]}"
+                    )
+    return problems
