@@ -21,7 +21,7 @@ from faust.types import TP
 from schemas.deadletter import DeadLetter
 from schemas.decode import Decoder
 from sinks.clickhouse import ClickHouseWriter
-from streams.kafka import faust_credentials
+from streams.kafka import faust_credentials, kafka_python_security
 from streams.processor import Message, Processor
 from streams.rows import dlq_row
 from streams.settings import Settings
@@ -60,12 +60,8 @@ class FaustPublisher:
 
 
 def _aiokafka_security(settings: Settings) -> dict[str, Any]:
-    config: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_sasl_mechanism:
-        config["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        config["sasl_plain_username"] = settings.kafka_sasl_username
-        if settings.kafka_sasl_password is not None:
-            config["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    """kafka-python's options, with TLS files replaced by the SSL context aiokafka takes."""
+    config = {k: v for k, v in kafka_python_security(settings).items() if not k.startswith("ssl_")}
     credentials = faust_credentials(settings)
     context = getattr(credentials, "context", None) or getattr(credentials, "ssl_context", None)
     if context is not None:
