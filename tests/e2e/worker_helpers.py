@@ -93,3 +93,25 @@ def create_topics(bootstrap: str, partitions: int = 4) -> None:
         )
     finally:
         admin.close()
+
+
+def assert_exact(stream: object, text: str, dsn: str) -> None:
+    """Every message accounted for once, and the tables equal the independent oracle."""
+    from tests.oracle import Stream, compare_metrics, oracle, read_tables
+
+    assert isinstance(stream, Stream)
+    totals = drained_totals(text)
+    dead = sum(v for k, v in totals.items() if k.startswith("dead_"))
+    assert totals["events_in"] == len(stream.lines)
+    assert totals["accepted"] == len(stream.valid)
+    assert totals["duplicates"] == stream.duplicates
+    assert dead == stream.invalid
+    expected_metrics, expected_errors = oracle(stream.valid)
+    actual_metrics, actual_errors, counts = read_tables(dsn)
+    problems = compare_metrics(actual_metrics, expected_metrics)
+    assert not problems, "\n".join(problems[:20])
+    assert actual_errors == expected_errors
+    valid_tasks = sum(1 for e in stream.valid if e["event_type"] == "task_completed")
+    assert counts["task_events"] == valid_tasks
+    assert counts["audit_events"] == len(stream.valid) - valid_tasks
+    assert counts["dlq_events"] == stream.invalid
