@@ -59,6 +59,12 @@ assert set(AGGREGATE_FIELDS) == set(COUNT_FIELDS) | set(SUM_FIELDS) | set(MAX_FI
 
 WINDOW_SECONDS = 60
 
+# Serialized aggregates (checkpoints, closed windows handed to alerting) keep
+# sums and maxima of seconds and scores as integers of micro-units: exact and
+# independent of event order. Divide by MICRO for public units.
+MICRO = 1_000_000
+MICRO_FIELD_NAMES = frozenset((*SUM_FIELDS, *MAX_FIELDS))
+
 
 @dataclass(frozen=True)
 class Rate:

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.events import TaskAudited, TaskCompleted
 from schemas.metrics import AGGREGATE_FIELDS, MAX_FIELDS, SUM_FIELDS, WINDOW_SECONDS
+from schemas.metrics import MICRO as MICRO
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-MICRO = 1_000_000
 
 # Positions in the aggregate list.
 IDX = {name: i for i, name in enumerate(AGGREGATE_FIELDS)}

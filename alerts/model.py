@@ -1,0 +1,182 @@
+"""What the alert subsystem hands around: alert events and receiver configuration.
+
+The evaluator produces ``AlertEvent`` values; the stream publishes them to the
+``annotation.alerts`` topic and the ``alerts`` table before any receiver sees
+them, so history is complete even when a receiver is down. Receivers format
+the same values for Slack, PagerDuty, Alertmanager or plain JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["firing", "resolved"]
+Severity = Literal["critical", "error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "error", "warning", "info")
+
+
+def fingerprint(rule: str, scope: Mapping[str, str]) -> str:
+    """Stable id of one alert series: the rule name and its sorted scope labels.
+
+    16 hex digits, the length Alertmanager uses; it is also the PagerDuty
+    ``dedup_key``, so trigger and resolve always meet.
+    """
+    material = orjson.dumps([rule, sorted(scope.items())])
+    return hashlib.sha256(material).hexdigest()[:16]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """One notification-worthy transition (or a repeat of a still-firing alert).
+
+    ``window_start`` / ``window_end`` are the bounds of the rule window whose
+    close caused it (event time, UTC). ``starts_at`` is when the breach began
+    (start of the first breaching window of the run); ``ends_at`` is set on
+    resolve (start of the first good window). ``muted_by`` names the silence or
+    the inhibiting alert: a muted event is recorded but not sent to receivers.
+    """
+
+    fingerprint: str
+    rule: str
+    status: Status
+    severity: Severity
+    scope: dict[str, str]  # the scope labels only, e.g. project_id, vendor_id
+    labels: dict[str, str]  # alertname, severity, scope labels and the rule's labels
+    annotations: dict[str, str]
+    metric: str
+    value: float | None
+    threshold: float
+    window_start: datetime
+    window_end: datetime
+    starts_at: datetime
+    ends_at: datetime | None = None
+    receivers: tuple[str, ...] = ()
+    repeat: bool = False
+    muted_by: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def event_id(self) -> str:
+        """Deterministic id of this notification: the same transition replayed has the same id."""
+        material = f"{self.fingerprint}|{self.status}|{self.window_start.isoformat()}|{self.repeat}"
+        return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "fingerprint": self.fingerprint,
+            "rule": self.rule,
+            "status": self.status,
+            "severity": self.severity,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "metric": self.metric,
+            "value": self.value,
+            "threshold": self.threshold,
+            "window_start": _iso(self.window_start),
+            "window_end": _iso(self.window_end),
+            "starts_at": _iso(self.starts_at),
+            "ends_at": _iso(self.ends_at),
+            "scope": self.scope,
+            "receivers": list(self.receivers),
+            "repeat": self.repeat,
+            "muted_by": self.muted_by,
+        }
+
+    def to_json(self) -> bytes:
+        """The payload on the ``annotation.alerts`` topic (UTF-8, Chinese kept as is)."""
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AlertEvent:
+        def when(text: str | None) -> datetime | None:
+            return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+        window_start = when(data["window_start"])
+        window_end = when(data["window_end"])
+        starts_at = when(data["starts_at"])
+        assert window_start and window_end and starts_at
+        return cls(
+            fingerprint=data["fingerprint"],
+            rule=data["rule"],
+            status=data["status"],
+            severity=data["severity"],
+            scope=dict(data["scope"]),
+            labels=dict(data["labels"]),
+            annotations=dict(data["annotations"]),
+            metric=data["metric"],
+            value=data["value"],
+            threshold=data["threshold"],
+            window_start=window_start,
+            window_end=window_end,
+            starts_at=starts_at,
+            ends_at=when(data.get("ends_at")),
+            receivers=tuple(data.get("receivers", ())),
+            repeat=bool(data.get("repeat", False)),
+            muted_by=data.get("muted_by"),
+        )
+
+
+# -- receiver configuration (the ``receivers:`` section of the rules file) ----------------
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Grouping(BaseModel):
+    """Notifications to one receiver within ``group_wait`` sharing ``group_by`` go out as one."""
+
+    model_config = _STRICT
+    group_by: tuple[str, ...] = ("rule", "project_id")
+    group_wait: str = "30s"  # a duration (schemas.durations)
+    max_per_second: float = Field(1.0, gt=0)
+
+
+class WebhookReceiver(_Grouping):
+    """POSTs JSON; ``format: alertmanager`` sends the Alertmanager v4 webhook payload."""
+
+    model_config = _STRICT
+    type: Literal["webhook"]
+    url: str | None = None
+    url_env: str | None = None  # the URL may embed a token: then keep it in the environment
+    format: Literal["json", "alertmanager"] = "json"
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class SlackReceiver(_Grouping):
+    model_config = _STRICT
+    type: Literal["slack"]
+    webhook_url_env: str
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class PagerDutyReceiver(_Grouping):
+    model_config = _STRICT
+    type: Literal["pagerduty"]
+    routing_key_env: str
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class StdoutReceiver(_Grouping):
+    """One JSON line per alert event on standard output (for the demo and for log shippers)."""
+
+    type: Literal["stdout"]
+
+
+ReceiverConfig = Annotated[
+    WebhookReceiver | SlackReceiver | PagerDutyReceiver | StdoutReceiver,
+    Field(discriminator="type"),
+]
