@@ -8,8 +8,10 @@ never formatted into SQL.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -156,3 +158,26 @@ class ClickHouseWriter:
                 self._client.close()
             finally:
                 self._client = None
+
+
+_USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def read_only_user_sql(user: str, password: str, database: str = "default") -> list[str]:
+    """DDL for a read-only BI user (server only; chDB has no access control).
+
+    ClickHouse takes no query parameters in ``CREATE USER``, so nothing from
+    the caller is spliced in raw: the name must be a plain identifier and the
+    password travels only as its SHA-256 hex digest.
+    """
+    for label, value in (("user", user), ("database", database)):
+        if not _USER_NAME.match(value):
+            raise ValueError(f"{label} name {value!r} is not a plain identifier")
+    if len(password) < 12:
+        raise ValueError("the BI user's password must have at least 12 characters")
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    return [
+        f"CREATE USER IF NOT EXISTS {user} IDENTIFIED WITH sha256_hash BY '{digest}' "
+        "SETTINGS readonly = 1",
+        f"GRANT SELECT ON {database}.* TO {user}",
+    ]

@@ -156,6 +156,8 @@ def create_app(
         retention_s=settings.retention,
         idle_timeout_s=settings.idle_timeout,
         live=not until_drained,
+        input_topics=settings.input_topics,
+        highwater=lambda topic, partition: _highwater(app, topic, partition),
     )
     runtime = Runtime(app, processor, writer, until_drained)
     input_names = set(settings.input_topics)
@@ -166,6 +168,7 @@ def create_app(
         async for events in stream.take_events(
             settings.batch_size, within=settings.commit_interval
         ):
+            started = time.monotonic()
             await processor.process(
                 [
                     Message(e.message.topic, e.message.partition, e.message.offset, e.message.value)
@@ -176,6 +179,7 @@ def create_app(
             # commit an offset our checkpoint does not cover.
             await processor.checkpoint()
             last_checkpoint[0] = time.monotonic()
+            processor.record_batch(len(events), last_checkpoint[0] - started)
 
     @app.agent(dlq_topic, name="annotel-dead-letters", concurrency=1)
     async def store_dead_letters(stream: Any) -> None:
@@ -236,6 +240,15 @@ def create_app(
 
 
 STALL_S = 3.0
+
+
+def _highwater(app: faust.App, topic: str, partition: int) -> int | None:
+    """The consumer's high-water mark, or None while unknown (not fetched or not assigned)."""
+    try:
+        value = app.consumer.highwater(TP(topic, partition))
+    except (AssertionError, KeyError, RuntimeError):
+        return None
+    return None if value is None else int(value)
 
 
 async def _unstall(runtime: Runtime, input_names: set[str]) -> None:

@@ -139,9 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _register_commands() -> None:
     if _EXTRA_COMMANDS:
         return
-    from streams import demo, worker
+    from streams import demo, migrate, worker
 
-    _EXTRA_COMMANDS.extend([demo.register, worker.register])
+    _EXTRA_COMMANDS.extend([demo.register, worker.register, migrate.register])
 
 
 if __name__ == "__main__":

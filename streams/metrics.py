@@ -1,4 +1,4 @@
-"""Prometheus text exposition of the worker's counters."""
+"""Prometheus text exposition of the worker's counters and gauges."""
 
 from __future__ import annotations
 
@@ -9,41 +9,165 @@ if TYPE_CHECKING:
     from streams.app import Runtime
 
 
-def _line(name: str, value: float, labels: dict[str, str] | None = None) -> str:
-    if labels:
-        inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        return f"{name}{{{inner}}} {value}"
-    return f"{name} {value}"
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class _Exposition:
+    """Collects samples per metric family so each family gets one TYPE/HELP header."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.declared: set[str] = set()
+
+    def add(
+        self,
+        name: str,
+        kind: str,
+        help_text: str,
+        value: float,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        if name not in self.declared:
+            self.declared.add(name)
+            self.lines.append(f"# HELP {name} {help_text}")
+            self.lines.append(f"# TYPE {name} {kind}")
+        if labels:
+            inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+            self.lines.append(f"{name}{{{inner}}} {value}")
+        else:
+            self.lines.append(f"{name} {value}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
 
 
 def render_metrics(runtime: Runtime) -> str:
     processor = runtime.processor
     totals = processor.totals()
-    lines = [
-        "# TYPE annotel_events_total counter",
-        _line("annotel_events_total", totals.get("events_in", 0)),
-        _line("annotel_events_accepted_total", totals.get("accepted", 0)),
-        _line("annotel_events_duplicate_total", totals.get("duplicates", 0)),
-        _line("annotel_events_late_total", totals.get("late", 0)),
-    ]
+    out = _Exposition()
+    out.add("annotel_ready", "gauge", "1 once partition state is recovered", int(runtime.ready))
+    out.add(
+        "annotel_events_total",
+        "counter",
+        "input messages read (owned partitions)",
+        totals.get("events_in", 0),
+    )
+    out.add(
+        "annotel_events_accepted_total",
+        "counter",
+        "valid, first-seen events aggregated",
+        totals.get("accepted", 0),
+    )
+    out.add(
+        "annotel_events_duplicate_total",
+        "counter",
+        "events ignored as already seen",
+        totals.get("duplicates", 0),
+    )
+    out.add(
+        "annotel_events_late_total",
+        "counter",
+        "accepted events for an already closed window (corrections)",
+        totals.get("late", 0),
+    )
     for key, value in sorted(totals.items()):
         if key.startswith("dead_"):
-            lines.append(_line("annotel_dead_letters_total", value, {"reason": key[5:]}))
-    lines.append(_line("annotel_windows_closed_total", processor.closed_windows))
+            out.add(
+                "annotel_dead_letters_total",
+                "counter",
+                "messages sent to the dead-letter topic, by reason",
+                value,
+                {"reason": key[5:]},
+            )
+    out.add(
+        "annotel_windows_closed_total",
+        "counter",
+        "one-minute windows closed by the watermark",
+        processor.closed_windows,
+    )
+    out.add(
+        "annotel_pending_events",
+        "gauge",
+        "processed messages whose checkpoint is not written yet",
+        processor.pending_events(),
+    )
+    out.add("annotel_assigned_partitions", "gauge", "input partitions owned", len(processor.states))
     for partition, state in sorted(processor.states.items()):
         labels = {"partition": str(partition)}
-        lines.append(_line("annotel_open_windows", len(state.windows), labels))
-        lines.append(_line("annotel_dedup_keys", len(state.seen), labels))
+        out.add(
+            "annotel_open_windows",
+            "gauge",
+            "aggregate keys held in memory",
+            len(state.windows),
+            labels,
+        )
+        out.add(
+            "annotel_dedup_keys", "gauge", "dedup marks held in memory", len(state.seen), labels
+        )
         if state.watermark_us is not None:
-            lines.append(_line("annotel_watermark_seconds", state.watermark_us / 1e6, labels))
+            out.add(
+                "annotel_watermark_seconds",
+                "gauge",
+                "event-time watermark (epoch seconds)",
+                state.watermark_us / 1e6,
+                labels,
+            )
+        for topic in processor.input_topics:
+            highwater = processor.highwater(topic, partition) if processor.highwater else None
+            if highwater is not None:
+                out.add(
+                    "annotel_consumer_lag",
+                    "gauge",
+                    "messages between the checkpointed position and the high-water mark",
+                    max(0, highwater - state.offsets.get(topic, 0)),
+                    {"topic": topic, "partition": str(partition)},
+                )
+    stats = processor.stats
+    out.add("annotel_batches_total", "counter", "batches processed", stats.get("batches", 0))
+    out.add(
+        "annotel_batch_events_total",
+        "counter",
+        "messages in processed batches (divide by batches for the mean batch size)",
+        stats.get("batch_events", 0),
+    )
+    out.add(
+        "annotel_batch_seconds_total",
+        "counter",
+        "time spent processing and checkpointing batches",
+        stats.get("batch_ms_total", 0) / 1000,
+    )
+    out.add(
+        "annotel_batch_seconds_max",
+        "gauge",
+        "slowest batch so far (process and checkpoint)",
+        stats.get("batch_ms_max", 0) / 1000,
+    )
+    out.add(
+        "annotel_checkpoint_seconds_total",
+        "counter",
+        "time spent writing checkpoints (ClickHouse rows, dead letters, state records)",
+        stats.get("checkpoint_ms_total", 0) / 1000,
+    )
+    for key in ("checkpoints", "redelivered", "gap_dropped", "dropped_unassigned"):
+        out.add(f"annotel_{key}_total", "counter", key.replace("_", " "), stats.get(key, 0))
     writer = runtime.writer.stats
     for table, rows in sorted(writer.rows.items()):
-        lines.append(_line("annotel_clickhouse_rows_total", rows, {"table": table}))
-    lines.append(_line("annotel_clickhouse_inserts_total", writer.inserts))
-    lines.append(_line("annotel_clickhouse_retries_total", writer.retries))
-    lines.append(_line("annotel_clickhouse_insert_seconds_last", writer.last_insert_s))
+        out.add("annotel_clickhouse_rows_total", "counter", "rows inserted", rows, {"table": table})
+    out.add("annotel_clickhouse_inserts_total", "counter", "insert calls", writer.inserts)
+    out.add("annotel_clickhouse_retries_total", "counter", "failed insert attempts", writer.retries)
+    out.add(
+        "annotel_clickhouse_insert_seconds_last",
+        "gauge",
+        "duration of the last insert",
+        writer.last_insert_s,
+    )
     failing = 0.0 if writer.failing_since is None else time.monotonic() - writer.failing_since
-    lines.append(_line("annotel_clickhouse_failing_seconds", failing))
-    for key in ("checkpoints", "redelivered", "gap_dropped", "dropped_unassigned"):
-        lines.append(_line(f"annotel_{key}_total", processor.stats.get(key, 0)))
-    return "\n".join(lines) + "\n"
+    out.add(
+        "annotel_clickhouse_failing_seconds",
+        "gauge",
+        "how long inserts have been failing (0 when healthy)",
+        failing,
+    )
+    out.add("annotel_dead_letter_rows_total", "counter", "dlq_events rows stored", runtime.dlq_rows)
+    return out.text()

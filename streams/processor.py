@@ -76,6 +76,8 @@ class Processor:
         idle_timeout_s: float,
         live: bool,
         on_closed: Callable[[list[ClosedWindow]], Awaitable[None]] | None = None,
+        input_topics: Sequence[str] = (),
+        highwater: Callable[[str, int], int | None] | None = None,
     ):
         self.decoder = decoder
         self.sink = sink
@@ -89,6 +91,8 @@ class Processor:
         self.idle_timeout_s = idle_timeout_s
         self.live = live
         self.on_closed = on_closed
+        self.input_topics = tuple(input_topics)
+        self.highwater = highwater
         self.states: dict[int, PartitionState] = {}
         self.assigned: set[int] | None = None  # None: not told yet (accept all)
         self.seeking: dict[tuple[str, int], tuple[int, float]] = {}
@@ -176,6 +180,32 @@ class Processor:
                     self.seeking[(topic, partition)] = (offset, time.monotonic())
                     await self.seek(topic, partition, offset)
 
+    def behind(self, partition: int, state: PartitionState) -> list[str]:
+        """Input topics of this partition with unread messages (they hold the watermark).
+
+        An unknown high-water mark counts as behind in a bounded replay (we
+        cannot know yet) and as caught up live (a live watermark must not
+        hang on a partition the consumer has not fetched).
+        """
+        if self.highwater is None:
+            return []
+        lagging = []
+        for topic in self.input_topics:
+            highwater = self.highwater(topic, partition)
+            if highwater is None:
+                if not self.live:
+                    lagging.append(topic)
+            elif state.offsets.get(topic, 0) < highwater:
+                lagging.append(topic)
+        return lagging
+
+    def record_batch(self, size: int, seconds: float) -> None:
+        millis = int(seconds * 1000)
+        self.stats["batches"] += 1
+        self.stats["batch_events"] += size
+        self.stats["batch_ms_total"] += millis
+        self.stats["batch_ms_max"] = max(self.stats["batch_ms_max"], millis)
+
     def pending_events(self) -> int:
         return sum(len(s.accepted) + len(s.dead_letters) for s in self.states.values())
 
@@ -203,6 +233,7 @@ class Processor:
         states = []
         for partition in sorted(partitions):
             state = self.states[partition]
+            state.move_watermark(self.behind(partition, state))
             closed.extend(state.advance(close_all))
             if state.has_changes:
                 states.append(state)

@@ -10,6 +10,7 @@ exactly the recorded offsets.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,9 @@ class PartitionState:
     lateness_us: int
     retention_us: int
     offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
+    # The watermark's base: only grows, moved by ``advance`` (see there) and the idle rule.
     max_event_us: int | None = None
+    topic_max: dict[str, int] = field(default_factory=dict)  # topic -> newest event time read
     closed_before: int = 0  # window starts below this (epoch s) have been closed
     version: int = 0  # last row version written for this partition
     seq: int = 0  # checkpoint sequence number
@@ -131,8 +134,8 @@ class PartitionState:
         self.seen.add(dedup_key)
         self.seen_by_minute.setdefault(minute, []).append(dedup_key)
         self.new_seen.append((minute, dedup_key))
-        if self.max_event_us is None or occurred_us > self.max_event_us:
-            self.max_event_us = occurred_us
+        if occurred_us > self.topic_max.get(topic, -1):
+            self.topic_max[topic] = occurred_us
         key = key_of(event, occurred_us)
         agg = self.windows.get(key)
         if agg is None:
@@ -161,6 +164,28 @@ class PartitionState:
 
     # -- closing and eviction -------------------------------------------------------
 
+    def move_watermark(self, behind: Collection[str] = ()) -> None:
+        """Move the watermark base from what each input topic has shown so far.
+
+        Both input topics share this partition's state but are read at
+        different speeds. A topic still ``behind`` its high-water mark holds
+        the watermark at its own newest event time (its backlog may hold
+        older events than the other topic shows); a behind topic with nothing
+        read yet holds it where it is. Caught-up topics hold nothing: their
+        next events are as new as anything seen. Without this, a fast topic
+        would close windows a lagging topic is still filling and turn its
+        events into corrections.
+        """
+        if not self.topic_max:
+            return
+        if any(topic not in self.topic_max for topic in behind):
+            return
+        lagging = [self.topic_max[topic] for topic in behind]
+        candidate = min(lagging) if lagging else max(self.topic_max.values())
+        if self.max_event_us is None or candidate > self.max_event_us:
+            self.max_event_us = candidate
+            self.counters_dirty = True
+
     def advance(self, close_all: bool = False) -> list[ClosedWindow]:
         """Close the windows the watermark passed (or all, when the input is drained).
 
@@ -168,6 +193,8 @@ class PartitionState:
         alert evaluation exactly once because ``closed_before`` only grows and
         is checkpointed with the rest.
         """
+        if close_all:
+            self.move_watermark()
         watermark = self.watermark_us
         target = self.closed_before
         if watermark is not None:
@@ -244,6 +271,7 @@ class PartitionState:
             "seq": self.seq + 1,
             "offsets": dict(self.offsets),
             "max_us": self.max_event_us,
+            "topic_max": dict(self.topic_max),
             "closed_before": self.closed_before,
             "version": self.version,
             "counters": dict(self.counters),
@@ -268,6 +296,7 @@ class PartitionState:
         self.seq = record["seq"]
         self.offsets = dict(record["offsets"])
         self.max_event_us = record["max_us"]
+        self.topic_max = dict(record.get("topic_max", {}))
         self.closed_before = record["closed_before"]
         self.version = record["version"]
         self.counters = Counter(record["counters"])

@@ -92,7 +92,7 @@ def generate(seed: int, count: int, start: datetime | None = None) -> Stream:
                 if rng.random() < 0.2:
                     cats.append(cats[0])  # a repeat counts once
                 event["error_categories"] = cats
-        events.append((moment.timestamp(), event))
+        events.append((clock.timestamp(), event))  # publish time: corrections stay behind
     # Shuffle within the allowed lateness: displace each event by up to 60 s.
     events.sort(key=lambda item: item[0] + rng.uniform(0, 60))
     stream = Stream()
@@ -267,3 +267,55 @@ def compare_metrics(
                         f"{key} {name}: got {actual[key][name]} expected {expected[key][name]}"
                     )
     return problems
+
+
+def read_union(
+    dsns: list[str],
+) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], int], dict[str, int]]:
+    """The tables of several workers' databases, merged the way ReplacingMergeTree would.
+
+    Each key keeps its highest-version row across all databases: when a
+    partition moves between workers, the new owner's rows supersede.
+    """
+    from sinks.clickhouse import connect
+
+    metrics: dict[tuple[Any, ...], tuple[int, dict[str, Any]]] = {}
+    errors: dict[tuple[Any, ...], tuple[int, int]] = {}
+    events: dict[str, set[tuple[str, str]]] = {"task_events": set(), "audit_events": set()}
+    letters: set[str] = set()
+    key_columns = "window_start, project_id, queue_id, vendor_id, locale, source, annotator_id"
+    for dsn in dsns:
+        client = connect(dsn)
+        try:
+            result = client.query(
+                f"SELECT {key_columns}, {', '.join(FIELDS)}, version FROM metrics_1m"
+            )
+            for row in result.result_rows:
+                key, version = tuple(row[:7]), row[-1]
+                if key not in metrics or metrics[key][0] < version:
+                    values = {n: float(v) for n, v in zip(FIELDS, row[7:-1], strict=True)}
+                    metrics[key] = (version, values)
+            result = client.query(
+                f"SELECT {key_columns}, error_category, errors, version FROM audit_errors_1m"
+            )
+            for row in result.result_rows:
+                key, version = tuple(row[:8]), row[-1]
+                if key not in errors or errors[key][0] < version:
+                    errors[key] = (version, row[8])
+            for table, found in events.items():
+                found.update(
+                    (r[0], r[1])
+                    for r in client.query(f"SELECT project_id, event_id FROM {table}").result_rows
+                )
+            letters.update(
+                r[0] for r in client.query("SELECT dead_letter_id FROM dlq_events").result_rows
+            )
+        finally:
+            client.close()
+    counts = {table: len(found) for table, found in events.items()}
+    counts["dlq_events"] = len(letters)
+    return (
+        {k: v for k, (_, v) in metrics.items()},
+        {k: v for k, (_, v) in errors.items()},
+        counts,
+    )

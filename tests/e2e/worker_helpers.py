@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaProducer
 
@@ -22,8 +23,10 @@ def worker_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_worker(env: dict[str, str], *, until_drained: bool, log: Path) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "streams.cli", "worker", "--web-port", "0"]
+def start_worker(
+    env: dict[str, str], *, until_drained: bool, log: Path, web_port: int = 0
+) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(web_port)]
     if until_drained:
         args.append("--until-drained")
     handle = open(log, "ab")  # noqa: SIM115
@@ -97,7 +100,7 @@ def create_topics(bootstrap: str, partitions: int = 4) -> None:
 
 def assert_exact(stream: object, text: str, dsn: str) -> None:
     """Every message accounted for once, and the tables equal the independent oracle."""
-    from tests.oracle import Stream, compare_metrics, oracle, read_tables
+    from tests.oracle import Stream, read_tables
 
     assert isinstance(stream, Stream)
     totals = drained_totals(text)
@@ -106,12 +109,44 @@ def assert_exact(stream: object, text: str, dsn: str) -> None:
     assert totals["accepted"] == len(stream.valid)
     assert totals["duplicates"] == stream.duplicates
     assert dead == stream.invalid
+    assert_tables(stream, *read_tables(dsn))
+
+
+def assert_tables(
+    stream: object,
+    metrics: dict[tuple[Any, ...], dict[str, Any]],
+    errors: dict[tuple[Any, ...], int],
+    counts: dict[str, int],
+) -> None:
+    """The tables read back equal the oracle's recomputation, row for row."""
+    from tests.oracle import Stream, compare_metrics, oracle
+
+    assert isinstance(stream, Stream)
     expected_metrics, expected_errors = oracle(stream.valid)
-    actual_metrics, actual_errors, counts = read_tables(dsn)
-    problems = compare_metrics(actual_metrics, expected_metrics)
+    problems = compare_metrics(metrics, expected_metrics)
     assert not problems, "\n".join(problems[:20])
-    assert actual_errors == expected_errors
+    assert errors == expected_errors
     valid_tasks = sum(1 for e in stream.valid if e["event_type"] == "task_completed")
     assert counts["task_events"] == valid_tasks
     assert counts["audit_events"] == len(stream.valid) - valid_tasks
     assert counts["dlq_events"] == stream.invalid
+
+
+def scrape(port: int) -> dict[str, float]:
+    """A worker's /metrics, summed per metric name (labels dropped); {} when not up."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            text = response.read().decode()
+    except (OSError, urllib.error.URLError):
+        return {}
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name_part, value = line.rsplit(" ", 1)
+        name = name_part.split("{", 1)[0]
+        values[name] = values.get(name, 0.0) + float(value)
+    return values

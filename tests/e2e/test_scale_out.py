@@ -1,0 +1,84 @@
+"""Scale-out: two workers in one consumer group split the partitions and together are exact."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from streams.broker import free_port
+from tests.e2e.worker_helpers import (
+    TOPICS,
+    assert_tables,
+    create_topics,
+    publish,
+    scrape,
+    start_worker,
+    worker_env,
+)
+from tests.oracle import generate, read_union
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait(condition: object, timeout: float, what: str) -> None:
+    assert callable(condition)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_workers_split_the_partitions_and_equal_the_oracle(
+    fresh_broker: str, tmp_path: Path
+) -> None:
+    stream = generate(seed=29, count=12_000)
+    create_topics(fresh_broker, partitions=4)
+    ports = [free_port(), free_port()]
+    dirs = [tmp_path / "w0", tmp_path / "w1"]
+    workers = [
+        start_worker(
+            worker_env(fresh_broker, dirs[i], ANNOTEL_BATCH_SIZE="500"),
+            until_drained=False,
+            log=tmp_path / f"w{i}.log",
+            web_port=ports[i],
+        )
+        for i in range(2)
+    ]
+    try:
+        # Both members own partitions, and together all four, before any data arrives.
+        def split() -> bool:
+            owned = [scrape(p).get("annotel_assigned_partitions", 0) for p in ports]
+            ready = [scrape(p).get("annotel_ready", 0) for p in ports]
+            return owned[0] >= 1 and owned[1] >= 1 and sum(owned) == 4 and all(ready)
+
+        _wait(split, 120, "the group to split four partitions between two workers")
+        publish(fresh_broker, stream.lines, TOPICS)
+
+        def done() -> bool:
+            scraped = [scrape(p) for p in ports]
+            return (
+                sum(s.get("annotel_events_total", 0) for s in scraped) == len(stream.lines)
+                and sum(s.get("annotel_pending_events", 1) for s in scraped) == 0
+                and sum(s.get("annotel_dead_letter_rows_total", 0) for s in scraped)
+                >= stream.invalid
+            )
+
+        _wait(done, 180, "both workers to checkpoint every message")
+        per_worker = [scrape(p).get("annotel_events_total", 0) for p in ports]
+        assert all(n > 0 for n in per_worker), per_worker
+    finally:
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+        for process in workers:
+            try:
+                process.wait(60)
+            except Exception:
+                process.kill()
+                process.wait()
+
+    assert_tables(stream, *read_union([f"chdb://{d / 'clickhouse'}" for d in dirs]))
