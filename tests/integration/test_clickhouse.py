@@ -1,0 +1,241 @@
+"""The ClickHouse sink on the real embedded engine: outages, hostile strings, BI views."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas.decode import Decoder
+from sinks.clickhouse import ClickHouseWriter, connect, migrate
+from tests import strategies
+from tests.pipeline import NOW, write
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    # One chDB session per process and data directory: the whole module shares it.
+    path = tmp_path_factory.mktemp("chdb")
+    ch = connect(f"chdb://{path}")
+    migrate(ch)
+    yield ch
+    ch.close()
+
+
+@pytest.fixture
+def clean(client: Any) -> Any:
+    for table in ("metrics_1m", "audit_errors_1m", "task_events", "audit_events", "dlq_events"):
+        client.command(f"TRUNCATE TABLE {table}")
+    return client
+
+
+class Flaky:
+    """A real client that fails its first ``failures`` inserts, before or after storing."""
+
+    def __init__(self, real: Any, failures: int, after_store: bool = False):
+        self.real = real
+        self.failures = failures
+        self.after_store = after_store
+        self.attempts = 0
+
+    def insert(self, table: str, rows: Any, column_names: list[str]) -> None:
+        self.attempts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            if self.after_store:
+                # The insert landed but the answer was lost: the retry must not double it.
+                self.real.insert(table, rows, column_names=column_names)
+            raise ConnectionError("injected: connection reset")
+        self.real.insert(table, rows, column_names=column_names)
+
+    def close(self) -> None:
+        """The shared real client stays open."""
+
+
+def _sample_lines() -> list[bytes]:
+    return Path("examples/sample-events.jsonl").read_bytes().splitlines()
+
+
+def _final_counts(client: Any) -> dict[str, int]:
+    return {
+        table: client.query(f"SELECT count() FROM {table} FINAL").result_rows[0][0]
+        for table in ("metrics_1m", "task_events", "audit_events")
+    }
+
+
+@pytest.mark.parametrize("after_store", [False, True], ids=["lost-request", "lost-answer"])
+def test_an_outage_delays_the_write_and_loses_or_doubles_nothing(
+    clean: Any, after_store: bool
+) -> None:
+    reference = ClickHouseWriter(lambda: clean)
+    state = write(reference, _sample_lines())
+    expected = _final_counts(clean)
+    assert expected["metrics_1m"] == len(state.windows) > 0
+    sums = clean.query("SELECT sum(tasks_submitted), sum(audits) FROM metrics_1m FINAL").result_rows
+
+    for table in ("metrics_1m", "audit_errors_1m", "task_events", "audit_events"):
+        clean.command(f"TRUNCATE TABLE {table}")
+    flaky = Flaky(clean, failures=7, after_store=after_store)
+    connects = []
+
+    def reconnect() -> Flaky:
+        connects.append(1)
+        return flaky
+
+    writer = ClickHouseWriter(reconnect, base_delay=0.001, max_delay=0.01)
+    write(writer, _sample_lines())
+    assert writer.stats.retries == 7
+    assert writer.stats.failing_since is None, "healthy again after the outage"
+    assert len(connects) >= 2, "the writer reconnects after repeated failures"
+    assert _final_counts(clean) == expected
+    after = clean.query("SELECT sum(tasks_submitted), sum(audits) FROM metrics_1m FINAL")
+    assert after.result_rows == sums
+
+
+def test_a_stopping_writer_gives_up_instead_of_hanging(clean: Any) -> None:
+    writer = ClickHouseWriter(
+        lambda: Flaky(clean, failures=10**9), base_delay=0.001, should_stop=lambda: True
+    )
+    with pytest.raises(ConnectionError):
+        write(writer, _sample_lines()[:5])
+    assert writer.stats.failures == 1
+
+
+TIMES = [datetime(2026, 5, 1, 8, m, s, tzinfo=UTC) for m in range(3) for s in (5, 40)]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(strategies.events, min_size=1, max_size=8))
+def test_hostile_strings_are_stored_byte_exact(clean: Any, events: list[dict[str, Any]]) -> None:
+    for table in ("task_events", "audit_events", "metrics_1m"):
+        clean.command(f"TRUNCATE TABLE {table}")
+    lines = [json.dumps(e, ensure_ascii=False).encode() for e in events]
+    decoder = Decoder(1 << 20, 3650 * 86400)
+    valid = [decoder.decode(line, NOW) for line in lines]
+    write(ClickHouseWriter(lambda: clean), lines)
+    first: dict[tuple[str, str], Any] = {}
+    for event in valid:
+        assert not hasattr(event, "reason"), event
+        first.setdefault((event.project_id, event.event_id), event)  # later ones are duplicates
+    for event in first.values():
+        table = "task_events" if event.event_type == "task_completed" else "audit_events"
+        extra = "tags" if table == "task_events" else "error_categories"
+        rows = clean.query(
+            f"SELECT queue_id, task_id, annotator_id, vendor_id, locale, {extra} FROM {table} "
+            "FINAL WHERE project_id = {p:String} AND event_id = {e:String}",
+            parameters={"p": event.project_id, "e": event.event_id},
+        ).result_rows
+        assert len(rows) == 1
+        queue, task, annotator, vendor, locale, listed = rows[0]
+        assert (queue, task, annotator, vendor, locale) == (
+            event.queue_id,
+            event.task_id,
+            event.annotator_id,
+            event.vendor_id,
+            event.locale,
+        )
+        wanted = event.tags if table == "task_events" else event.error_categories
+        assert list(listed) == list(wanted)
+        found = clean.query(
+            "SELECT count() FROM metrics_1m FINAL WHERE project_id = {p:String} "
+            "AND queue_id = {q:String} AND annotator_id = {a:String} AND vendor_id = {v:String}",
+            parameters={
+                "p": event.project_id,
+                "q": event.queue_id,
+                "a": event.annotator_id,
+                "v": event.vendor_id,
+            },
+        ).result_rows[0][0]
+        assert found >= 1
+
+
+def _event(kind: str, minute: int, **fields: Any) -> bytes:
+    base: dict[str, Any] = {
+        "schema_version": 1,
+        "event_type": kind,
+        "event_id": f"{kind}-{minute}-{len(_SEQ)}",
+        "occurred_at": (
+            datetime(2026, 5, 1, 8, 0, tzinfo=UTC) + timedelta(minutes=minute)
+        ).isoformat(),
+        "project_id": fields.pop("project", "项目-视图"),
+        "queue_id": "队列A",
+        "task_id": f"t{len(_SEQ)}",
+        "annotator_id": fields.pop("annotator", "标注员-1"),
+        "vendor_id": fields.pop("vendor", None),
+    }
+    _SEQ.append(1)
+    if kind == "task_audited":
+        base["auditor_id"] = "审核员"
+    base.update(fields)
+    return json.dumps(base, ensure_ascii=False).encode()
+
+
+_SEQ: list[int] = []
+
+
+def test_view_rates_come_from_sums_and_are_null_on_zero_denominators(clean: Any) -> None:
+    lines = [
+        # Hour 08: two annotators with very different volumes (average of rates would be wrong).
+        _event("task_completed", 1, status="submitted", handle_time_s=10.0),
+        _event("task_completed", 2, status="submitted", handle_time_s=20.0, attempt=2),
+        _event("task_completed", 3, status="submitted", handle_time_s=30.5, annotator="标注员-2"),
+        _event("task_completed", 4, status="skipped", annotator="标注员-2"),
+        _event(
+            "task_completed",
+            5,
+            status="submitted",
+            handle_time_s=1.0,
+            is_gold=True,
+            gold_correct=False,
+        ),
+        _event("task_audited", 6, verdict="approve", score=0.75),
+        _event("task_audited", 7, verdict="reject"),
+        _event("task_audited", 8, verdict="approve", annotator="标注员-2", score=0.5),
+        # Another project: only skips, no audits → every rate but skip_rate undefined.
+        _event("task_completed", 9, status="skipped", project="empty-p"),
+    ]
+    write(ClickHouseWriter(lambda: clean), lines)
+    rows = clean.query(
+        "SELECT project_id, tasks_submitted, throughput_per_hour, aht_s, audit_pass_rate, "
+        "mean_audit_score, gold_accuracy, rework_rate, skip_rate, turnaround_avg_s "
+        "FROM metrics_hourly ORDER BY project_id"
+    ).named_results()
+    by_project = {r["project_id"]: r for r in rows}
+    main = by_project["项目-视图"]
+    assert main["tasks_submitted"] == 4
+    assert main["throughput_per_hour"] == pytest.approx(4.0)
+    assert Decimal(str(main["aht_s"])) == pytest.approx(Decimal("61.5") / 4)
+    assert main["audit_pass_rate"] == pytest.approx(2 / 3)
+    assert main["mean_audit_score"] == pytest.approx(1.25 / 2)
+    assert main["gold_accuracy"] == pytest.approx(0.0)
+    assert main["rework_rate"] == pytest.approx(1 / 4)
+    assert main["skip_rate"] == pytest.approx(1 / 5)
+    assert main["turnaround_avg_s"] is None
+    empty = by_project["empty-p"]
+    assert empty["tasks_submitted"] == 0
+    assert empty["throughput_per_hour"] == 0
+    for rate in ("aht_s", "audit_pass_rate", "mean_audit_score", "gold_accuracy", "rework_rate"):
+        assert empty[rate] is None, rate
+    assert empty["skip_rate"] == pytest.approx(1.0)
+
+    card = clean.query(
+        "SELECT annotator_id, tasks_submitted, aht_s, audit_pass_rate FROM "
+        "annotator_scorecard_daily WHERE project_id = {p:String} ORDER BY annotator_id",
+        parameters={"p": "项目-视图"},
+    ).result_rows
+    assert card[0][0] == "标注员-1" and card[0][1] == 3
+    assert card[0][2] == pytest.approx(31.0 / 3)
+    assert card[0][3] == pytest.approx(1 / 2)
+    assert card[1][0] == "标注员-2" and card[1][1] == 1
+    assert card[1][3] == pytest.approx(1.0)
