@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -47,4 +49,38 @@ def test_sigkill_at_random_instants_changes_nothing(fresh_broker: str, tmp_path:
     assert any(0 < done < len(stream.valid) for done in progress), progress
 
     text = run_until_drained(env, log, timeout=400)
+    assert_exact(stream, text, dsn)
+
+
+@pytest.mark.parametrize("kill_after", [1, 4])
+def test_sigkill_between_clickhouse_write_and_checkpoint(
+    fresh_broker: str, tmp_path: Path, kill_after: int
+) -> None:
+    stream = generate(seed=31 + kill_after, count=5_000)
+    create_topics(fresh_broker)
+    publish(fresh_broker, stream.lines, TOPICS)
+    env = worker_env(fresh_broker, tmp_path / "data", ANNOTEL_BATCH_SIZE="300")
+    log = tmp_path / "worker.log"
+    with open(log, "ab") as handle:
+        killed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.e2e.kill_after_flush",
+                "worker",
+                "--until-drained",
+                "--web-port",
+                "0",
+            ],
+            env={**env, "KILL_AFTER_WRITES": str(kill_after)},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            timeout=300,
+        )
+    assert killed.returncode == -signal.SIGKILL, log.read_text(errors="replace")[-3000:]
+    dsn = "chdb://" + str(tmp_path / "data" / "clickhouse")
+    _, _, partial = read_tables(dsn)
+    assert 0 < partial["task_events"] + partial["audit_events"] < len(stream.valid)
+
+    text = run_until_drained(env, log)
     assert_exact(stream, text, dsn)
