@@ -18,9 +18,11 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from alerts.rules import RuleSet
 from schemas.deadletter import DeadLetter
 from schemas.decode import Decoder
 from sinks.clickhouse import ClickHouseWriter
+from streams.alert_runtime import AlertRuntime
 from streams.kafka import faust_credentials, kafka_python_security
 from streams.processor import Message, Processor
 from streams.rows import dlq_row
@@ -44,11 +46,13 @@ class Runtime:
     ready: bool = False
     started_at: float = field(default_factory=time.monotonic)
     dlq_rows: int = 0
+    alerts: AlertRuntime | None = None
 
 
 class FaustPublisher:
     def __init__(self, app: faust.App):
         self.app = app
+        self.last_offsets: dict[str, int] = {}  # topic -> highest offset this worker wrote
 
     async def publish(self, records: list[tuple[str, int | None, bytes | None, bytes]]) -> None:
         producer = self.app.producer
@@ -56,7 +60,10 @@ class FaustPublisher:
             await producer.send(topic, key, value, partition, None, None)
             for topic, partition, key, value in records
         ]
-        await asyncio.gather(*futures)
+        for metadata in await asyncio.gather(*futures):
+            topic, offset = getattr(metadata, "topic", None), getattr(metadata, "offset", None)
+            if isinstance(topic, str) and isinstance(offset, int):
+                self.last_offsets[topic] = max(offset, self.last_offsets.get(topic, -1))
 
 
 def _aiokafka_security(settings: Settings) -> dict[str, Any]:
@@ -69,8 +76,10 @@ def _aiokafka_security(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def state_loader(settings: Settings) -> Callable[[int], Any]:
-    async def load(partition: int) -> list[dict[str, Any]]:
+def topic_reader(settings: Settings) -> Callable[[str, int | None], Any]:
+    """Reads a topic (one partition, or all) from the beginning to its end: recovery only."""
+
+    async def read(topic: str, partition: int | None = None) -> list[bytes]:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
         consumer = AIOKafkaConsumer(
@@ -81,22 +90,39 @@ def state_loader(settings: Settings) -> Callable[[int], Any]:
         )
         await consumer.start()
         try:
-            tp = TopicPartition(settings.topic_state, partition)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
+            if partition is None:
+                partitions = sorted(consumer.partitions_for_topic(topic) or [])
+                if not partitions:
+                    await consumer.topics()
+                    partitions = sorted(consumer.partitions_for_topic(topic) or [])
+            else:
+                partitions = [partition]
             values: list[bytes] = []
-            # Read to the reported end, then until quiet: some brokers report
-            # a low end offset for multi-record batches.
-            while True:
-                batch = await consumer.getmany(tp, timeout_ms=300, max_records=10_000)
-                records = batch.get(tp, [])
-                values.extend(r.value for r in records)
-                if not records and await consumer.position(tp) >= end:
-                    break
-            return decode_checkpoints(values)
+            for number in partitions:
+                tp = TopicPartition(topic, number)
+                consumer.assign([tp])
+                await consumer.seek_to_beginning(tp)
+                end = (await consumer.end_offsets([tp]))[tp]
+                # Read to the reported end, then until quiet: some brokers report
+                # a low end offset for multi-record batches.
+                while True:
+                    batch = await consumer.getmany(tp, timeout_ms=300, max_records=10_000)
+                    records = batch.get(tp, [])
+                    values.extend(r.value for r in records)
+                    if not records and await consumer.position(tp) >= end:
+                        break
+            return values
         finally:
             await consumer.stop()
+
+    return read
+
+
+def state_loader(settings: Settings) -> Callable[[int], Any]:
+    read = topic_reader(settings)
+
+    async def load(partition: int) -> list[dict[str, Any]]:
+        return decode_checkpoints(await read(settings.topic_state, partition))
 
     return load
 
@@ -108,6 +134,8 @@ def create_app(
     writer: ClickHouseWriter,
     until_drained: bool,
     web_port: int | None = None,
+    rules: RuleSet | None = None,
+    input_partitions: int = 1,
 ) -> Runtime:
     options: dict[str, Any] = {}
     if flavor == "tansu":
@@ -158,8 +186,11 @@ def create_app(
         live=not until_drained,
         input_topics=settings.input_topics,
         highwater=lambda topic, partition: _highwater(app, topic, partition),
+        windows_topic=settings.topic_windows if rules is not None else None,
     )
     runtime = Runtime(app, processor, writer, until_drained)
+    if rules is not None:
+        runtime.alerts = _alerting(app, settings, rules, input_partitions, writer, processor)
     input_names = set(settings.input_topics)
     last_checkpoint = [time.monotonic()]
 
@@ -218,6 +249,11 @@ def create_app(
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
         await processor.on_assigned({tp.partition for tp in assigned if tp.topic in input_names})
+        if runtime.alerts is not None:
+            if TP(settings.topic_windows, 0) in assigned:
+                await runtime.alerts.recover()
+            else:
+                runtime.alerts.recovered = False
         runtime.ready = True
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
@@ -237,6 +273,66 @@ def create_app(
         return web.text(render_metrics(runtime), content_type="text/plain")
 
     return runtime
+
+
+def _alerting(
+    app: faust.App,
+    settings: Settings,
+    rules: RuleSet,
+    input_partitions: int,
+    writer: ClickHouseWriter,
+    processor: Processor,
+) -> AlertRuntime:
+    """The alert agent: one consumer of the single-partition windows topic."""
+    import os
+
+    from alerts.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(rules.receivers, os.environ) if rules.receivers else None
+    reader = topic_reader(settings)
+
+    async def read_all(topic: str) -> list[bytes]:
+        values: list[bytes] = await reader(topic, None)
+        return values
+
+    async def seek(topic: str, partition: int, offset: int) -> None:
+        await app.consumer.seek(TP(topic, partition), offset)
+
+    async def run_blocking(fn: Callable[[], None]) -> None:
+        await asyncio.get_running_loop().run_in_executor(processor.executor, fn)
+
+    alerts = AlertRuntime(
+        rules=rules,
+        partitions=input_partitions,
+        sink=writer,
+        publisher=processor.publisher,
+        dispatcher=dispatcher,
+        read_topic=read_all,
+        seek=seek,
+        run_blocking=run_blocking,
+        windows_topic=settings.topic_windows,
+        state_topic=settings.topic_alert_state,
+        alerts_topic=settings.topic_alerts,
+    )
+    windows = app.topic(settings.topic_windows, value_serializer="raw", key_serializer="raw")
+
+    @app.agent(windows, name="annotel-alerts", concurrency=1)
+    async def evaluate(stream: Any) -> None:
+        async for events in stream.take_events(1000, within=settings.commit_interval):
+            await alerts.process(
+                [
+                    Message(e.message.topic, e.message.partition, e.message.offset, e.message.value)
+                    for e in events
+                ]
+            )
+
+    if dispatcher is not None:
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def start_receivers() -> None:
+            await dispatcher.start()
+
+    return alerts
 
 
 STALL_S = 3.0

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from schemas.decode import Decoder
+from streams.alerting import encode_reports
 from streams.rows import rows_for_checkpoint
 from streams.state import ClosedWindow, PartitionState
 from streams.statelog import encode_checkpoint
@@ -78,6 +79,7 @@ class Processor:
         on_closed: Callable[[list[ClosedWindow]], Awaitable[None]] | None = None,
         input_topics: Sequence[str] = (),
         highwater: Callable[[str, int], int | None] | None = None,
+        windows_topic: str | None = None,
     ):
         self.decoder = decoder
         self.sink = sink
@@ -93,6 +95,8 @@ class Processor:
         self.on_closed = on_closed
         self.input_topics = tuple(input_topics)
         self.highwater = highwater
+        self.windows_topic = windows_topic  # where closed minutes go for alerting (None: off)
+        self.reported: dict[int, tuple[int, bool]] = {}
         self.states: dict[int, PartitionState] = {}
         self.assigned: set[int] | None = None  # None: not told yet (accept all)
         self.seeking: dict[tuple[str, int], tuple[int, float]] = {}
@@ -199,6 +203,20 @@ class Processor:
                 lagging.append(topic)
         return lagging
 
+    def _idle(self, partition: int, state: PartitionState, behind: Sequence[str]) -> bool:
+        """Whether this partition may stop holding the global (alerting) watermark.
+
+        Caught up and nothing open; live, also caught up and quiet for the idle
+        timeout (its open windows then close late for alerting, not for BI).
+        """
+        if behind:
+            return False
+        newest = max(state.topic_max.values(), default=None)
+        if newest is None or newest // 60_000_000 * 60 < state.closed_before:
+            return True
+        quiet = time.monotonic() - self.last_activity.get(partition, 0.0)
+        return self.live and quiet >= self.idle_timeout_s
+
     def record_batch(self, size: int, seconds: float) -> None:
         millis = int(seconds * 1000)
         self.stats["batches"] += 1
@@ -231,13 +249,22 @@ class Processor:
     async def _checkpoint(self, partitions: set[int], close_all: bool = False) -> None:
         closed: list[ClosedWindow] = []
         states = []
+        reports: list[tuple[str, int | None, bytes | None, bytes]] = []
         for partition in sorted(partitions):
             state = self.states[partition]
-            state.move_watermark(self.behind(partition, state))
-            closed.extend(state.advance(close_all))
+            behind = self.behind(partition, state)
+            state.move_watermark(behind)
+            closed_now = state.advance(close_all)
+            closed.extend(closed_now)
             if state.has_changes:
                 states.append(state)
-        if not states:
+            if self.windows_topic is not None:
+                progress = (state.closed_before, self._idle(partition, state, behind))
+                if closed_now or self.reported.get(partition) != progress:
+                    for value in encode_reports(partition, *progress, closed_now):
+                        reports.append((self.windows_topic, 0, None, value))
+                    self.reported[partition] = progress
+        if not states and not reports:
             return
         now_us = int(time.time() * 1_000_000)
         batches = rows_for_checkpoint(states, now_us)
@@ -251,6 +278,10 @@ class Processor:
                 records.append((self.dlq_topic, None, key, letter.to_json()))
         if records:
             await self.publisher.publish(records)
+        if reports:
+            # Before the checkpoint record: a crash in between re-closes and re-sends
+            # these minutes under a new attempt id, which the alert stage handles.
+            await self.publisher.publish(reports)
         checkpoint_records: list[tuple[str, int | None, bytes | None, bytes]] = []
         for state in states:
             for chunk in encode_checkpoint(state.delta()):

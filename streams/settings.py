@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     topic_alerts: str = "annotation.alerts"
     topic_dlq: str = "annotation.dlq"
     topic_state: str = "annotation-telemetry.state"
+    topic_windows: str = Field(
+        "annotation-telemetry.windows",
+        description="Internal, one partition: closed minutes handed to alert evaluation.",
+    )
+    topic_alert_state: str = Field(
+        "annotation-telemetry.alert-state",
+        description="Internal, one partition: snapshots of the alert evaluator.",
+    )
 
     # Storage
     data_dir: Path = Path("./.annotel")

@@ -13,8 +13,8 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def prepare(settings: Settings) -> str:
-    """Create missing topics and resolve the broker flavor; returns the flavor."""
+def prepare(settings: Settings) -> tuple[str, int]:
+    """Create missing topics and resolve the broker flavor; returns it and the input partitions."""
     from kafka import KafkaAdminClient
 
     from streams.kafka import ensure_topics, kafka_python_security, resolve_flavor
@@ -31,7 +31,9 @@ def prepare(settings: Settings) -> str:
     finally:
         admin.close()
     ensure_topics(settings, [settings.topic_state], partitions)
-    return flavor
+    # Alert evaluation is global: one partition, one evaluator, one order.
+    ensure_topics(settings, [settings.topic_windows, settings.topic_alert_state], 1)
+    return flavor, partitions
 
 
 def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None = None) -> int:
@@ -41,7 +43,16 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
     from sinks.clickhouse import ClickHouseWriter, connect, migrate
     from streams.app import create_app
 
-    flavor = prepare(settings)
+    rules = None
+    if settings.rules_file is not None:
+        from alerts.rules import RulesError, load_rules
+
+        try:
+            rules = load_rules(settings.rules_file)
+        except RulesError as exc:
+            print(f"annotel worker: invalid rules file, not starting:\n{exc}", file=sys.stderr)
+            return 2
+    flavor, partitions = prepare(settings)
     if web_port == 0:
         from streams.broker import free_port
 
@@ -50,7 +61,13 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
     stopping = [False]
     writer = ClickHouseWriter(lambda: connect(dsn), should_stop=lambda: stopping[0])
     runtime = create_app(
-        settings, flavor=flavor, writer=writer, until_drained=until_drained, web_port=web_port
+        settings,
+        flavor=flavor,
+        writer=writer,
+        until_drained=until_drained,
+        web_port=web_port,
+        rules=rules,
+        input_partitions=partitions,
     )
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -78,11 +95,15 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
         await runtime.drained.wait()
         # Give the dead-letter agent time to store what the drain produced.
         await asyncio.sleep(settings.commit_interval * 2 + 1)
-        totals = runtime.processor.totals()
+        totals: dict[str, int] = dict(runtime.processor.totals())
+        totals["windows_closed"] = runtime.processor.closed_windows
+        if runtime.alerts is not None:
+            await _alerts_settled(runtime, settings)
+            totals.update(runtime.alerts.summary())
+            if runtime.alerts.dispatcher is not None:
+                await runtime.alerts.dispatcher.close(timeout_s=10)
         print(
-            "drained: "
-            + ", ".join(f"{k}={v}" for k, v in sorted(totals.items()))
-            + f", windows_closed={runtime.processor.closed_windows}",
+            "drained: " + ", ".join(f"{k}={v}" for k, v in sorted(totals.items())),
             file=sys.stderr,
         )
         stopping[0] = True
@@ -100,6 +121,22 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
         runtime.processor.close()
         writer.close()
     return exit_code[0]
+
+
+async def _alerts_settled(runtime: Any, settings: Settings, timeout_s: float = 60) -> None:
+    """Wait until the alert stage has read every closed-window report this worker wrote."""
+    alerts = runtime.alerts
+    publisher = runtime.processor.publisher
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        if not alerts.recovered:
+            return  # another worker owns alert evaluation
+        written = publisher.last_offsets.get(settings.topic_windows, -1)
+        if alerts.stage.offset > written:
+            return
+        await asyncio.sleep(0.2)
+    log.warning("alert stage did not catch up before the drain deadline")
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
