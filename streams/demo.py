@@ -14,6 +14,7 @@ from pathlib import Path
 from streams.broker import EmbeddedBroker
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample-events.jsonl"
+RULES = Path(__file__).resolve().parent.parent / "alerts" / "examples" / "rules.yaml"
 
 
 def _parse_drained(text: str) -> dict[str, int]:
@@ -24,12 +25,13 @@ def _parse_drained(text: str) -> dict[str, int]:
     return {k: int(v) for k, v in (part.split("=") for part in body.split(", "))}
 
 
-def _windows(dsn: str) -> dict[str, int]:
+def _tables(dsn: str) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Row counts per table, and alert transitions per rule and status."""
     from sinks.clickhouse import connect
 
     client = connect(dsn)
     try:
-        return {
+        counts = {
             table: int(client.query(f"SELECT count() FROM {table} FINAL").result_rows[0][0])
             for table in (
                 "metrics_1m",
@@ -37,8 +39,15 @@ def _windows(dsn: str) -> dict[str, int]:
                 "task_events",
                 "audit_events",
                 "dlq_events",
+                "alerts",
             )
         }
+        per_rule: dict[str, dict[str, int]] = {}
+        for rule, status, n in client.query(
+            "SELECT rule, status, count() FROM alerts FINAL GROUP BY rule, status ORDER BY rule"
+        ).result_rows:
+            per_rule.setdefault(rule, {})[status] = int(n)
+        return counts, per_rule
     finally:
         client.close()
 
@@ -56,6 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "ANNOTEL_DATA_DIR": str(data_dir),
         # The shipped sample is history: judge its timestamps by their own clock.
         "ANNOTEL_MAX_FUTURE_SKEW": os.environ.get("ANNOTEL_MAX_FUTURE_SKEW", "3650d"),
+        "ANNOTEL_RULES_FILE": str(Path(args.rules).resolve()),
     }
     try:
         out = subprocess.run(
@@ -85,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         broker.stop()
     totals = _parse_drained(worker.stderr)
     dsn = "chdb://" + str(data_dir / "clickhouse")
-    tables = _windows(dsn)
+    tables, per_rule = _tables(dsn)
     dead: Counter[str] = Counter(ingested["by_reason"])
     for key, value in totals.items():
         if key.startswith("dead_"):
@@ -97,6 +107,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "late": totals.get("late", 0),
         "dead_lettered": dict(sorted(dead.items())),
         "windows": tables["metrics_1m"],
+        "alerts_fired": sum(v.get("firing", 0) for v in per_rule.values()),
+        "alerts_resolved": sum(v.get("resolved", 0) for v in per_rule.values()),
+        "alerts_by_rule": per_rule,
         "tables": tables,
         "data_dir": str(data_dir),
         "elapsed_s": round(time.monotonic() - started, 2),
@@ -116,6 +129,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  {label:<22} {summary[key]:>8}")
     for reason, count in summary["dead_lettered"].items():
         print(f"  dead letter: {reason:<9} {count:>8}")
+    print(f"  {'alerts fired':<22} {summary['alerts_fired']:>8}")
+    print(f"  {'alerts resolved':<22} {summary['alerts_resolved']:>8}")
+    for rule, statuses in per_rule.items():
+        print(
+            f"    {rule:<28} fired {statuses.get('firing', 0):>3}  "
+            f"resolved {statuses.get('resolved', 0):>3}"
+        )
     print(f"  ClickHouse (chDB):     {dsn}")
     print(f"  elapsed                {summary['elapsed_s']:>8}s")
     print(
@@ -129,5 +149,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run the product on the embedded stack")
     demo.add_argument("--input", help="JSON-lines file to replay (default: shipped sample)")
     demo.add_argument("--data-dir", default=".annotel", help="where chDB keeps its data")
+    demo.add_argument("--rules", default=str(RULES), help="alert rules file (default: shipped)")
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     demo.set_defaults(func=cmd_demo)
