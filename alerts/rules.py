@@ -392,6 +392,7 @@ class _Problems:
         for error in exc.errors():
             loc = tuple(error["loc"])
             message = str(error["msg"]).removeprefix("Value error, ")
+            message = message.replace("Tuple should", "List should")  # YAML has lists
             if error["type"] == "extra_forbidden" and len(loc) == 1:
                 allowed = sorted((info.alias or name) for name, info in model.model_fields.items())
                 message = f"unknown field; allowed: {', '.join(allowed)}"
@@ -637,10 +638,12 @@ def _build(data: Any, lines: _Lines, base_dir: Path | None) -> tuple[RuleSet | N
         return None, problems.sorted()
     top = _top_level(data, problems)
     rules = _validate_rules(top.rules, problems)
-    receivers = _validate_receivers(top.receivers, problems)
     _cross_checks(top.rules, rules, set(top.receivers), problems)
+    receivers = _validate_receivers(top.receivers, problems)
     all_names = {r.get("name") for r in top.rules if isinstance(r, dict)}
-    by_name = {rule.name: rule for rule in rules.values()}
+    by_name: dict[str, Rule] = {}
+    for index in sorted(rules):
+        by_name.setdefault(rules[index].name, rules[index])
     inhibit = _validate_inhibit(top.inhibit, by_name, {n for n in all_names if n}, problems)
     if problems.items:
         return None, problems.sorted()

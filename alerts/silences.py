@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from schemas.durations import parse_duration
+
 
 class SilencesError(ValueError):
     """An unreadable or invalid silences file; ``problems`` lists every problem."""
@@ -170,13 +172,15 @@ def add_silence(
     path: str | Path,
     matchers: Mapping[str, str],
     *,
-    duration: float | None = None,
+    duration: float | str | None = None,
     ends_at: datetime | None = None,
     comment: str | None = None,
     created_by: str | None = None,
     now: datetime | None = None,
 ) -> Silence:
-    """Append a silence starting ``now`` and ending after ``duration`` seconds or at ``ends_at``.
+    """Append a silence starting ``now`` and ending after ``duration`` or at ``ends_at``.
+
+    ``duration`` is seconds or a duration string (``2h``).
 
     Exactly one of ``duration`` and ``ends_at`` is required: a silence without
     an end is how outages get missed.
@@ -187,7 +191,7 @@ def add_silence(
         raise ValueError("a silence needs at least one matcher")
     start = _utc(now or datetime.now(UTC))
     if duration is not None:
-        end = start + timedelta(seconds=duration)
+        end = start + timedelta(seconds=parse_duration(duration))
     else:
         assert ends_at is not None
         end = _utc(ends_at)

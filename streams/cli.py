@@ -139,9 +139,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _register_commands() -> None:
     if _EXTRA_COMMANDS:
         return
-    from streams import demo, migrate, worker
+    from alerts import commands as alert_commands
+    from streams import demo, migrate, simulate, worker
 
-    _EXTRA_COMMANDS.extend([demo.register, worker.register, migrate.register])
+    _EXTRA_COMMANDS.extend(
+        [
+            demo.register,
+            worker.register,
+            migrate.register,
+            simulate.register,
+            alert_commands.register,
+        ]
+    )
 
 
 if __name__ == "__main__":

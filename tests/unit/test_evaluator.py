@@ -408,9 +408,7 @@ def test_anomaly_needs_a_full_baseline() -> None:
 
 
 def test_anomaly_baseline_skips_no_data_windows() -> None:
-    events = run_aht(
-        anomaly(), [(10, 100), (10, 110), (5, 500), (10, 90), (10, 100), (10, 130)]
-    )
+    events = run_aht(anomaly(), [(10, 100), (10, 110), (5, 500), (10, 90), (10, 100), (10, 130)])
     assert [(e.window_start, e.extra["mean"]) for e in events] == [(at(1500), 100.0)]
 
 
@@ -543,7 +541,10 @@ def test_silences_flag_events_until_they_expire() -> None:
         put(ev, window * 300, audits(1, 10), vendor="v1")
         put(ev, window * 300, audits(1, 10), vendor="v2")
     first = step(ev, 300, NOW, silences=silences)
-    assert [(e.scope["vendor_id"], e.muted_by) for e in first] == [("v1", "silence:s1"), ("v2", None)]
+    assert [(e.scope["vendor_id"], e.muted_by) for e in first] == [
+        ("v1", "silence:s1"),
+        ("v2", None),
+    ]
     later = NOW + timedelta(hours=2)  # the silence expired: v1 is sent now, once
     second = step(ev, 600, later, silences=silences)
     assert brief(second) == [("vendor_quality_low", "firing", 300, True, None)]
@@ -687,9 +688,9 @@ KEYS = [("q1", "v1", "a1"), ("q1", "v1", "a2"), ("q2", "v2", "a3")]
 cells = st.tuples(st.integers(0, 4), st.integers(0, 6), st.integers(0, 2), st.integers(60, 900))
 
 
-def minute_data(minute: int, drawn: Mapping[int, tuple[int, int, int, int]]) -> dict[
-    WindowKey, list[int]
-]:
+def minute_data(
+    minute: int, drawn: Mapping[int, tuple[int, int, int, int]]
+) -> dict[WindowKey, list[int]]:
     data: dict[WindowKey, list[int]] = {}
     for index, (approved, tasks, failed, turnaround) in drawn.items():
         queue, vendor, annotator = KEYS[index]
