@@ -141,6 +141,27 @@ class AlertRuntime:
                     self.dispatcher.submit(event)
             return fresh
 
+    async def emit_meta(self, events: Sequence[AlertEvent]) -> None:
+        """Self-monitoring transitions: same outputs and order, no evaluator state involved.
+
+        When ClickHouse itself is failing the table write would block behind it, so
+        meta-alerts then skip the table and still reach the topic and the receivers.
+        """
+        rows = [alert_row(e) for e in events]
+        clickhouse_down = any(e.rule == "annotel_clickhouse_failing" for e in events)
+        if not clickhouse_down:
+            await self.run_blocking(lambda: self.sink.write({"alerts": rows}))
+        await self.publisher.publish(
+            [(self.alerts_topic, None, e.fingerprint.encode(), e.to_json()) for e in events]
+        )
+        for event in events:
+            log.warning(
+                "meta-alert " + event.status,
+                extra={"rule": event.rule, "summary": event.annotations.get("summary", "")},
+            )
+            if self.dispatcher is not None:
+                self.dispatcher.submit(event)
+
     def _count(self, event: AlertEvent) -> None:
         if event.muted_by:
             self.counts["muted"] += 1

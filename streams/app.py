@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -47,6 +48,7 @@ class Runtime:
     started_at: float = field(default_factory=time.monotonic)
     dlq_rows: int = 0
     alerts: AlertRuntime | None = None
+    selfmon: Callable[[], Awaitable[None]] | None = None
 
 
 class FaustPublisher:
@@ -235,6 +237,16 @@ def create_app(
             await loop.run_in_executor(processor.executor, writer.write, {"dlq_events": rows})
             runtime.dlq_rows += len(rows)
 
+    if runtime.alerts is not None and settings.selfmon_enabled:
+        runtime.selfmon = _self_monitor(settings, runtime)
+
+        # Its own timer: the checkpoint timer blocks while ClickHouse is down,
+        # which is exactly when this one must keep running.
+        @app.timer(5.0, name="annotel-selfmon")  # type: ignore[untyped-decorator]
+        async def self_monitoring() -> None:
+            if runtime.selfmon is not None:
+                await runtime.selfmon()
+
     @app.timer(settings.commit_interval, name="annotel-checkpoint")  # type: ignore[untyped-decorator]
     async def periodic_checkpoint() -> None:
         if time.monotonic() - last_checkpoint[0] >= settings.commit_interval:
@@ -333,6 +345,63 @@ def _alerting(
             await dispatcher.start()
 
     return alerts
+
+
+def _self_monitor(settings: Settings, runtime: Runtime) -> Callable[[], Awaitable[None]]:
+    """Sample this worker's health and publish meta-alert transitions like rule alerts."""
+    import os
+    import socket
+
+    from alerts.selfmon import Limits, Observation, SelfMonitor
+
+    alerts = runtime.alerts
+    assert alerts is not None
+    monitor = SelfMonitor(
+        Limits(
+            lag_messages=settings.selfmon_lag_limit,
+            dead_letter_share=settings.selfmon_dead_letter_share,
+            clickhouse_failing_s=settings.selfmon_clickhouse_failing,
+            watermark_stall_s=settings.selfmon_watermark_stall,
+            receiver_failures=settings.selfmon_receiver_failures,
+        ),
+        instance=f"{socket.gethostname()}:{os.getpid()}",
+        receivers=tuple(alerts.rules.receivers),
+    )
+    processor = runtime.processor
+
+    async def sample() -> None:
+        totals = processor.totals()
+        lag: dict[str, int] = {}
+        for partition, state in processor.states.items():
+            for topic in processor.input_topics:
+                highwater = _highwater(runtime.app, topic, partition)
+                if highwater is not None:
+                    lag[f"{topic}/{partition}"] = max(0, highwater - state.offsets.get(topic, 0))
+        failing = runtime.writer.stats.failing_since
+        dispatcher = alerts.dispatcher
+        observation = Observation(
+            lag=lag,
+            events_in=totals.get("events_in", 0),
+            dead_letters=sum(v for k, v in totals.items() if k.startswith("dead_")),
+            watermarks={
+                p: (None if s.watermark_us is None else s.watermark_us / 1e6)
+                for p, s in processor.states.items()
+            },
+            events_by_partition={
+                p: s.counters.get("events_in", 0) for p, s in processor.states.items()
+            },
+            clickhouse_failing_s=0.0 if failing is None else time.monotonic() - failing,
+            receiver_failures=(
+                {n: st.consecutive_failures for n, st in dispatcher.stats().items()}
+                if dispatcher is not None
+                else {}
+            ),
+        )
+        events = monitor.observe(datetime.now(UTC), observation)
+        if events:
+            await alerts.emit_meta(events)
+
+    return sample
 
 
 STALL_S = 3.0

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
 
     # Alerts
     rules_file: Path | None = None
+    # Self-monitoring meta-alerts (go to every receiver of the rules file).
+    selfmon_enabled: bool = True
+    selfmon_lag_limit: int = Field(100_000, ge=1, description="Consumer lag per partition.")
+    selfmon_dead_letter_share: float = Field(0.05, gt=0, le=1)
+    selfmon_clickhouse_failing: Duration = 60.0
+    selfmon_watermark_stall: Duration = 600.0
+    selfmon_receiver_failures: int = Field(3, ge=1)
 
     # Web
     web_bind: str = "127.0.0.1"
