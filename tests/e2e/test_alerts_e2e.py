@@ -4,6 +4,8 @@ across a worker restart while it is firing."""
 from __future__ import annotations
 
 import json
+import signal
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from tests.e2e.worker_helpers import (
     drained_totals,
     publish,
     run_until_drained,
+    start_worker,
     worker_env,
 )
 from tests.kafka_helpers import consume_all
@@ -85,8 +88,9 @@ def _audits(first_minute: int, last_minute: int, bad: range) -> list[bytes]:
     return lines
 
 
+@pytest.mark.parametrize("restart", ["clean", "sigkill"])
 def test_an_incident_fires_once_and_resolves_once_across_a_restart(
-    fresh_broker: str, tmp_path: Path
+    fresh_broker: str, tmp_path: Path, restart: str
 ) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
@@ -96,8 +100,18 @@ def test_an_incident_fires_once_and_resolves_once_across_a_restart(
 
     # Part one ends while the incident is still on: the alert is firing at the restart.
     publish(fresh_broker, _audits(0, 20, bad), TOPICS)
-    first = drained_totals(run_until_drained(env, tmp_path / "w1.log"))
-    assert (first["alerts_fired"], first["alerts_resolved"]) == (1, 0)
+    if restart == "clean":
+        first = drained_totals(run_until_drained(env, tmp_path / "w1.log"))
+        assert (first["alerts_fired"], first["alerts_resolved"]) == (1, 0)
+    else:
+        # Live: the watermark closes the incident's first window; kill once it fired.
+        process = start_worker(env, until_drained=False, log=tmp_path / "w1.log")
+        deadline = time.monotonic() + 120
+        while not consume_all(fresh_broker, "annotation.alerts", timeout=2):
+            assert time.monotonic() < deadline, "the alert never fired"
+            assert process.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
 
     publish(fresh_broker, _audits(20, 40, bad), TOPICS)
     second = drained_totals(run_until_drained(env, tmp_path / "w2.log"))
