@@ -43,6 +43,7 @@ class AlertRuntime:
         publisher: Publisher,
         dispatcher: Dispatcher | None,
         read_topic: ReadTopic,
+        read_state: Callable[[], Awaitable[list[bytes]]],
         seek: Seek,
         run_blocking: Callable[[Callable[[], None]], Awaitable[None]],
         windows_topic: str,
@@ -55,6 +56,8 @@ class AlertRuntime:
         self.publisher = publisher
         self.dispatcher = dispatcher
         self.read_topic = read_topic
+        self.read_state = read_state
+        self.snapshot_base = 0  # alert-state offset of the latest complete snapshot
         self.seek = seek
         self.run_blocking = run_blocking
         self.windows_topic = windows_topic
@@ -70,7 +73,7 @@ class AlertRuntime:
         async with self.lock:
             from streams.statelog import decode_checkpoints
 
-            snapshots = decode_checkpoints(await self.read_topic(self.state_topic))
+            snapshots = decode_checkpoints(await self.read_state())
             if snapshots:
                 self.stage.restore(snapshots[-1])
             published = self.stage.published
@@ -120,12 +123,14 @@ class AlertRuntime:
                 await self.publisher.publish(
                     [(self.alerts_topic, None, e.fingerprint.encode(), e.to_json()) for e in fresh]
                 )
-            await self.publisher.publish(
+            offsets = await self.publisher.publish(
                 [
                     (self.state_topic, 0, None, chunk)
-                    for chunk in encode_checkpoint(self.stage.snapshot())
+                    for chunk in encode_checkpoint(self.stage.snapshot(), self.snapshot_base)
                 ]
             )
+            if offsets and offsets[0] >= 0:
+                self.snapshot_base = offsets[0]
             for event in fresh:
                 self._count(event)
                 log.info(

@@ -28,7 +28,7 @@ from streams.kafka import faust_credentials, kafka_python_security
 from streams.processor import Message, Processor
 from streams.rows import dlq_row
 from streams.settings import Settings
-from streams.statelog import decode_checkpoints
+from streams.statelog import base_of, decode_checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +56,23 @@ class FaustPublisher:
         self.app = app
         self.last_offsets: dict[str, int] = {}  # topic -> highest offset this worker wrote
 
-    async def publish(self, records: list[tuple[str, int | None, bytes | None, bytes]]) -> None:
+    async def publish(
+        self, records: list[tuple[str, int | None, bytes | None, bytes]]
+    ) -> list[int]:
         producer = self.app.producer
         futures = [
             await producer.send(topic, key, value, partition, None, None)
             for topic, partition, key, value in records
         ]
+        offsets = []
         for metadata in await asyncio.gather(*futures):
             topic, offset = getattr(metadata, "topic", None), getattr(metadata, "offset", None)
             if isinstance(topic, str) and isinstance(offset, int):
                 self.last_offsets[topic] = max(offset, self.last_offsets.get(topic, -1))
+                offsets.append(offset)
+            else:
+                offsets.append(-1)
+        return offsets
 
 
 def _aiokafka_security(settings: Settings) -> dict[str, Any]:
@@ -78,53 +85,92 @@ def _aiokafka_security(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def topic_reader(settings: Settings) -> Callable[[str, int | None], Any]:
-    """Reads a topic (one partition, or all) from the beginning to its end: recovery only."""
+class TopicReader:
+    """Reads the worker's own logs for recovery (never the input topics)."""
 
-    async def read(topic: str, partition: int | None = None) -> list[bytes]:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    async def _consumer(self) -> Any:
+        from aiokafka import AIOKafkaConsumer
 
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
+            bootstrap_servers=self.settings.bootstrap_servers,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            **_aiokafka_security(settings),
+            **_aiokafka_security(self.settings),
         )
         await consumer.start()
+        return consumer
+
+    async def read(self, topic: str, partition: int | None = None, start: int = 0) -> list[bytes]:
+        """From ``start`` (each partition, or the one given) to the end."""
+        values: list[bytes] = []
+        for _, value in await self._read(topic, partition, start):
+            values.append(value)
+        return values
+
+    async def tail(self, topic: str, partition: int) -> tuple[int, bytes] | None:
+        """The last message of a partition and its offset (None when empty)."""
+        from aiokafka import TopicPartition
+
+        consumer = await self._consumer()
+        try:
+            tp = TopicPartition(topic, partition)
+            end = (await consumer.end_offsets([tp]))[tp]
+        finally:
+            await consumer.stop()
+        if end == 0:
+            return None
+        found = await self._read(topic, partition, max(0, end - 1))
+        return found[-1] if found else None
+
+    async def _read(self, topic: str, partition: int | None, start: int) -> list[tuple[int, bytes]]:
+        from aiokafka import TopicPartition
+
+        consumer = await self._consumer()
         try:
             if partition is None:
-                partitions = sorted(consumer.partitions_for_topic(topic) or [])
-                if not partitions:
+                numbers = sorted(consumer.partitions_for_topic(topic) or [])
+                if not numbers:
                     await consumer.topics()
-                    partitions = sorted(consumer.partitions_for_topic(topic) or [])
+                    numbers = sorted(consumer.partitions_for_topic(topic) or [])
             else:
-                partitions = [partition]
-            values: list[bytes] = []
-            for number in partitions:
+                numbers = [partition]
+            found: list[tuple[int, bytes]] = []
+            for number in numbers:
                 tp = TopicPartition(topic, number)
                 consumer.assign([tp])
-                await consumer.seek_to_beginning(tp)
+                consumer.seek(tp, start)
                 end = (await consumer.end_offsets([tp]))[tp]
                 # Read to the reported end, then until quiet: some brokers report
                 # a low end offset for multi-record batches.
                 while True:
                     batch = await consumer.getmany(tp, timeout_ms=300, max_records=10_000)
                     records = batch.get(tp, [])
-                    values.extend(r.value for r in records)
+                    found.extend((r.offset, r.value) for r in records)
                     if not records and await consumer.position(tp) >= end:
                         break
-            return values
+            return found
         finally:
             await consumer.stop()
 
-    return read
-
 
 def state_loader(settings: Settings) -> Callable[[int], Any]:
-    read = topic_reader(settings)
+    reader = TopicReader(settings)
 
-    async def load(partition: int) -> list[dict[str, Any]]:
-        return decode_checkpoints(await read(settings.topic_state, partition))
+    async def load(partition: int) -> tuple[list[dict[str, Any]], int]:
+        """Checkpoint records from the latest full snapshot on, and that snapshot's offset."""
+        last = await reader.tail(settings.topic_state, partition)
+        if last is None:
+            return [], 0
+        base = base_of(last[1])
+        records = decode_checkpoints(await reader.read(settings.topic_state, partition, base))
+        if base and (not records or not records[0].get("full")):
+            # The pointer did not lead to a complete snapshot: replay everything.
+            base = 0
+            records = decode_checkpoints(await reader.read(settings.topic_state, partition))
+        return records, base
 
     return load
 
@@ -189,6 +235,7 @@ def create_app(
         input_topics=settings.input_topics,
         highwater=lambda topic, partition: _highwater(app, topic, partition),
         windows_topic=settings.topic_windows if rules is not None else None,
+        snapshot_every=settings.snapshot_every,
     )
     runtime = Runtime(app, processor, writer, until_drained)
     if rules is not None:
@@ -301,11 +348,17 @@ def _alerting(
     from alerts.dispatch import Dispatcher
 
     dispatcher = Dispatcher(rules.receivers, os.environ) if rules.receivers else None
-    reader = topic_reader(settings)
+    reader = TopicReader(settings)
 
     async def read_all(topic: str) -> list[bytes]:
-        values: list[bytes] = await reader(topic, None)
-        return values
+        return await reader.read(topic)
+
+    async def read_state() -> list[bytes]:
+        """From the snapshot before the last one: at most two snapshots to read."""
+        last = await reader.tail(settings.topic_alert_state, 0)
+        if last is None:
+            return []
+        return await reader.read(settings.topic_alert_state, 0, base_of(last[1]))
 
     async def seek(topic: str, partition: int, offset: int) -> None:
         await app.consumer.seek(TP(topic, partition), offset)
@@ -320,6 +373,7 @@ def _alerting(
         publisher=processor.publisher,
         dispatcher=dispatcher,
         read_topic=read_all,
+        read_state=read_state,
         seek=seek,
         run_blocking=run_blocking,
         windows_topic=settings.topic_windows,

@@ -39,6 +39,7 @@ from streams.statelog import encode_checkpoint
 log = logging.getLogger(__name__)
 
 
+
 @dataclass(frozen=True, slots=True)
 class Message:
     topic: str
@@ -54,10 +55,14 @@ class Sink(Protocol):
 class Publisher(Protocol):
     """Produces records and waits until the broker stored them."""
 
-    async def publish(self, records: list[tuple[str, int | None, bytes | None, bytes]]) -> None: ...
+    async def publish(
+        self, records: list[tuple[str, int | None, bytes | None, bytes]]
+    ) -> list[int]:
+        """Offsets the records got, in order (-1 where the broker did not say)."""
+        ...
 
 
-LoadState = Callable[[int], Awaitable[list[dict[str, Any]]]]
+LoadState = Callable[[int], Awaitable[tuple[list[dict[str, Any]], int]]]
 Seek = Callable[[str, int, int], Awaitable[None]]
 
 
@@ -80,6 +85,7 @@ class Processor:
         input_topics: Sequence[str] = (),
         highwater: Callable[[str, int], int | None] | None = None,
         windows_topic: str | None = None,
+        snapshot_every: int = 200,
     ):
         self.decoder = decoder
         self.sink = sink
@@ -97,6 +103,9 @@ class Processor:
         self.highwater = highwater
         self.windows_topic = windows_topic  # where closed minutes go for alerting (None: off)
         self.reported: dict[int, tuple[int, bool]] = {}
+        # A full snapshot every this many checkpoints: recovery replays at most
+        # this many records after it.
+        self.snapshot_every = snapshot_every
         self.states: dict[int, PartitionState] = {}
         self.assigned: set[int] | None = None  # None: not told yet (accept all)
         self.seeking: dict[tuple[str, int], tuple[int, float]] = {}
@@ -113,9 +122,11 @@ class Processor:
         state = self.states.get(partition)
         if state is None:
             state = PartitionState(partition, self.lateness_us, self.retention_us)
-            records = await self.load_state(partition)
+            records, base = await self.load_state(partition)
             for record in records:
                 state.apply_delta(record)
+            state.snapshot_base = base
+            state.since_snapshot = len(records)
             self.states[partition] = state
             log.info(
                 "partition state recovered",
@@ -283,13 +294,25 @@ class Processor:
             # these minutes under a new attempt id, which the alert stage handles.
             await self.publisher.publish(reports)
         checkpoint_records: list[tuple[str, int | None, bytes | None, bytes]] = []
+        snapshots: dict[int, int] = {}  # partition -> index of its snapshot's first chunk
         for state in states:
-            for chunk in encode_checkpoint(state.delta()):
+            full = state.since_snapshot >= self.snapshot_every
+            record = state.full_record() if full else state.delta()
+            if full:
+                snapshots[state.partition] = len(checkpoint_records)
+            for chunk in encode_checkpoint(record, state.snapshot_base):
                 checkpoint_records.append((self.state_topic, state.partition, None, chunk))
-        await self.publisher.publish(checkpoint_records)
+        offsets = await self.publisher.publish(checkpoint_records)
         for state in states:
             self.stats["checkpoints"] += 1
             state.mark_checkpointed()
+            first = snapshots.get(state.partition)
+            if first is not None and first < len(offsets) and offsets[first] >= 0:
+                state.snapshot_base = offsets[first]
+                state.since_snapshot = 0
+                self.stats["snapshots"] += 1
+            else:
+                state.since_snapshot += 1
         self.stats["checkpoint_ms_total"] += int((time.monotonic() - started) * 1000)
         if closed:
             self.closed_windows += len(closed)

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(65536, ge=256, le=8 * 1024 * 1024)
     commit_interval: Duration = Field(1.0, description="Checkpoint period of the worker.")
     batch_size: int = Field(10_000, ge=1, le=1_000_000)
+    snapshot_every: int = Field(
+        200, ge=1, description="Checkpoints between full state snapshots (bounds recovery)."
+    )
 
     # Alerts
     rules_file: Path | None = None

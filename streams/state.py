@@ -64,6 +64,8 @@ class PartitionState:
     closed_before: int = 0  # window starts below this (epoch s) have been closed
     version: int = 0  # last row version written for this partition
     seq: int = 0  # checkpoint sequence number
+    snapshot_base: int = 0  # state-log offset of the latest full snapshot (0: none)
+    since_snapshot: int = 0  # checkpoint records written after it
     windows: dict[WindowKey, Aggregate] = field(default_factory=dict)
     errors: dict[ErrorKey, int] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
@@ -281,6 +283,15 @@ class PartitionState:
                 [*k[0], k[1], self.errors[k]] for k in self.dirty_errors if k in self.errors
             ],
         }
+
+    def full_record(self) -> dict[str, Any]:
+        """A delta that holds everything: replaying from it alone rebuilds this state."""
+        record = self.delta()
+        record["seen"] = [[m, k] for m, keys in self.seen_by_minute.items() for k in keys]
+        record["windows"] = [[*k, *agg] for k, agg in self.windows.items()]
+        record["errors"] = [[*k[0], k[1], n] for k, n in self.errors.items()]
+        record["full"] = True
+        return record
 
     def mark_checkpointed(self) -> None:
         self.seq += 1

@@ -194,3 +194,39 @@ def test_checkpoint_records_rebuild_the_same_state() -> None:
     assert recovered.closed_before == live.closed_before
     assert recovered.counters == live.counters
     assert sum(a[AUDITS_IDX] for a in recovered.windows.values()) == 40
+
+
+def test_a_full_snapshot_alone_rebuilds_the_state_and_later_deltas_apply_on_top() -> None:
+    from streams.statelog import base_of, decode_checkpoints, encode_checkpoint
+
+    live = new_state()
+    log: list[bytes] = []
+    snapshot_at = None
+    for i in range(30):
+        feed(live, TASKS, completed(f"t{i}", i % 9))
+        feed(live, AUDITS, audited(f"a{i}", i % 4))
+        live.move_watermark(behind=[AUDITS])
+        live.advance()
+        full = i == 17
+        record = live.full_record() if full else live.delta()
+        if full:
+            snapshot_at = len(log)
+        log.extend(encode_checkpoint(record, base=live.snapshot_base))
+        live.mark_checkpointed()
+        if full:
+            live.snapshot_base = snapshot_at
+    assert snapshot_at is not None
+    # Recovery: the last message points at the snapshot; replay only from there.
+    start = base_of(log[-1])
+    assert start == snapshot_at
+    records = decode_checkpoints(log[start:])
+    assert records[0]["full"] is True and len(records) == 30 - 17
+    recovered = new_state()
+    for record in records:
+        recovered.apply_delta(record)
+    assert recovered.windows == live.windows
+    assert recovered.errors == live.errors
+    assert recovered.seen == live.seen
+    assert recovered.offsets == live.offsets
+    assert recovered.counters == live.counters
+    assert recovered.closed_before == live.closed_before
