@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install test check lint format typecheck demo bench clean
+.PHONY: install browser test check lint format typecheck demo bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
@@ -29,8 +29,17 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Headless Chromium (and a CJK font) for the report rendering test; Debian packages.
+# Without root or apt the test is skipped with the reason.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the report test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	else echo "chromium not installed: the report rendering test will be skipped"; fi
+
 # The whole suite: lint, types, unit, integration (real broker + chDB), end to end.
-test: check
+test: check browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: install

@@ -139,7 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _register_commands() -> None:
     if _EXTRA_COMMANDS:
         return
+    from functools import partial
+
     from alerts import commands as alert_commands
+    from reports import commands as report_commands
     from streams import demo, migrate, simulate, worker
 
     _EXTRA_COMMANDS.extend(
@@ -149,6 +152,11 @@ def _register_commands() -> None:
             migrate.register,
             simulate.register,
             alert_commands.register,
+            partial(
+                report_commands.register,
+                dsn_from_settings=lambda: _settings().clickhouse_dsn(),
+                rules_from_settings=lambda: _settings().rules_file,
+            ),
         ]
     )
 

@@ -9,7 +9,7 @@ from streams.broker import embedded_broker
 
 # Tests never read a developer's .env or ANNOTEL_* variables by accident.
 for _name in list(os.environ):
-    if _name.startswith("ANNOTEL_"):
+    if _name.startswith("ANNOTEL_") and _name != "ANNOTEL_KEEP_ARTIFACTS":
         del os.environ[_name]
 
 

@@ -1,0 +1,218 @@
+"""The running system at a glance: ``annotel top`` (per-project status of the last hour)
+and ``annotel alerts list`` (the current state of every alert series)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alerts.rules import THROUGHPUT
+from reports import fmt
+from reports import queries as q
+from reports.model import SEVERITY_ORDER, Figures, combine, show_value
+from schemas.metrics import KEY_DIMENSIONS, WINDOW_SECONDS
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass
+class ProjectStatus:
+    project_id: str
+    figures: Figures
+    last_minute: datetime | None
+    firing: int
+
+
+@dataclass
+class Status:
+    as_of: datetime | None  # the end of the newest minute with data
+    start: datetime | None  # the start of the span measured (an hour, or since data began)
+    projects: list[ProjectStatus]
+    firing: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": fmt.iso(self.as_of),
+            "window_start": fmt.iso(self.start),
+            "window_s": (self.as_of - self.start).total_seconds()
+            if self.as_of and self.start
+            else None,
+            "projects": [
+                {
+                    "project_id": p.project_id,
+                    "tasks_submitted": p.figures.n("tasks_submitted"),
+                    "throughput_per_hour": p.figures.rate(THROUGHPUT),
+                    "aht_s": p.figures.rate("aht_s"),
+                    "audits": p.figures.n("audits"),
+                    "audit_pass_rate": p.figures.rate("audit_pass_rate"),
+                    "gold_submitted": p.figures.n("gold_submitted"),
+                    "gold_accuracy": p.figures.rate("gold_accuracy"),
+                    "firing_alerts": p.firing,
+                    "last_minute": fmt.iso(p.last_minute),
+                }
+                for p in self.projects
+            ],
+            "firing_alerts": len(self.firing),
+        }
+
+
+def status(client: Any) -> Status:
+    """The last hour of every project, up to the newest minute with data (event time).
+
+    Measured over the last hour before the end of the newest minute, or since the data
+    began when that is less; a project quiet for the whole hour is still listed, with
+    its last minute, so a stall shows.
+    """
+    q.check_schema(client)
+    firing = q.current_alerts(client, "firing")
+    bounds = q.data_bounds(client)
+    if bounds is None:
+        return Status(None, None, [], firing)
+    end = bounds[1] + timedelta(seconds=WINDOW_SECONDS)
+    start = max(end - HOUR, bounds[0])
+    period = q.Period(start, end)
+    rows = {str(r["project_id"]): r for r in q.grouped_sums(client, period, ["project_id"])}
+    last = {str(r["project_id"]): r["last_minute"] for r in q.latest_minutes(client)}
+    per_project = Counter(str((a["labels"] or {}).get("project_id", "")) for a in firing)
+    projects = [
+        ProjectStatus(
+            project,
+            Figures(combine([rows[project]] if project in rows else []), period.seconds),
+            last.get(project),
+            per_project.get(project, 0),
+        )
+        for project in sorted(set(last) | set(rows))
+    ]
+    projects.sort(key=lambda p: (-p.figures.n("tasks_submitted"), p.project_id))
+    return Status(end, start, projects, firing)
+
+
+def render_status(state: Status, source: str, now: datetime | None = None) -> str:
+    if state.as_of is None or state.start is None:
+        return f"no metrics yet in {source}"
+    now = now or datetime.now(UTC)
+    age = now - state.as_of
+    stale = ""
+    if age > timedelta(minutes=10):
+        stale = f"; the newest data is {fmt.duration(age.total_seconds())} old"
+    span = state.as_of - state.start
+    label = "last hour" if span >= HOUR else f"last {fmt.duration(span.total_seconds())}"
+    lines = [
+        f"annotel top · {source}",
+        f"{label}: {fmt.when(state.start)} – {fmt.when(state.as_of)} (event time{stale})",
+        "",
+    ]
+    rows = []
+    for p in state.projects:
+        f = p.figures
+        quiet = p.last_minute is not None and p.last_minute < state.as_of - timedelta(minutes=5)
+        rows.append(
+            [
+                p.project_id,
+                fmt.num(f.n("tasks_submitted")),
+                fmt.num(f.rate(THROUGHPUT)),
+                fmt.seconds(f.rate("aht_s")),
+                f"{fmt.pct(f.rate('audit_pass_rate'))} ({fmt.num(f.n('audits'))})",
+                f"{fmt.pct(f.rate('gold_accuracy'))} ({fmt.num(f.n('gold_submitted'))})",
+                str(p.firing),
+                (p.last_minute.strftime("%H:%M") if p.last_minute else fmt.NA)
+                + (" quiet" if quiet else ""),
+            ]
+        )
+    lines.append(
+        fmt.table(
+            [
+                "project",
+                "tasks",
+                "tasks/h",
+                "AHT",
+                "pass rate (audits)",
+                "gold acc. (gold)",
+                "firing",
+                "last data",
+            ],
+            rows,
+            right={1, 2, 3, 4, 5, 6},
+        )
+    )
+    if state.firing:
+        by_rule = Counter(str(a["rule"]) for a in state.firing)
+        listed = ", ".join(f"{rule} ×{n}" for rule, n in sorted(by_rule.items()))
+        lines += ["", f"{len(state.firing)} alerts firing: {listed}"]
+    else:
+        lines += ["", "no alerts firing"]
+    return "\n".join(lines)
+
+
+# -- alerts list ---------------------------------------------------------------------------
+
+
+def alert_order(alert: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        alert["status"] != "firing",
+        SEVERITY_ORDER.get(str(alert["severity"]), 9),
+        -alert["starts_at"].timestamp(),
+        alert["rule"],
+        alert["fingerprint"],
+    )
+
+
+def current_alerts(client: Any, status_filter: str | None) -> list[dict[str, Any]]:
+    q.check_schema(client)
+    return sorted(q.current_alerts(client, status_filter), key=alert_order)
+
+
+def alert_json(alert: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, value in alert.items():
+        out[name] = fmt.iso(value) if isinstance(value, datetime) else value
+    out["scope"] = _scope(alert)
+    return out
+
+
+def _scope(alert: dict[str, Any]) -> dict[str, str]:
+    labels = alert["labels"] or {}
+    return {d: str(labels[d]) for d in KEY_DIMENSIONS if d in labels}
+
+
+def _clip(text: str, width: int) -> str:
+    if fmt.text_width(text) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if fmt.text_width(out + ch) > width - 1:
+            break
+        out += ch
+    return out + "…"
+
+
+def render_alerts(alerts: list[dict[str, Any]], status_filter: str | None) -> str:
+    if not alerts:
+        return f"no {status_filter or ''} alerts".replace("  ", " ")
+    rows = []
+    for a in alerts:
+        scope = ", ".join(
+            f"{k}={fmt.vendor(v) if k == 'vendor_id' else v}" for k, v in _scope(a).items()
+        )
+        since = a["starts_at"] if a["status"] == "firing" else a["ends_at"] or a["window_end"]
+        rows.append(
+            [
+                str(a["status"]),
+                str(a["severity"]),
+                str(a["rule"]),
+                scope or "-",
+                fmt.when(since),
+                show_value(str(a["metric"]), a["value"]),
+                show_value(str(a["metric"]), a["threshold"]),
+                _clip(str((a["annotations"] or {}).get("summary", "")), 60),
+            ]
+        )
+    firing = sum(1 for a in alerts if a["status"] == "firing")
+    table = fmt.table(
+        ["status", "severity", "rule", "scope", "since", "value", "threshold", "summary"],
+        rows,
+        right={5, 6},
+    )
+    return f"{table}\n\n{len(alerts)} alert series, {firing} firing"

@@ -1,0 +1,391 @@
+"""The report as Markdown (``annotel report --format md``): the same sections as the HTML,
+with tables and text sparklines instead of charts, for wikis, tickets and e-mail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alerts.rules import THROUGHPUT
+from reports import fmt
+from reports.model import (
+    METRICS,
+    TREND_METRICS,
+    AnnotatorRow,
+    Figures,
+    Report,
+    incident_order,
+    show_value,
+)
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def _cell(value: object) -> str:
+    """Table cell text: pipes escaped, no line breaks."""
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[int]) -> str:
+    head = "| " + " | ".join(_cell(h) for h in headers) + " |"
+    rule = "|" + "|".join("---:" if i in right else "---" for i in range(len(headers))) + "|"
+    body = ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join([head, rule, *body])
+
+
+def sparkline(values: Sequence[float | None]) -> str:
+    present = [v for v in values if v is not None]
+    if not present:
+        return ""
+    low, high = min(present), max(present)
+    span = high - low
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+        elif span == 0:
+            out.append(SPARKS[len(SPARKS) // 2])
+        else:
+            out.append(SPARKS[round((v - low) / span * (len(SPARKS) - 1))])
+    return "".join(out)
+
+
+def _scope(scope: dict[str, str]) -> str:
+    if not scope:
+        return "everything"
+    return ", ".join(
+        f"{k.removesuffix('_id')} {fmt.vendor(v) if k == 'vendor_id' else v}"
+        for k, v in scope.items()
+    )
+
+
+def _with_n(value: str, n: int) -> str:
+    return f"{value} ({fmt.num(n)})"
+
+
+def _figures(f: Figures) -> list[str]:
+    return [
+        fmt.num(f.n("tasks_submitted")),
+        fmt.num(f.rate(THROUGHPUT)),
+        fmt.seconds(f.rate("aht_s")),
+        _with_n(fmt.pct(f.rate("audit_pass_rate")), f.n("audits")),
+        _with_n(fmt.pct(f.rate("gold_accuracy")), f.n("gold_submitted")),
+        fmt.pct(f.rate("rework_rate")),
+    ]
+
+
+def render_markdown(report: Report) -> str:
+    period = f"{fmt.when(report.period.start)} – {fmt.when(report.period.end)}"
+    out = [
+        "# Annotation operations report",
+        "",
+        f"Period **{period}** ({fmt.duration(report.period.seconds)}) · rules: "
+        f"{report.rules_file} · data: `{report.source}` · generated "
+        f"{fmt.when(report.generated_at)}",
+        "",
+    ]
+    if report.notice is not None:
+        out += [f"> {report.notice}", ""]
+        out += _incidents(report)
+        return "\n".join(out).rstrip() + "\n"
+    t = report.totals
+    out += ["## Summary", ""]
+    out += [f"- {sentence}" for sentence in report.summary]
+    out.append("")
+    changes = report.changes
+    if changes is not None and changes.movers:
+        out += ["### What changed: the biggest movers", "", f"Compared: {changes.basis_text}.", ""]
+        for m in changes.movers:
+            arrow = "▲" if m.change > 0 else "▼"
+            out.append(f"- {arrow} {m.sentence} ({'better' if m.better else 'worse'})")
+        out.append("")
+    out += [
+        "## Projects",
+        "",
+        _table(
+            [
+                "project",
+                "tasks",
+                "tasks/h",
+                "AHT",
+                "pass rate (audits)",
+                "gold acc. (gold)",
+                "rework",
+                "SLA met",
+                "firing",
+            ],
+            [
+                [
+                    p.project_id,
+                    *_figures(p.figures),
+                    fmt.pct(_att(report, p.project_id)),
+                    p.firing_at_end,
+                ]
+                for p in report.projects
+            ],
+            set(range(1, 9)),
+        ),
+        "",
+        f"All projects: {fmt.num(t.n('tasks_submitted'))} tasks, "
+        f"{fmt.num(t.rate(THROUGHPUT))} tasks/h.",
+        "",
+    ]
+    out += _sla(report)
+    out += _trends(report)
+    out += _incidents(report)
+    out += _vendors(report)
+    out += _annotators(report)
+    out += _errors(report)
+    out += [
+        "---",
+        "Rates are computed from summed numerators and denominators, never averaged; – means "
+        "no data (a zero denominator). Event time, UTC.",
+    ]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _att(report: Report, project: str) -> float | None:
+    if report.sla is None:
+        return None
+    met, windows = report.sla.project_attainment(project)
+    return met / windows if windows else None
+
+
+def _sla(report: Report) -> list[str]:
+    sla = report.sla
+    if sla is None:
+        return []
+    out = [
+        "## SLA attainment",
+        "",
+        f"Share of each rule's windows (rules: {report.rules_file}; judged as the alert evaluator "
+        "judges them, windows below `min_samples` not counted) that met the SLA.",
+        "",
+    ]
+    rules = [r for r in sla.rules if any(c.rule == r.name for c in sla.cells)]
+    if rules:
+        projects: list[str | None] = [p.project_id for p in report.projects]
+        if any(c.project_id is None for c in sla.cells):
+            projects.append(None)
+        rows = []
+        for project in projects:
+            row: list[object] = [project if project is not None else "all projects"]
+            for rule in rules:
+                cell = sla.cell(rule.name, project)
+                if cell is None or not cell.windows:
+                    row.append(fmt.NA)
+                    continue
+                text = f"{fmt.pct(cell.attainment)} ({cell.met}/{cell.windows})"
+                if cell.worst is not None:
+                    text += f"; worst {_scope(cell.worst.scope)}"
+                row.append(text)
+            rows.append(row)
+        out += [
+            _table(
+                ["project", *(f"{r.name} ({r.target}, {fmt.window(r.window_s)})" for r in rules)],
+                rows,
+                set(),
+            ),
+            "",
+        ]
+    if sla.skipped:
+        out += ["Not measured: " + "; ".join(f"{n} ({why})" for n, why in sla.skipped) + ".", ""]
+    return out
+
+
+def _trends(report: Report) -> list[str]:
+    trends = report.trends
+    if trends is None:
+        return []
+    out = ["## Trends", ""]
+    for metric in TREND_METRICS:
+        info = METRICS[metric]
+        rows = []
+        for series in trends.series[metric]:
+            values = [p.value for p in series.points]
+            present = [v for v in values if v is not None]
+            if not present:
+                continue
+            rows.append(
+                [
+                    series.name,
+                    info.show(present[0]),
+                    info.show(present[-1]),
+                    info.show(min(present)),
+                    info.show(max(present)),
+                    f"`{sparkline(values)}`",
+                ]
+            )
+        out += [
+            f"### {info.label} ({fmt.window(trends.buckets[metric])} buckets)",
+            "",
+            _table(["project", "first", "last", "min", "max", "trend"], rows, {1, 2, 3, 4}),
+            "",
+        ]
+    return out
+
+
+def _incidents(report: Report) -> list[str]:
+    out = ["## Incidents", ""]
+    if not report.incidents:
+        return [*out, "No alert fired in this period.", ""]
+    out += [
+        _table(
+            ["severity", "rule", "episodes", "still firing", "time in alert", "longest"],
+            [
+                [
+                    r.severity,
+                    r.rule,
+                    r.episodes,
+                    r.ongoing,
+                    fmt.duration(r.total_s),
+                    fmt.duration(r.longest_s),
+                ]
+                for r in report.incidents_by_rule
+            ],
+            {2, 3, 4, 5},
+        ),
+        "",
+    ]
+    ordered = sorted(report.incidents, key=incident_order)
+    shown = ordered[: report.options.incidents_n]
+    rows = []
+    for e in shown:
+        rows.append(
+            [
+                e.severity,
+                e.rule,
+                _scope(e.scope),
+                fmt.when(e.starts_at) + (" (before the period)" if e.before_period else ""),
+                "**still firing**" if e.ongoing else fmt.when(e.ends_at),
+                ("≥ " if e.ongoing else "") + fmt.duration(e.duration_s),
+                f"{show_value(e.metric, e.worst_value)} (threshold "
+                f"{show_value(e.metric, e.threshold)})",
+            ]
+        )
+    out += [
+        _table(
+            ["severity", "rule", "scope", "started", "resolved", "duration", "worst"], rows, {5}
+        ),
+        "",
+    ]
+    if len(ordered) > len(shown):
+        out += [f"… and {len(ordered) - len(shown)} more.", ""]
+    return out
+
+
+def _vendors(report: Report) -> list[str]:
+    if not report.vendors:
+        return []
+    return [
+        "## Vendor comparison",
+        "",
+        _table(
+            [
+                "vendor",
+                "contributors",
+                "share",
+                "tasks",
+                "tasks/h",
+                "AHT",
+                "pass rate (audits)",
+                "gold acc. (gold)",
+                "rework",
+                "top error",
+            ],
+            [
+                [
+                    v.vendor,
+                    v.contributors,
+                    fmt.pct(v.share),
+                    *_figures(v.figures),
+                    v.top_error or fmt.NA,
+                ]
+                for v in report.vendors
+            ],
+            set(range(1, 9)),
+        ),
+        "",
+    ]
+
+
+def _annotators(report: Report) -> list[str]:
+    board = report.leaderboard
+    if board is None:
+        return []
+    out = [
+        "## Annotators",
+        "",
+        f"{board.active} contributors active (machine labels excluded); {board.ranked} with at "
+        f"least {board.min_tasks} submitted tasks and {board.min_audits} audits are ranked, the "
+        f"other {board.active - board.ranked} have too few samples.",
+        "",
+        "### Leaderboard",
+        "",
+    ]
+    headers = [
+        "annotator",
+        "vendor",
+        "projects",
+        "tasks",
+        "AHT",
+        "pass rate (audits)",
+        "gold acc. (gold)",
+    ]
+
+    def cells(a: AnnotatorRow) -> list[object]:
+        f = a.figures
+        return [
+            a.annotator_id,
+            a.vendor,
+            ", ".join(a.projects),
+            fmt.num(f.n("tasks_submitted")),
+            fmt.seconds(f.rate("aht_s")),
+            _with_n(fmt.pct(f.rate("audit_pass_rate")), f.n("audits")),
+            _with_n(fmt.pct(f.rate("gold_accuracy")), f.n("gold_submitted")),
+        ]
+
+    out += [
+        _table(
+            ["#", *headers], [[i + 1, *cells(a)] for i, a in enumerate(board.top)], {0, 4, 5, 6, 7}
+        ),
+        "",
+        "### Needs coaching",
+        "",
+    ]
+    if board.coaching:
+        out += [
+            _table(
+                [*headers, "why"],
+                [[*cells(a), "; ".join(a.reasons)] for a in board.coaching],
+                {3, 4, 5, 6},
+            ),
+            "",
+        ]
+        if board.coaching_total > len(board.coaching):
+            out += [f"… and {board.coaching_total - len(board.coaching)} more.", ""]
+    else:
+        out += ["Nobody ranked is below the quality floors.", ""]
+    return out
+
+
+def _errors(report: Report) -> list[str]:
+    if not report.errors:
+        return []
+    return [
+        "## Top error categories",
+        "",
+        _table(
+            ["error category", "audits flagged", "% of audits", "most affected project"],
+            [
+                [
+                    r.category,
+                    fmt.num(r.errors),
+                    fmt.pct(r.share_of_audits),
+                    f"{r.top_project} ({fmt.num(r.top_project_errors)})",
+                ]
+                for r in report.errors
+            ],
+            {1, 2},
+        ),
+        "",
+    ]
