@@ -218,7 +218,7 @@ def create_app(
     dlq_topic = app.topic(settings.topic_dlq, value_serializer="raw", key_serializer="raw")
 
     async def seek(topic: str, partition: int, offset: int) -> None:
-        await app.consumer.seek(TP(topic, partition), offset)
+        await _seek(app, TP(topic, partition), offset)
 
     processor = Processor(
         decoder=Decoder(settings.max_event_bytes, settings.max_future_skew),
@@ -361,7 +361,7 @@ def _alerting(
         return await reader.read(settings.topic_alert_state, 0, base_of(last[1]))
 
     async def seek(topic: str, partition: int, offset: int) -> None:
-        await app.consumer.seek(TP(topic, partition), offset)
+        await _seek(app, TP(topic, partition), offset)
 
     async def run_blocking(fn: Callable[[], None]) -> None:
         await asyncio.get_running_loop().run_in_executor(processor.executor, fn)
@@ -459,6 +459,29 @@ def _self_monitor(settings: Settings, runtime: Runtime) -> Callable[[], Awaitabl
 
 
 STALL_S = 3.0
+
+
+async def _seek(app: faust.App, tp: TP, offset: int) -> None:
+    """Seek on the consumer's own thread.
+
+    Faust's ``Consumer.seek`` calls aiokafka's ``seek`` from the app's thread
+    while the fetcher runs on the consumer thread; the fetcher then iterates a
+    dict the seek just changed and the worker dies with a KeyError (seen here
+    about once in five to ten demo runs). Running the seek through the
+    consumer thread's method queue serialises it with the fetcher.
+    """
+    consumer: Any = app.consumer
+    thread = getattr(consumer, "_thread", None)
+    if thread is None or not hasattr(thread, "call_thread"):
+        await consumer.seek(tp, offset)
+        return
+
+    async def on_consumer_thread() -> None:
+        thread._ensure_consumer().seek(tp, offset)
+
+    await thread.call_thread(on_consumer_thread)
+    # What Faust's own seek does next: let it deliver the offsets again.
+    consumer._read_offset[tp] = offset if offset else None
 
 
 def _highwater(app: faust.App, topic: str, partition: int) -> int | None:

@@ -1,31 +1,281 @@
-"""`annotel demo --json` end to end: the summary is consistent and the data landed."""
+"""`annotel demo` end to end: the summary adds up, ClickHouse holds exactly what the
+simulator says it generated, and the injected incidents raise their alerts.
+
+The simulated run is small (20 k lines) but keeps the default run's shape: the
+same seed, projects and annotators, and a task rate that stretches 20 k lines
+over about three simulated hours, long enough for the shipped rules' 15-minute
+windows and the AHT anomaly rule's one-hour baseline. If the simulator's
+calibration changes, the alert assertions may need a new seed or knobs (see
+DEFAULT_TASKS_PER_SECOND in streams/demo.py for the constraints).
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from simulator import Simulator
+
 pytestmark = pytest.mark.e2e
 
+ROOT = Path(__file__).resolve().parents[2]
+SIM_ARGS = ["--events", "20000", "--tasks-per-second", "1.0"]
+# Which shipped rules an incident must raise (any one of them), on the incident's scope.
+INCIDENT_RULES = {
+    "vendor_quality_drop": {"vendor_quality_low"},
+    "queue_stall": {"queue_stalled"},
+    "aht_spike": {"aht_anomaly", "aht_high"},
+}
+SUMMED = (
+    "tasks_submitted",
+    "tasks_skipped",
+    "tasks_expired",
+    "rework_submitted",
+    "gold_submitted",
+    "gold_correct",
+    "audits",
+    "audits_approved",
+    "audits_fixed",
+    "audits_rejected",
+    "handle_time_sum_s",
+    "audit_score_sum",
+)
 
-def test_demo_summary_is_consistent(tmp_path: Path) -> None:
+
+def run_demo(*args: str, timeout: float = 240) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "demo", "--json", "--data-dir", str(tmp_path / "d")],
+        [sys.executable, "-m", "streams.cli", "demo", "--json", *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
+        cwd=ROOT,
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    summary = json.loads(out.stdout)
+    assert out.returncode == 0, out.stderr[-4000:]
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"--json must print exactly one line:\n{out.stdout[-2000:]}"
+    summary: dict[str, Any] = json.loads(lines[0])
+    return summary
+
+
+def assert_adds_up(summary: dict[str, Any]) -> None:
+    for key in (
+        "events_in",
+        "accepted",
+        "duplicates",
+        "late",
+        "dead_lettered",
+        "windows",
+        "alerts_fired",
+        "alerts_resolved",
+        "data_dir",
+        "elapsed_s",
+        "alerts_by_rule",
+        "tables",
+    ):
+        assert key in summary, key
     dead = sum(summary["dead_lettered"].values())
     assert summary["events_in"] == summary["accepted"] + summary["duplicates"] + dead
-    assert (
-        summary["accepted"] == summary["tables"]["task_events"] + summary["tables"]["audit_events"]
+    tables = summary["tables"]
+    assert summary["accepted"] == tables["task_events"] + tables["audit_events"]
+    assert tables["dlq_events"] == dead
+    assert summary["windows"] == tables["metrics_1m"] > 0
+    assert summary["alerts_fired"] == sum(r["fired"] for r in summary["alerts_by_rule"].values())
+
+
+def query(dsn: str, sql: str) -> list[tuple[Any, ...]]:
+    from sinks.clickhouse import connect
+
+    client = connect(dsn)
+    try:
+        return [tuple(row) for row in client.query(sql).result_rows]
+    finally:
+        client.close()
+
+
+def ground_truth(summary: dict[str, Any]) -> dict[str, Any]:
+    """Regenerate the run from the parameters the demo reports: the simulator's own manifest."""
+    params = summary["source"]["simulator"]
+    start = datetime.fromisoformat(params["start"].replace("Z", "+00:00"))
+    sim = Simulator(params["seed"], start, None, **params["knobs"])
+    for _ in sim.events(n=params["events"]):
+        pass
+    manifest: dict[str, Any] = sim.manifest
+    assert manifest["complete"]
+    return manifest
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def test_simulated_demo_matches_the_simulators_ground_truth(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    summary = run_demo("--data-dir", str(data_dir), *SIM_ARGS)
+    assert_adds_up(summary)
+    assert summary["data_dir"] == str(data_dir)
+    # The demo can restart a crashed worker, but a crash is a bug to see here.
+    assert summary.get("worker_restarts", 0) == 0
+    truth = ground_truth(summary)
+    counts = truth["counts"]
+
+    # The summary against the ground truth.
+    assert summary["events_in"] == counts["lines"] == 20_000
+    assert summary["accepted"] == counts["unique_events"]
+    assert summary["duplicates"] == counts["duplicates"] > 0
+    assert summary["dead_lettered"] == counts["malformed_by_reason"]
+    assert summary["alerts_fired"] > 0 and summary["alerts_resolved"] > 0
+
+    # ClickHouse against the ground truth: per-project sums, event and dead-letter tables.
+    dsn = summary["clickhouse"]
+    assert dsn == "chdb://" + str(data_dir / "clickhouse")
+    columns = ", ".join(f"sum({name})" for name in SUMMED)
+    stored = {
+        row[0]: dict(zip(SUMMED, row[1:], strict=True))
+        for row in query(dsn, f"SELECT project_id, {columns} FROM metrics_1m FINAL GROUP BY 1")
+    }
+    assert set(stored) == set(truth["per_project"])
+    for project_id, expected in truth["per_project"].items():
+        for name in SUMMED:
+            assert stored[project_id][name] == pytest.approx(expected[name], rel=1e-9, abs=1e-3), (
+                project_id,
+                name,
+            )
+    events = dict(
+        query(
+            dsn,
+            "SELECT project_id, count() FROM (SELECT project_id FROM task_events FINAL "
+            "UNION ALL SELECT project_id FROM audit_events FINAL) GROUP BY 1",
+        )
     )
-    assert summary["tables"]["dlq_events"] == dead
-    assert summary["windows"] > 0
-    assert summary["duplicates"] == 1  # the shipped sample holds one redelivery
+    assert events == {p: row["events"] for p, row in truth["per_project"].items()}
+    assert query(dsn, "SELECT count() FROM task_events FINAL")[0][0] == counts["task_completed"]
+    assert query(dsn, "SELECT count() FROM audit_events FINAL")[0][0] == counts["task_audited"]
+    assert (
+        dict(query(dsn, "SELECT reason, count() FROM dlq_events FINAL GROUP BY 1"))
+        == counts["malformed_by_reason"]
+    )
+
+    # Every injected incident with a rule raised it on its own scope, inside its
+    # interval, and the alert resolved afterwards.
+    alerts = query(
+        dsn,
+        "SELECT rule, status, labels, window_start, window_end, fingerprint "
+        "FROM alerts FINAL ORDER BY window_start",
+    )
+    for incident in truth["incidents"]:
+        rules = INCIDENT_RULES.get(incident["name"])
+        if rules is None:
+            continue
+        start = datetime.fromisoformat(incident["start"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(incident["end"].replace("Z", "+00:00"))
+        fired = [
+            (rule, fingerprint, _utc(window_start))
+            for rule, status, labels, window_start, window_end, fingerprint in alerts
+            if rule in rules
+            and status == "firing"
+            and all(labels.get(k) == v for k, v in incident["scope"].items())
+            and _utc(window_end) > start
+            and _utc(window_start) < end
+        ]
+        assert fired, f"{incident['name']} on {incident['scope']} raised none of {rules}"
+        resolved = {
+            (rule, fingerprint)
+            for rule, status, _labels, window_start, _end, fingerprint in alerts
+            if status == "resolved"
+            and any((rule, fingerprint) == (r, f) and _utc(window_start) > w for r, f, w in fired)
+        }
+        assert resolved, f"the alert for {incident['name']} never resolved"
+
+    # The demo's own incident report agrees, and the ground truth is kept beside the data.
+    reported = {i["name"]: i for i in summary["incidents"]}
+    for name in INCIDENT_RULES:
+        assert reported[name]["alerts"], name
+    kept = json.loads((data_dir / "simulation-manifest.json").read_text(encoding="utf-8"))
+    assert kept["counts"] == counts
+
+
+def test_input_file_replay_and_a_second_run_starts_clean(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    sample = str(ROOT / "examples" / "sample-events.jsonl")
+    first = run_demo("--input", sample, "--data-dir", str(data_dir))
+    assert_adds_up(first)
+    assert first["events_in"] == 78
+    assert first["duplicates"] == 1  # the shipped sample holds one redelivery
+    assert first["dead_lettered"] == {"invalid_json": 1, "missing_field": 1}
+    assert first["previous_data"] is None
+
+    # Same data dir again: the previous demo's ClickHouse data is cleared, not added to.
+    second = run_demo("--input", sample, "--data-dir", str(data_dir))
+    assert "cleared the previous demo" in second["previous_data"]
+    for key in ("events_in", "accepted", "duplicates", "dead_lettered", "windows", "tables"):
+        assert second[key] == first[key], key
+
+
+def test_live_view_reads_metrics_and_fits_chinese_scopes_in_the_terminal() -> None:
+    """The view's pure parts: Prometheus text in, a frame no wider than the terminal out."""
+    from streams.live_view import (
+        AlertNote,
+        FeedProgress,
+        ViewState,
+        display_width,
+        render,
+        sample_from_metrics,
+    )
+
+    text = "\n".join(
+        [
+            "# HELP annotel_ready 1 once partition state is recovered",
+            "annotel_ready 1",
+            "annotel_events_total 120.0",
+            "annotel_events_accepted_total 100.0",
+            "annotel_events_duplicate_total 15.0",
+            "annotel_events_late_total 2.0",
+            'annotel_dead_letters_total{reason="too_late"} 5.0',
+            'annotel_consumer_lag{partition="0",topic="annotation.task-completed"} 7.0',
+            'annotel_consumer_lag{partition="1",topic="annotation.task-audited"} 3.0',
+            "annotel_windows_closed_total 42.0",
+            'annotel_clickhouse_rows_total{table="metrics_1m"} 40.0',
+            'annotel_clickhouse_rows_total{table="task_events"} 90.0',
+        ]
+    )
+    sample = sample_from_metrics(text, at=1.0)
+    assert sample.ready and sample.events_in == 120 and sample.lag == 10
+    assert sample.dead_letters == {"too_late": 5}
+    assert sample.rows == {"metrics_1m": 40, "task_events": 90}
+
+    note = AlertNote.from_json(
+        json.dumps(
+            {
+                "status": "firing",
+                "rule": "vendor_quality_low",
+                "scope": {"project_id": "医疗影像标注", "vendor_id": "华数标注"},
+                "metric": "audit_pass_rate",
+                "value": 0.31,
+                "window_start": "2026-11-23T02:00:00Z",
+                "window_end": "2026-11-23T02:15:00Z",
+            },
+            ensure_ascii=False,
+        ).encode()
+    )
+    assert note is not None and AlertNote.from_json(b"not json") is None
+    state = ViewState(
+        title="annotel demo",
+        elapsed_s=65,
+        feed=FeedProgress(label="simulated feed", target=1000, lines=500),
+        worker=sample,
+        rate=250.0,
+        alerts=[note] * 3,
+        fired=3,
+        firing_now=1,
+    )
+    frame = render(state, width=60)
+    assert any("02:15 FIRING" in line and "31%" not in line for line in frame)  # cut to fit
+    assert all(display_width(line) <= 60 for line in frame)
+    wide = render(state, width=160)
+    assert any("医疗影像标注 · 华数标注" in line and "31%" in line for line in wide)
