@@ -39,7 +39,6 @@ from streams.statelog import encode_checkpoint
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True, slots=True)
 class Message:
     topic: str

@@ -290,14 +290,16 @@ def test_distributions_are_roughly_right(feed: Feed) -> None:
     offsets = {e.occurred_at.utcoffset() for e in feed.events}
     assert offsets == {timedelta(0), timedelta(hours=8)}
     assert all(e.task_created_at is not None for e in completed)
-    # Turnaround: hours typically, a few beyond an 8 h SLA.
+    # Turnaround: an hour or two typically, a thin tail past 8 h, none past a day
+    # (the shipped turnaround rule's bound).
     turnaround = [
         (e.occurred_at - e.task_created_at).total_seconds()
         for e in submitted
         if e.task_created_at is not None and e.source != "machine"
     ]
-    assert 3600 < statistics.median(turnaround) < 4 * 3600
-    assert 0 < sum(t > 8 * 3600 for t in turnaround) < 0.1 * len(turnaround)
+    assert 3600 < statistics.median(turnaround) < 2 * 3600
+    assert 0 < sum(t > 8 * 3600 for t in turnaround) < 0.02 * len(turnaround)
+    assert max(turnaround) < 24 * 3600
 
 
 def test_handle_times_are_log_normal_per_task_type(feed: Feed) -> None:
@@ -332,6 +334,27 @@ def test_skill_drives_audit_verdicts_and_error_categories(feed: Feed) -> None:
         assert bool(a.error_categories) == (a.verdict != "approve")
     zh_errors = {c for a in feed.audited() if a.locale == "zh-CN" for c in a.error_categories}
     assert any("\u4e00" <= ch <= "\u9fff" for c in zh_errors for ch in c)
+
+
+def test_healthy_traffic_meets_the_shipped_quality_slas(quiet: Feed) -> None:
+    """Calibration: without incidents, vendors pass ~0.9-0.97 of audits (the shipped
+    SLA is 85 %) and only a few people fall below the annotator rule's 75 %."""
+    by_vendor: dict[tuple[str, str | None], list[TaskAudited]] = defaultdict(list)
+    by_person: dict[str, list[TaskAudited]] = defaultdict(list)
+    for a in quiet.audited():
+        by_vendor[(a.project_id, a.vendor_id)].append(a)
+        if a.source != "machine":
+            by_person[a.annotator_id].append(a)
+    vendor_rates = [approval(audits)[0] for audits in by_vendor.values() if len(audits) >= 100]
+    assert len(vendor_rates) >= 5
+    assert 0.9 < statistics.mean(vendor_rates) < 0.97
+    # A vendor with a few weak people on a hard task type may sit near the SLA.
+    assert all(0.82 < rate < 0.99 for rate in vendor_rates), vendor_rates
+    overall, _ = approval(quiet.audited())
+    assert 0.9 < overall < 0.97
+    rates = [approval(audits)[0] for audits in by_person.values() if len(audits) >= 10]
+    assert len(rates) > 20
+    assert 0 < sum(r < 0.75 for r in rates) < 0.1 * len(rates)
 
 
 def test_audits_follow_their_submission_and_rework_follows_fix_or_reject(feed: Feed) -> None:
