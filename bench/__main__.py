@@ -1,0 +1,109 @@
+"""``python -m bench``: throughput, latency and memory against two baselines, in one run.
+
+    python -m bench                       # N = 200 000, baseline on 20 000
+    python -m bench --events 50000 --json
+    python -m bench --scaling             # pipeline at 100 k, 400 k, 1.6 M (+ 10 k annotators)
+    python -m bench --scaling 100000,400000
+    python -m bench --scaling 50000,200000 --retention 2h   # state bounded by the horizon
+
+See bench/runner.py for what is measured and docs/performance.md for results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+
+DEFAULT_SCALING = "100000,400000,1600000"
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N[,N...], got {text!r}") from None
+    if not sizes or min(sizes) < 1000:
+        raise argparse.ArgumentTypeError("every N must be at least 1000")
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=200_000, help="N lines (default 200000)")
+    parser.add_argument(
+        "--baseline-events",
+        type=int,
+        default=20_000,
+        help="lines for the Faust baseline, the first M of the same stream (default 20000)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--scaling",
+        nargs="?",
+        const=DEFAULT_SCALING,
+        type=_sizes,
+        default=None,
+        metavar="N,N,...",
+        help=f"scaling run only (default sizes {DEFAULT_SCALING}); the last size is "
+        "repeated with 10 000 annotators",
+    )
+    parser.add_argument(
+        "--retention",
+        default=None,
+        help="scaling only: ANNOTEL_RETENTION for the workers (default: the shipped 48h)",
+    )
+    parser.add_argument("--latency-rate", type=float, default=500.0, help="live events/s")
+    parser.add_argument("--latency-seconds", type=float, default=30.0, help="live run length")
+    parser.add_argument("--alert-trials", type=int, default=30)
+    parser.add_argument("--keep-logs", type=Path, default=None, help="write process logs here")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=Path(".annotel/bench/last-run.json"),
+        help="where the full JSON result is also written (default .annotel/bench/last-run.json)",
+    )
+    args = parser.parse_args(argv)
+    if args.events < 1000:
+        parser.error("--events must be at least 1000")
+
+    from bench.runner import machine, main_run, render, scaling_run
+
+    host = machine()
+    with tempfile.TemporaryDirectory(prefix="annotel-bench-logs-") as scratch:
+        tmp = args.keep_logs or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
+        result: dict[str, object]
+        if args.scaling:
+            result = {"scaling": scaling_run(args.scaling, tmp, retention=args.retention)}
+        else:
+            result = main_run(
+                args.events,
+                args.baseline_events,
+                tmp,
+                latency_rate=args.latency_rate,
+                latency_seconds=args.latency_seconds,
+                alert_trials=args.alert_trials,
+            )
+    host["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine"] = host
+    text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n"
+    saved = args.save
+    with contextlib.suppress(OSError):
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(text)
+    if args.json:
+        sys.stdout.write(text)
+    else:
+        print(render(result, host))
+        print(f"full result (JSON): {saved}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""The embedded stack for the benchmark: broker, topics, the seeded stream, worker processes.
+
+Everything here runs in the benchmark process, which stays idle while a
+measured process works (the machine has 2 cores shared by the broker and the
+process under test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+REPO = Path(__file__).resolve().parent.parent
+TASKS_TOPIC = "annotation.task-completed"
+AUDITS_TOPIC = "annotation.task-audited"
+INPUT_TOPICS = (TASKS_TOPIC, AUDITS_TOPIC)
+STATE_TOPIC = "annotation-telemetry.state"
+ALERTS_TOPIC = "annotation.alerts"
+PARTITIONS = 4
+RULES_FILE = REPO / "alerts" / "examples" / "rules.yaml"
+# A fixed start in the past: the same seed gives the same bytes on every run, and the
+# stream is history (bounded replay), never ahead of the processing clock.
+SIM_START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+SIM_SEED = 7
+
+
+# -- the seeded stream ----------------------------------------------------------------
+
+
+@dataclass
+class Stream:
+    """N simulator lines, routed and keyed the way ``annotel ingest`` does."""
+
+    records: list[tuple[str, bytes | None, bytes]]  # (topic, key, value)
+    manifest: dict[str, Any]
+    annotators: int
+
+    @property
+    def count(self) -> int:
+        return len(self.records)
+
+
+def route(line: bytes) -> tuple[str, bytes | None, bytes]:
+    """Topic by event_type, key = project_id; unparsable lines go to the tasks topic.
+
+    Like ``tests.e2e.worker_helpers.publish``: invalid lines reach the stream,
+    which must dead-letter them (``annotel ingest`` would divert them before).
+    """
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return TASKS_TOPIC, None, line
+    if not isinstance(obj, dict):
+        return TASKS_TOPIC, None, line
+    topic = AUDITS_TOPIC if obj.get("event_type") == "task_audited" else TASKS_TOPIC
+    project = obj.get("project_id")
+    key = project.encode() if isinstance(project, str) and project else None
+    return topic, key, line
+
+
+def build_stream(n: int, *, annotators: int = 300, seed: int = SIM_SEED) -> Stream:
+    from simulator import Simulator
+
+    sim = Simulator(seed, SIM_START, annotators=annotators)
+    records = [route(line) for line in sim.events(n)]
+    return Stream(records, sim.manifest, annotators)
+
+
+# -- broker and topics ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def broker() -> Iterator[tuple[str, Any]]:
+    """A fresh embedded broker (in memory); yields (bootstrap, the psutil process)."""
+    import psutil
+
+    from streams.broker import EmbeddedBroker
+
+    instance = EmbeddedBroker()
+    instance.start()
+    try:
+        assert instance.process is not None
+        yield instance.bootstrap, psutil.Process(instance.process.pid)
+    finally:
+        instance.stop()
+
+
+def create_topics(bootstrap: str) -> None:
+    """The input, dead-letter and alert topics with the partition count ``annotel`` uses."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics(
+            [
+                NewTopic(name, PARTITIONS, 1)
+                for name in (*INPUT_TOPICS, "annotation.dlq", ALERTS_TOPIC)
+            ]
+        )
+    finally:
+        admin.close()
+
+
+async def _produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=10,
+        max_batch_size=512 * 1024,
+        max_request_size=4 * 1024 * 1024,
+    )
+    await producer.start()
+    try:
+        chunk = 20_000
+        for start in range(0, len(records), chunk):
+            futures = [
+                await producer.send(topic, value, key=key)
+                for topic, key, value in records[start : start + chunk]
+            ]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes]]) -> float:
+    """Publish every record (acks=all); returns the seconds it took."""
+    started = time.perf_counter()
+    asyncio.run(_produce(bootstrap, records))
+    return time.perf_counter() - started
+
+
+# -- measured processes ---------------------------------------------------------------
+
+
+def worker_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The shipped defaults, plus where to find the broker, the data and the rules."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("ANNOTEL_") or key == "ANNOTEL_TANSU_BINARY"
+    }
+    env.update(
+        ANNOTEL_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        ANNOTEL_DATA_DIR=str(data_dir),
+        ANNOTEL_LOG_LEVEL="WARNING",
+        ANNOTEL_RULES_FILE=str(RULES_FILE),
+    )
+    env.update(extra)
+    return env
+
+
+def scrape(port: int, timeout: float = 2.0) -> dict[str, float]:
+    """A worker's /metrics summed per metric name (labels dropped); {} while not up."""
+    try:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/metrics", timeout=timeout
+        ) as response:
+            text = response.read().decode()
+    except (OSError, urllib.error.URLError):
+        return {}
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name_part, value = line.rsplit(" ", 1)
+        name = name_part.split("{", 1)[0]
+        values[name] = values.get(name, 0.0) + float(value)
+    return values
+
+
+def tree_rss(process: Any) -> int:
+    """Resident bytes of a process and its children (0 once it is gone)."""
+    import psutil
+
+    total = 0
+    try:
+        procs = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total
+
+
+@dataclass
+class Observed:
+    """What the benchmark saw of a process while it ran."""
+
+    wall_s: float = 0.0
+    returncode: int | None = None
+    peak_rss: int = 0
+    broker_peak_rss: int = 0
+    log: str = ""
+    samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    peaks: dict[str, float] = field(default_factory=dict)  # max seen of each metric
+
+    def last(self, name: str, default: float = 0.0) -> float:
+        for _, values in reversed(self.samples):
+            if name in values:
+                return values[name]
+        return default
+
+    def first_time(self, name: str, predicate: Any) -> float | None:
+        for moment, values in self.samples:
+            if name in values and predicate(values[name]):
+                return moment
+        return None
+
+
+class Watcher:
+    """Polls RSS (process tree, and the broker) and optionally /metrics of a running process."""
+
+    def __init__(
+        self,
+        process: Any,
+        *,
+        broker_process: Any = None,
+        metrics_port: int | None = None,
+        rss_every: float = 0.2,
+        scrape_every: float = 1.0,
+    ) -> None:
+        import psutil
+
+        self.process = psutil.Process(process.pid)
+        self.broker_process = broker_process
+        self.metrics_port = metrics_port
+        self.rss_every = rss_every
+        self.scrape_every = scrape_every
+        self.observed = Observed()
+        self.started = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Watcher:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        next_scrape = 0.0
+        while not self._stop.is_set():
+            rss = tree_rss(self.process)
+            self.observed.peak_rss = max(self.observed.peak_rss, rss)
+            if self.broker_process is not None:
+                self.observed.broker_peak_rss = max(
+                    self.observed.broker_peak_rss, tree_rss(self.broker_process)
+                )
+            now = time.perf_counter()
+            if self.metrics_port is not None and now >= next_scrape:
+                next_scrape = now + self.scrape_every
+                values = scrape(self.metrics_port, timeout=1.0)
+                if values:
+                    moment = time.perf_counter() - self.started
+                    self.observed.samples.append((moment, values))
+                    for name, value in values.items():
+                        if value > self.observed.peaks.get(name, float("-inf")):
+                            self.observed.peaks[name] = value
+            self._stop.wait(self.rss_every)
+
+    def stop(self) -> Observed:
+        self._stop.set()
+        self._thread.join()
+        return self.observed
+
+
+def run_measured(
+    args: Sequence[str],
+    env: dict[str, str],
+    *,
+    log_path: Path,
+    timeout: float,
+    broker_process: Any = None,
+    metrics_port: int | None = None,
+) -> Observed:
+    """Run a process to its end, watching it; wall time from spawn to exit."""
+    with open(log_path, "wb") as handle:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            list(args), env=env, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT
+        )
+        watcher = Watcher(process, broker_process=broker_process, metrics_port=metrics_port)
+        watcher.started = started
+        watcher.start()
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            code = None
+        wall = time.perf_counter() - started
+        observed = watcher.stop()
+    observed.wall_s = wall
+    observed.returncode = code
+    observed.log = log_path.read_text(errors="replace")
+    return observed
+
+
+def worker_args(*, until_drained: bool, web_port: int) -> list[str]:
+    args = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(web_port)]
+    if until_drained:
+        args.append("--until-drained")
+    return args
+
+
+def drained_totals(text: str) -> dict[str, int]:
+    lines = [ln for ln in text.splitlines() if "drained: " in ln]
+    if not lines:
+        return {}
+    body = lines[-1].split("drained: ", 1)[1].strip()
+    totals: dict[str, int] = {}
+    for part in body.split(", "):
+        key, _, value = part.partition("=")
+        with contextlib.suppress(ValueError):
+            totals[key] = int(value)
+    return totals
+
+
+@contextlib.contextmanager
+def scratch(prefix: str) -> Iterator[Path]:
+    """A fresh temporary directory (a fresh chDB per measurement), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        yield Path(name)

@@ -1,0 +1,91 @@
+"""The benchmark's own logic, fast and without a broker (no timing assertions)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from bench.baseline_app import FIELDS, aggregate_all, parse
+from bench.latency import breach_rule, percentile
+from bench.profile import classify, summarize
+from bench.stack import AUDITS_TOPIC, TASKS_TOPIC, drained_totals, route
+from tests.oracle import generate, oracle
+
+
+def test_baseline_aggregates_equal_the_oracle() -> None:
+    stream = generate(seed=5, count=600)
+    parsed = [parse(orjson.dumps(event)) for event in stream.valid]
+    assert all(p is not None for p in parsed)
+    actual = {
+        (datetime.fromtimestamp(key[0], UTC).replace(tzinfo=None), *key[1:]): dict(
+            zip(FIELDS, values, strict=True)
+        )
+        for key, values in aggregate_all(stream.valid).items()
+    }
+    expected, _errors = oracle(stream.valid)
+    assert set(actual) == set(expected)
+    # The baseline sums floats, as a straightforward app does: equal up to rounding.
+    for key, row in expected.items():
+        for name in FIELDS:
+            assert math.isclose(actual[key][name], row[name], rel_tol=1e-9, abs_tol=1e-6), (
+                key,
+                name,
+            )
+
+
+def test_baseline_skips_what_it_cannot_use() -> None:
+    assert parse(b"{not json") is None
+    assert parse(b"[1, 2]") is None
+    assert parse(orjson.dumps({"event_type": "task_started"})) is None
+    stream = generate(seed=6, count=20)
+    event = dict(stream.valid[0], occurred_at="2026年11月23日")
+    assert parse(orjson.dumps(event)) is None
+
+
+def test_route_like_ingest() -> None:
+    audited = orjson.dumps({"event_type": "task_audited", "project_id": "语音转写"})
+    assert route(audited) == (AUDITS_TOPIC, "语音转写".encode(), audited)
+    assert route(b"{broken") == (TASKS_TOPIC, None, b"{broken")
+    assert route(b"[]")[0] == TASKS_TOPIC
+
+
+def test_percentile_nearest_rank() -> None:
+    values = [float(i) for i in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([3.0], 99) == 3.0
+    assert percentile([], 50) is None
+
+
+def test_drained_line() -> None:
+    text = "noise\n[...] drained: accepted=5, events_in=7, windows_closed=2\n"
+    assert drained_totals(text) == {"accepted": 5, "events_in": 7, "windows_closed": 2}
+    assert drained_totals("nothing") == {}
+
+
+def test_profile_summary(tmp_path: Path) -> None:
+    assert classify(["run (asyncio/base_events.py:1)", "decode (schemas/decode.py:9)"]) == (
+        "decode: orjson + checks (schemas/decode.py)"
+    )
+    assert classify(["x (faust/streams.py:1)", "create_task (asyncio/base_events.py:4)"]) == (
+        "Faust / mode (streams, consumer, timers)"
+    )
+    collapsed = tmp_path / "profile.txt"
+    collapsed.write_text(
+        "thread (1): MainThread;run (asyncio/base_events.py:1);select (selectors.py:468) 5\n"
+        "thread (1): MainThread;run (asyncio/base_events.py:1);f (streams/state.py:3) 3\n"
+        "thread (1): MainThread;run (asyncio/base_events.py:1);g (faust/streams.py:9) 1\n"
+    )
+    text = summarize(collapsed)
+    assert "MainThread" in text
+    assert "75.0%  state update" in text
+
+
+def test_alert_trials_find_the_shipped_turnaround_rule() -> None:
+    rule = breach_rule()
+    assert rule.threshold_s > 0
+    assert rule.window_s % 60 == 0
+    assert rule.samples >= 1
