@@ -84,7 +84,17 @@ def resolve_flavor(settings: Settings) -> str:
     return flavor
 
 
-def ensure_topics(settings: Settings, topics: list[str], partitions: int | None = None) -> None:
+# The worker's own logs: recovery follows pointers to old snapshots, so time
+# retention must never delete them (snapshots bound what is read, not what is kept).
+KEEP_FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+
+
+def ensure_topics(
+    settings: Settings,
+    topics: list[str],
+    partitions: int | None = None,
+    configs: dict[str, str] | None = None,
+) -> None:
     """Create missing topics; existing ones are left as they are."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
@@ -101,7 +111,9 @@ def ensure_topics(settings: Settings, topics: list[str], partitions: int | None 
         if missing:
             count = partitions or settings.kafka_partitions
             with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(t, count, 1) for t in missing])
+                admin.create_topics(
+                    [NewTopic(t, count, 1, topic_configs=dict(configs or {})) for t in missing]
+                )
     finally:
         admin.close()
 

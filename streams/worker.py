@@ -17,7 +17,7 @@ def prepare(settings: Settings) -> tuple[str, int]:
     """Create missing topics and resolve the broker flavor; returns it and the input partitions."""
     from kafka import KafkaAdminClient
 
-    from streams.kafka import ensure_topics, kafka_python_security, resolve_flavor
+    from streams.kafka import KEEP_FOREVER, ensure_topics, kafka_python_security, resolve_flavor
 
     flavor = resolve_flavor(settings)
     ensure_topics(settings, [*settings.input_topics, settings.topic_dlq, settings.topic_alerts])
@@ -30,9 +30,10 @@ def prepare(settings: Settings) -> tuple[str, int]:
         partitions = len(described[0]["partitions"]) if described else settings.kafka_partitions
     finally:
         admin.close()
-    ensure_topics(settings, [settings.topic_state], partitions)
+    ensure_topics(settings, [settings.topic_state], partitions, KEEP_FOREVER)
     # Alert evaluation is global: one partition, one evaluator, one order.
-    ensure_topics(settings, [settings.topic_windows, settings.topic_alert_state], 1)
+    ensure_topics(settings, [settings.topic_windows], 1)
+    ensure_topics(settings, [settings.topic_alert_state], 1, KEEP_FOREVER)
     return flavor, partitions
 
 
