@@ -47,6 +47,7 @@ class Runtime:
     ready: bool = False
     started_at: float = field(default_factory=time.monotonic)
     dlq_rows: int = 0
+    dlq_positions: dict[int, int] = field(default_factory=dict)  # partition -> next offset stored
     alerts: AlertRuntime | None = None
     selfmon: Callable[[], Awaitable[None]] | None = None
 
@@ -55,6 +56,7 @@ class FaustPublisher:
     def __init__(self, app: faust.App):
         self.app = app
         self.last_offsets: dict[str, int] = {}  # topic -> highest offset this worker wrote
+        self.partition_offsets: dict[tuple[str, int], int] = {}  # same, per partition
 
     async def publish(
         self, records: list[tuple[str, int | None, bytes | None, bytes]]
@@ -69,6 +71,8 @@ class FaustPublisher:
             topic, offset = getattr(metadata, "topic", None), getattr(metadata, "offset", None)
             if isinstance(topic, str) and isinstance(offset, int):
                 self.last_offsets[topic] = max(offset, self.last_offsets.get(topic, -1))
+                where = (topic, int(getattr(metadata, "partition", -1)))
+                self.partition_offsets[where] = max(offset, self.partition_offsets.get(where, -1))
                 offsets.append(offset)
             else:
                 offsets.append(-1)
@@ -283,6 +287,10 @@ def create_app(
             # Acked by Faust only after this returns, i.e. after the rows are durable.
             await loop.run_in_executor(processor.executor, writer.write, {"dlq_events": rows})
             runtime.dlq_rows += len(rows)
+            for event in events:
+                message = event.message
+                position = runtime.dlq_positions.get(message.partition, 0)
+                runtime.dlq_positions[message.partition] = max(position, message.offset + 1)
 
     if runtime.alerts is not None and settings.selfmon_enabled:
         runtime.selfmon = _self_monitor(settings, runtime)
@@ -518,6 +526,24 @@ async def _unstall(runtime: Runtime, input_names: set[str]) -> None:
                     extra={"topic": topic, "partition": partition, "offset": position},
                 )
                 await processor.seek(topic, partition, position)
+
+
+def dead_letters_settled(runtime: Runtime, dlq_topic: str) -> bool:
+    """Every dead letter this worker wrote, and every one on its DLQ partitions, is stored."""
+    publisher = runtime.processor.publisher
+    written = getattr(publisher, "partition_offsets", {})
+    for (topic, partition), offset in written.items():
+        if topic == dlq_topic and runtime.dlq_positions.get(partition, 0) <= offset:
+            return False
+    try:
+        assigned = [tp for tp in runtime.app.consumer.assignment() if tp.topic == dlq_topic]
+    except (AssertionError, RuntimeError):
+        return False
+    for tp in assigned:
+        highwater = _highwater(runtime.app, tp.topic, tp.partition)
+        if highwater is None or runtime.dlq_positions.get(tp.partition, 0) < highwater:
+            return False
+    return True
 
 
 def _is_drained(runtime: Runtime, input_names: set[str]) -> bool:

@@ -42,7 +42,7 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
     from mode import Worker
 
     from sinks.clickhouse import ClickHouseWriter, connect, migrate
-    from streams.app import create_app
+    from streams.app import create_app, dead_letters_settled
 
     rules = None
     if settings.rules_file is not None:
@@ -94,8 +94,12 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
 
     async def stop_when_drained() -> None:
         await runtime.drained.wait()
-        # Give the dead-letter agent time to store what the drain produced.
-        await asyncio.sleep(settings.commit_interval * 2 + 1)
+        # Wait for the dead-letter agent to store what the drain produced.
+        deadline = loop.time() + 30
+        while loop.time() < deadline:
+            if dead_letters_settled(runtime, settings.topic_dlq):
+                break
+            await asyncio.sleep(0.1)
         totals: dict[str, int] = dict(runtime.processor.totals())
         totals["windows_closed"] = runtime.processor.closed_windows
         if runtime.alerts is not None:
