@@ -67,6 +67,9 @@ class PartitionState:
     snapshot_base: int = 0  # state-log offset of the latest full snapshot (0: none)
     since_snapshot: int = 0  # checkpoint records written after it
     windows: dict[WindowKey, Aggregate] = field(default_factory=dict)
+    # window start -> its keys: closing and eviction touch only the minutes concerned
+    # instead of scanning every window held (the state holds 48 h of them).
+    by_minute: dict[int, list[WindowKey]] = field(default_factory=dict)
     errors: dict[ErrorKey, int] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     seen_by_minute: dict[int, list[str]] = field(default_factory=dict)
@@ -142,6 +145,7 @@ class PartitionState:
         agg = self.windows.get(key)
         if agg is None:
             agg = self.windows[key] = new_aggregate()
+            self.by_minute.setdefault(key[0], []).append(key)
         if isinstance(event, TaskCompleted):
             apply_completed(agg, event, occurred_us)
         else:
@@ -201,13 +205,12 @@ class PartitionState:
         target = self.closed_before
         if watermark is not None:
             target = max(target, watermark // MINUTE_US * WINDOW_SECONDS)
-        if close_all and self.windows:
-            target = max(target, max(k[0] for k in self.windows) + WINDOW_SECONDS)
+        if close_all and self.by_minute:
+            target = max(target, max(self.by_minute) + WINDOW_SECONDS)
         closed: dict[int, dict[WindowKey, Aggregate]] = {}
         if target > self.closed_before:
-            for key, agg in self.windows.items():
-                if self.closed_before <= key[0] < target:
-                    closed.setdefault(key[0], {})[key] = list(agg)
+            for start in [m for m in self.by_minute if self.closed_before <= m < target]:
+                closed[start] = {key: list(self.windows[key]) for key in self.by_minute[start]}
             self.closed_before = target
             self.counters_dirty = True
         self.evict()
@@ -224,7 +227,15 @@ class PartitionState:
                 self.seen.discard(dedup_key)
         horizon_s = horizon_minute * WINDOW_SECONDS
         # Unwritten (dirty) windows stay until the next checkpoint has written them.
-        stale = [k for k in self.windows if k[0] < horizon_s and k not in self.dirty_windows]
+        stale: list[WindowKey] = []
+        for start in [m for m in self.by_minute if m < horizon_s]:
+            keys = self.by_minute[start]
+            keep = [k for k in keys if k in self.dirty_windows]
+            stale.extend(k for k in keys if k not in self.dirty_windows)
+            if keep:
+                self.by_minute[start] = keep
+            else:
+                del self.by_minute[start]
         for key in stale:
             del self.windows[key]
         if stale:
@@ -316,7 +327,10 @@ class PartitionState:
                 self.seen.add(dedup_key)
                 self.seen_by_minute.setdefault(minute, []).append(dedup_key)
         for row in record["windows"]:
-            self.windows[tuple(row[:7])] = list(row[7:])  # type: ignore[index]
+            key: WindowKey = tuple(row[:7])  # type: ignore[assignment]
+            if key not in self.windows:
+                self.by_minute.setdefault(key[0], []).append(key)
+            self.windows[key] = list(row[7:])
         for row in record["errors"]:
             self.errors[(tuple(row[:7]), row[7])] = row[8]  # type: ignore[index]
         self.evict()

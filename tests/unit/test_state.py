@@ -163,6 +163,9 @@ def test_memory_follows_the_horizon_not_history() -> None:
     # Retention 60 min + lateness 2 min: about 62 minutes of windows and dedup marks remain.
     assert 55 <= len(state.windows) <= 65
     assert 55 <= len(state.seen) <= 65
+    # The per-minute index names exactly the windows held.
+    indexed = [k for keys in state.by_minute.values() for k in keys]
+    assert sorted(indexed) == sorted(state.windows)
 
 
 def test_checkpoint_records_rebuild_the_same_state() -> None:
@@ -186,6 +189,9 @@ def test_checkpoint_records_rebuild_the_same_state() -> None:
     for record in records:
         recovered.apply_delta(record)
     assert recovered.windows == live.windows
+    assert {m: sorted(k) for m, k in recovered.by_minute.items()} == {
+        m: sorted(k) for m, k in live.by_minute.items()
+    }
     assert recovered.errors == live.errors
     assert recovered.seen == live.seen
     assert recovered.offsets == live.offsets
