@@ -472,7 +472,7 @@ class Evaluator:
     def _emit(
         self, candidates: list[_Candidate], end: int, now: datetime, silences: Silences | None
     ) -> list[AlertEvent]:
-        sources = self._inhibitors()
+        sources = self._inhibitors([c.event for c in candidates if c.kind == "resolve"])
         events: list[AlertEvent] = []
         for candidate in candidates:
             reason = self._mute_reason(candidate.event, sources, now, silences)
@@ -491,12 +491,25 @@ class Evaluator:
             events.append(event)
         return events
 
-    def _inhibitors(self) -> list[dict[tuple[str, ...], str]]:
-        """Per inhibit rule: the target label values of firing source alerts -> fingerprint."""
-        result: list[dict[tuple[str, ...], str]] = []
+    def _inhibitors(
+        self, resolving: Sequence[AlertEvent] = ()
+    ) -> list[dict[tuple[str, ...], tuple[str, datetime | None]]]:
+        """Per inhibit rule: target label values -> (source fingerprint, end of its breach).
+
+        The end is None while the source fires. A source resolving in this very
+        step still mutes target windows that began before its breach ended: they
+        were judged over time in which the source was firing (an annotator's
+        hour that overlaps their vendor's incident is the vendor's problem).
+        """
+        result: list[dict[tuple[str, ...], tuple[str, datetime | None]]] = []
         for inhibit in self._rules.inhibit:
             source = self._rules.rule(inhibit.source.rule)
-            index: dict[tuple[str, ...], str] = {}
+            index: dict[tuple[str, ...], tuple[str, datetime | None]] = {}
+            dims = inhibit.target_scope_contains
+            for event in resolving:
+                if event.rule == source.name and all(d in event.scope for d in dims):
+                    values = tuple(event.scope[d] for d in dims)
+                    index.setdefault(values, (event.fingerprint, event.ends_at))
             series_map = self._states[source.name].series
             for key in sorted(series_map):
                 series = series_map[key]
@@ -504,15 +517,16 @@ class Evaluator:
                     continue
                 scope = dict(zip(source.scope, key, strict=True))
                 values = tuple(scope[dim] for dim in inhibit.target_scope_contains)
-                if values not in index:  # (its event may be emitted in this very step)
-                    index[values] = fingerprint(source.name, scope)
+                if values not in index or index[values][1] is not None:
+                    # (its event may be emitted in this very step)
+                    index[values] = (fingerprint(source.name, scope), None)
             result.append(index)
         return result
 
     def _mute_reason(
         self,
         event: AlertEvent,
-        sources: list[dict[tuple[str, ...], str]],
+        sources: list[dict[tuple[str, ...], tuple[str, datetime | None]]],
         now: datetime,
         silences: Silences | None,
     ) -> str | None:
@@ -521,8 +535,8 @@ class Evaluator:
             if not inhibit.mutes(event.rule) or not all(d in event.scope for d in dims):
                 continue
             source = index.get(tuple(event.scope[d] for d in dims))
-            if source is not None:
-                return f"inhibit:{source}"
+            if source is not None and (source[1] is None or event.window_start < source[1]):
+                return f"inhibit:{source[0]}"
         if silences is not None:
             silence = silences.match(event.labels, now)
             if silence is not None:

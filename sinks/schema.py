@@ -86,6 +86,8 @@ ALERT_COLUMNS = (
     "starts_at",
     "ends_at",
     "emitted_at",
+    "muted_by",  # migration 3: recorded, not sent (silence:<id> / inhibit:<fingerprint>)
+    "repeat",  # migration 3: a reminder of a still-firing alert
 )
 
 TABLE_COLUMNS = {
@@ -311,6 +313,14 @@ ORDER BY version"""
                 scorecard,
             ),
         ),
+        Migration(
+            3,
+            "alerts: muted_by and repeat",
+            (
+                "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS muted_by Nullable(String)",
+                "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS repeat Bool DEFAULT false",
+            ),
+        ),
     ]
 
 
@@ -318,6 +328,7 @@ MIGRATIONS = _migrations()
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree)(\((\w*)\))?")
 _CREATE = re.compile(r"^CREATE (TABLE|VIEW) IF NOT EXISTS (\w+)")
+_ALTER = re.compile(r"^ALTER TABLE (\w+)")
 
 
 def for_cluster(statement: str, cluster: str | None) -> str:
@@ -326,6 +337,9 @@ def for_cluster(statement: str, cluster: str | None) -> str:
         return statement
     if not _IDENT.match(cluster):
         raise ValueError(f"cluster name {cluster!r} is not a plain identifier")
+    alter = _ALTER.match(statement)
+    if alter is not None:
+        return statement.replace(alter.group(0), f"{alter.group(0)} ON CLUSTER {cluster}", 1)
     match = _CREATE.match(statement)
     if match is None:
         return statement

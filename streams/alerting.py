@@ -198,4 +198,6 @@ def alert_row(event: AlertEvent, emitted_at: datetime | None = None) -> list[Any
         event.starts_at,
         event.ends_at,
         emitted_at or datetime.now(UTC),
+        event.muted_by,
+        event.repeat,
     ]

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.decode import Decoder
-from sinks.clickhouse import ClickHouseWriter, connect, migrate
+from sinks.clickhouse import ClickHouseWriter, connect, migrate, migration_sql
+from sinks.schema import MIGRATIONS
 from tests import strategies
 from tests.pipeline import NOW, write
 
@@ -239,3 +240,22 @@ def test_view_rates_come_from_sums_and_are_null_on_zero_denominators(clean: Any)
     assert card[0][3] == pytest.approx(1 / 2)
     assert card[1][0] == "标注员-2" and card[1][1] == 1
     assert card[1][3] == pytest.approx(1.0)
+
+
+def test_migrations_are_idempotent_and_the_alerts_table_records_mutes(client: Any) -> None:
+    assert migrate(client) == []  # the module fixture applied everything already
+    applied = [
+        r[0] for r in client.query("SELECT version FROM schema_migrations FINAL").result_rows
+    ]
+    assert sorted(applied) == [m.version for m in MIGRATIONS]
+    columns = {r[0] for r in client.query("DESCRIBE TABLE alerts").result_rows}
+    assert {"muted_by", "repeat"} <= columns
+
+
+def test_cluster_ddl_targets_every_statement() -> None:
+    statements = [sql for _, _, sql in migration_sql("analytics")]
+    assert statements and all(" ON CLUSTER analytics" in sql for sql in statements)
+    tables = [sql for sql in statements if "ENGINE = " in sql]
+    assert tables and all("ENGINE = ReplicatedReplacingMergeTree(" in sql for sql in tables)
+    with pytest.raises(ValueError):
+        migration_sql("x; DROP TABLE alerts")

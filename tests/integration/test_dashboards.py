@@ -323,6 +323,8 @@ def _populate(client: Any) -> TimeRange:
             opened,
             None,
             opened + timedelta(minutes=15, seconds=5),
+            None,  # muted_by
+            False,  # repeat
         ]
         alerts.append(fired)
         if rank > 0:

@@ -492,6 +492,21 @@ def test_inhibition_mutes_narrower_alerts_and_renotifies_when_lifted() -> None:
     assert events[2].scope["vendor_id"] == "v2"
 
 
+def test_a_source_resolving_in_the_same_step_still_mutes_windows_it_overlapped() -> None:
+    # The annotator's hour [0, 3600) was judged over the vendor's incident [0, 2700):
+    # it is the vendor's problem even though the vendor resolves at the same end.
+    ev = Evaluator(vendor_and_annotator(window="1h"))
+    for window in range(9):
+        put(ev, window * 300, audits(2, 10), annotator="a1")
+    put(ev, 2700, audits(200, 200), annotator="a3")
+    events = step(ev, 3600)
+    assert brief(events) == [
+        ("vendor_quality_low", "firing", 0, False, None),
+        ("vendor_quality_low", "resolved", 2700, False, None),
+        ("annotator_quality_low", "firing", 0, False, f"inhibit:{VENDOR_FP}"),
+    ]
+
+
 def test_a_resolve_is_never_muted_when_its_firing_was_sent() -> None:
     ev = Evaluator(vendor_and_annotator(repeat_interval="5m"))
     for window in range(3):
