@@ -24,7 +24,8 @@ from schemas.deadletter import DeadLetter
 from schemas.decode import Decoder
 from sinks.clickhouse import ClickHouseWriter
 from streams.alert_runtime import AlertRuntime
-from streams.kafka import faust_credentials, kafka_python_security
+from streams.intake import GROUP_SUFFIX, Intake
+from streams.kafka import aiokafka_security, faust_credentials
 from streams.processor import Message, Processor
 from streams.rows import dlq_row
 from streams.settings import Settings
@@ -32,6 +33,7 @@ from streams.statelog import base_of, decode_checkpoints
 
 log = logging.getLogger(__name__)
 
+APP_ID = "annotation-telemetry"  # also the Faust consumer group; the input group adds ".input"
 DRAIN_QUIET_S = 2.0
 
 
@@ -43,13 +45,18 @@ class Runtime:
     processor: Processor
     writer: ClickHouseWriter
     until_drained: bool
+    intake: Intake
     drained: asyncio.Event = field(default_factory=asyncio.Event)
-    ready: bool = False
     started_at: float = field(default_factory=time.monotonic)
     dlq_rows: int = 0
     dlq_positions: dict[int, int] = field(default_factory=dict)  # partition -> next offset stored
     alerts: AlertRuntime | None = None
     selfmon: Callable[[], Awaitable[None]] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """The input partitions are assigned and their state recovered."""
+        return self.intake.ready
 
 
 class FaustPublisher:
@@ -79,16 +86,6 @@ class FaustPublisher:
         return offsets
 
 
-def _aiokafka_security(settings: Settings) -> dict[str, Any]:
-    """kafka-python's options, with TLS files replaced by the SSL context aiokafka takes."""
-    config = {k: v for k, v in kafka_python_security(settings).items() if not k.startswith("ssl_")}
-    credentials = faust_credentials(settings)
-    context = getattr(credentials, "context", None) or getattr(credentials, "ssl_context", None)
-    if context is not None:
-        config["ssl_context"] = context
-    return config
-
-
 class TopicReader:
     """Reads the worker's own logs for recovery (never the input topics)."""
 
@@ -102,7 +99,7 @@ class TopicReader:
             bootstrap_servers=self.settings.bootstrap_servers,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            **_aiokafka_security(self.settings),
+            **aiokafka_security(self.settings),
         )
         await consumer.start()
         return consumer
@@ -200,7 +197,7 @@ def create_app(
             producer_max_batch_size=1,
         )
     app = faust.App(
-        "annotation-telemetry",
+        APP_ID,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         broker_credentials=faust_credentials(settings),
         value_serializer="raw",
@@ -216,13 +213,12 @@ def create_app(
         stream_buffer_maxsize=max(4096, settings.batch_size),
         **options,
     )
-    input_topic = app.topic(
-        *settings.input_topics, value_serializer="raw", key_serializer="raw", internal=False
-    )
     dlq_topic = app.topic(settings.topic_dlq, value_serializer="raw", key_serializer="raw")
 
+    intake: list[Intake] = []  # built after the processor it feeds
+
     async def seek(topic: str, partition: int, offset: int) -> None:
-        await _seek(app, TP(topic, partition), offset)
+        await intake[0].seek(topic, partition, offset)
 
     processor = Processor(
         decoder=Decoder(settings.max_event_bytes, settings.max_future_skew),
@@ -237,33 +233,15 @@ def create_app(
         idle_timeout_s=settings.idle_timeout,
         live=not until_drained,
         input_topics=settings.input_topics,
-        highwater=lambda topic, partition: _highwater(app, topic, partition),
+        highwater=lambda topic, partition: intake[0].highwater(topic, partition),
         windows_topic=settings.topic_windows if rules is not None else None,
         snapshot_every=settings.snapshot_every,
     )
-    runtime = Runtime(app, processor, writer, until_drained)
+    intake.append(Intake(settings, processor, group_id=APP_ID + GROUP_SUFFIX, flavor=flavor))
+    runtime = Runtime(app, processor, writer, until_drained, intake[0])
     if rules is not None:
         runtime.alerts = _alerting(app, settings, rules, input_partitions, writer, processor)
     input_names = set(settings.input_topics)
-    last_checkpoint = [time.monotonic()]
-
-    @app.agent(input_topic, name="annotel-aggregate", concurrency=1)
-    async def aggregate(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.batch_size, within=settings.commit_interval
-        ):
-            started = time.monotonic()
-            await processor.process(
-                [
-                    Message(e.message.topic, e.message.partition, e.message.offset, e.message.value)
-                    for e in events
-                ]
-            )
-            # Checkpoint every batch before Faust acks it: Faust can then never
-            # commit an offset our checkpoint does not cover.
-            await processor.checkpoint()
-            last_checkpoint[0] = time.monotonic()
-            processor.record_batch(len(events), last_checkpoint[0] - started)
 
     @app.agent(dlq_topic, name="annotel-dead-letters", concurrency=1)
     async def store_dead_letters(stream: Any) -> None:
@@ -304,29 +282,23 @@ def create_app(
 
     @app.timer(settings.commit_interval, name="annotel-checkpoint")  # type: ignore[untyped-decorator]
     async def periodic_checkpoint() -> None:
-        if time.monotonic() - last_checkpoint[0] >= settings.commit_interval:
-            await processor.checkpoint()
-            last_checkpoint[0] = time.monotonic()
-        await _unstall(runtime, input_names)
+        """Checkpoints while no input arrives: idle windows close on the clock, live."""
+        if time.monotonic() - runtime.intake.last_checkpoint >= settings.commit_interval:
+            await runtime.intake.checkpoint()
         if until_drained and not runtime.drained.is_set() and _is_drained(runtime, input_names):
             await processor.checkpoint(close_all=True)
             log.info("input drained: all windows closed", extra=dict(processor.totals()))
             runtime.drained.set()
 
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-    async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
-        await processor.on_assigned({tp.partition for tp in assigned if tp.topic in input_names})
-        if runtime.alerts is not None:
-            if TP(settings.topic_windows, 0) in assigned:
-                await runtime.alerts.recover()
-            else:
-                runtime.alerts.recovered = False
-        runtime.ready = True
+    if runtime.alerts is not None:
+        alerts = runtime.alerts
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
-        runtime.ready = False
-        await processor.on_revoked({tp.partition for tp in revoked if tp.topic in input_names})
+        @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+        async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
+            if TP(settings.topic_windows, 0) in assigned:
+                await alerts.recover()
+            else:
+                alerts.recovered = False
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
@@ -436,7 +408,7 @@ def _self_monitor(settings: Settings, runtime: Runtime) -> Callable[[], Awaitabl
         lag: dict[str, int] = {}
         for partition, state in processor.states.items():
             for topic in processor.input_topics:
-                highwater = _highwater(runtime.app, topic, partition)
+                highwater = runtime.intake.highwater(topic, partition)
                 if highwater is not None:
                     lag[f"{topic}/{partition}"] = max(0, highwater - state.offsets.get(topic, 0))
         failing = runtime.writer.stats.failing_since
@@ -464,9 +436,6 @@ def _self_monitor(settings: Settings, runtime: Runtime) -> Callable[[], Awaitabl
             await alerts.emit_meta(events)
 
     return sample
-
-
-STALL_S = 3.0
 
 
 async def _seek(app: faust.App, tp: TP, offset: int) -> None:
@@ -501,33 +470,6 @@ def _highwater(app: faust.App, topic: str, partition: int) -> int | None:
     return None if value is None else int(value)
 
 
-async def _unstall(runtime: Runtime, input_names: set[str]) -> None:
-    """Seek a partition that sits behind its high-water mark with nothing arriving.
-
-    Covers messages Faust dropped during its recovery seek when no later
-    message would reveal the gap.
-    """
-    processor = runtime.processor
-    if processor.assigned is None or not runtime.ready:
-        return
-    if time.monotonic() - processor.last_message_at < STALL_S:
-        return
-    consumer = runtime.app.consumer
-    for topic in input_names:
-        for partition in processor.assigned:
-            state = processor.states.get(partition)
-            highwater = consumer.highwater(TP(topic, partition))
-            if state is None or highwater is None:
-                continue
-            position = state.offsets.get(topic, 0)
-            if position < highwater:
-                log.warning(
-                    "partition stalled behind its high-water mark: seeking",
-                    extra={"topic": topic, "partition": partition, "offset": position},
-                )
-                await processor.seek(topic, partition, position)
-
-
 def dead_letters_settled(runtime: Runtime, dlq_topic: str) -> bool:
     """Every dead letter this worker wrote, and every one on its DLQ partitions, is stored."""
     publisher = runtime.processor.publisher
@@ -552,10 +494,9 @@ def _is_drained(runtime: Runtime, input_names: set[str]) -> bool:
         return False
     if time.monotonic() - processor.last_message_at < DRAIN_QUIET_S:
         return False
-    consumer = runtime.app.consumer
     for topic in input_names:
         for partition in processor.assigned:
-            highwater = consumer.highwater(TP(topic, partition))
+            highwater = runtime.intake.highwater(topic, partition)
             if highwater is None:
                 return False  # not fetched yet
             state = processor.states.get(partition)

@@ -64,6 +64,16 @@ def faust_credentials(settings: Settings) -> Any:
     return None
 
 
+def aiokafka_security(settings: Settings) -> dict[str, Any]:
+    """kafka-python's options, with TLS files replaced by the SSL context aiokafka takes."""
+    config = {k: v for k, v in kafka_python_security(settings).items() if not k.startswith("ssl_")}
+    credentials = faust_credentials(settings)
+    context = getattr(credentials, "context", None) or getattr(credentials, "ssl_context", None)
+    if context is not None:
+        config["ssl_context"] = context
+    return config
+
+
 def resolve_flavor(settings: Settings) -> str:
     """'tansu' or 'kafka'; 'auto' asks the cluster for its id (one metadata call)."""
     if settings.kafka_flavor != "auto":

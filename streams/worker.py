@@ -79,6 +79,8 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
             lambda: migrate(writer.client, settings.clickhouse_cluster),
         )
     )
+    # Join the input group now: it overlaps the Faust app's group join.
+    loop.run_until_complete(runtime.intake.open())
     log.info(
         "worker starting",
         extra={
@@ -88,7 +90,9 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
             "until_drained": until_drained,
         },
     )
-    worker: Any = Worker(runtime.app, loop=loop, loglevel="WARNING", quiet=True)
+    # The intake starts after the app (it publishes through the app's producer)
+    # and, services stopping in reverse, stops before it.
+    worker: Any = Worker(runtime.app, runtime.intake, loop=loop, loglevel="WARNING", quiet=True)
     exit_code = [0]
     tasks: list[asyncio.Task[None]] = []
 

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from streams.broker import free_port
 from tests.e2e.worker_helpers import (
     TOPICS,
     assert_exact,
     create_topics,
+    events_read,
     publish,
     run_until_drained,
     start_worker,
@@ -37,8 +39,16 @@ def test_sigkill_at_random_instants_changes_nothing(fresh_broker: str, tmp_path:
     progress = []
     dsn = "chdb://" + str(tmp_path / "data" / "clickhouse")
     for _ in range(3):
-        process = start_worker(env, until_drained=True, log=log)
-        time.sleep(rng.uniform(8, 14))
+        # Kill at a random point of the progress the worker reports, not at a
+        # wall-clock instant: the instant would depend on the machine's speed.
+        port = free_port()
+        process = start_worker(env, until_drained=True, log=log, web_port=port)
+        target = rng.uniform(0.15, 0.85) * len(stream.lines)
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if events_read(port) >= target:
+                break
+            time.sleep(0.02)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1

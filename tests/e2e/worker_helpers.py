@@ -41,6 +41,22 @@ def run_until_drained(env: dict[str, str], log: Path, timeout: float = 300) -> s
     return text
 
 
+def events_read(web_port: int) -> int:
+    """The worker's ``annotel_events_total`` (0 while its web server is not up)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=1) as reply:
+            text = reply.read().decode()
+    except (OSError, urllib.error.URLError):
+        return 0
+    for line in text.splitlines():
+        if line.startswith("annotel_events_total "):
+            return int(float(line.split()[1]))
+    return 0
+
+
 def drained_totals(text: str) -> dict[str, int]:
     line = [ln for ln in text.splitlines() if "drained: " in ln][-1]
     body = line.split("drained: ", 1)[1].strip()
