@@ -152,12 +152,16 @@ class Intake(Service):
             self.busy_s += time.monotonic() - started
             due = time.monotonic() - self.last_checkpoint >= interval
             if self.unflushed >= batch_size or (due and self.unflushed):
-                await self.checkpoint()
+                await self.checkpoint(wait=False)
 
-    async def checkpoint(self) -> None:
-        """Write out what was processed, then tell the group how far we are."""
+    async def checkpoint(self, *, wait: bool = True) -> None:
+        """Write out what was processed, then tell the group how far we are.
+
+        The read loop does not wait for the write: it processes the next batch
+        meanwhile (the next checkpoint waits for this one).
+        """
         started = time.monotonic()
-        await self.processor.checkpoint()
+        await self.processor.checkpoint(wait=wait)
         self.last_checkpoint = time.monotonic()
         self.processor.record_batch(self.unflushed, self.busy_s + time.monotonic() - started)
         self.unflushed = 0
@@ -165,7 +169,7 @@ class Intake(Service):
         await self.commit()
 
     async def commit(self) -> None:
-        """Commit the checkpointed positions to the group, for lag tools only.
+        """Commit the positions of the last checkpoint written, for lag tools only.
 
         Recovery never reads these: the checkpoint log holds the offsets that
         match the state. A commit that fails during a rebalance is harmless.
@@ -178,8 +182,8 @@ class Intake(Service):
             return
         assigned = consumer.assignment()
         offsets = {}
-        for partition, state in self.processor.states.items():
-            for topic, offset in state.offsets.items():
+        for partition, positions in self.processor.durable_offsets.items():
+            for topic, offset in positions.items():
                 tp = TopicPartition(topic, partition)
                 if tp in assigned:
                     offsets[tp] = offset

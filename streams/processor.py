@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -45,6 +45,24 @@ class Message:
     partition: int
     offset: int
     value: bytes
+
+
+class CheckpointFailed(RuntimeError):
+    """A checkpoint could not be written; the processor refuses to go on."""
+
+
+@dataclass
+class _Prepared:
+    """One checkpoint, ready to write: nothing in it refers to live state."""
+
+    rows: Mapping[str, Sequence[Sequence[Any]]]
+    reports: list[tuple[str, int | None, bytes | None, bytes]]
+    closed: list[ClosedWindow]
+    dead_letters: list[tuple[str, int | None, bytes | None, bytes]] = field(default_factory=list)
+    records: list[tuple[str, int | None, bytes | None, bytes]] = field(default_factory=list)
+    snapshots: dict[int, int] = field(default_factory=dict)  # partition -> index of first chunk
+    states: list[PartitionState] = field(default_factory=list)
+    offsets: dict[int, dict[str, int]] = field(default_factory=dict)  # partition -> covered
 
 
 class Sink(Protocol):
@@ -110,7 +128,12 @@ class Processor:
         self.seeking: dict[tuple[str, int], tuple[int, float]] = {}
         self.last_activity: dict[int, float] = {}
         self.last_message_at = time.monotonic()
-        self.lock = asyncio.Lock()
+        self.lock = asyncio.Lock()  # the state: processing, preparing checkpoints, rebalances
+        self.checkpoint_lock = asyncio.Lock()  # one checkpoint prepared and flushed at a time
+        self.inflight: asyncio.Future[None] | None = None  # the flush being written
+        self.failed: BaseException | None = None
+        # partition -> topic -> next offset, as of the last checkpoint record written
+        self.durable_offsets: dict[int, dict[str, int]] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self.stats: Counter[str] = Counter()
         self.closed_windows = 0
@@ -147,18 +170,25 @@ class Processor:
 
     async def on_revoked(self, partitions: set[int]) -> None:
         """Checkpoint and forget revoked partitions before the rebalance completes."""
-        async with self.lock:
-            await self._checkpoint({p for p in partitions if p in self.states})
-            for partition in partitions:
-                self.states.pop(partition, None)
-                self.last_activity.pop(partition, None)
-            if self.assigned is not None:
-                self.assigned -= partitions
-            self.seeking = {k: v for k, v in self.seeking.items() if k[1] not in partitions}
+        async with self.checkpoint_lock:
+            await self._settle()
+            async with self.lock:
+                if self.assigned is not None:
+                    self.assigned -= partitions  # from now on their messages are dropped
+                prepared = self._prepare({p for p in partitions if p in self.states})
+            if prepared is not None:
+                await self._flush(prepared)
+            async with self.lock:
+                for partition in partitions:
+                    self.durable_offsets.pop(partition, None)
+                    self.states.pop(partition, None)
+                    self.last_activity.pop(partition, None)
+                self.seeking = {k: v for k, v in self.seeking.items() if k[1] not in partitions}
 
     # -- processing -----------------------------------------------------------------
 
     async def process(self, messages: Sequence[Message]) -> None:
+        self._raise_if_failed()
         async with self.lock:
             now = datetime.now(UTC)
             decode = self.decoder.decode
@@ -239,11 +269,44 @@ class Processor:
 
     # -- checkpoints ------------------------------------------------------------------
 
-    async def checkpoint(self, close_all: bool = False) -> None:
-        async with self.lock:
-            if self.live and not close_all:
-                self._advance_idle()
-            await self._checkpoint(set(self.states), close_all)
+    async def checkpoint(self, close_all: bool = False, *, wait: bool = True) -> None:
+        """Take a checkpoint; with ``wait=False`` return once it is prepared.
+
+        Preparing (closing windows, building rows and records) happens under
+        the state lock; flushing (ClickHouse, then the topics) does not, so the
+        caller can process the next batch while the previous one is written.
+        Flushes run one at a time and in order: a checkpoint is prepared only
+        after the previous flush finished.
+        """
+        async with self.checkpoint_lock:
+            await self._settle()
+            async with self.lock:
+                if self.live and not close_all:
+                    self._advance_idle()
+                prepared = self._prepare(set(self.states), close_all)
+            if prepared is None:
+                return
+            self.inflight = asyncio.ensure_future(self._flush(prepared))
+        if wait:
+            await self._settle()
+
+    async def _settle(self) -> None:
+        """Wait for the flush in flight; a failed flush stops this processor for good."""
+        task, self.inflight = self.inflight, None
+        if task is not None:
+            try:
+                await task
+            except BaseException as exc:
+                self.failed = exc
+                raise
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        # The failed checkpoint's changes were already taken out of the state:
+        # carrying on would write later records without them. Stop; a restart
+        # replays from the last checkpoint that landed.
+        if self.failed is not None:
+            raise CheckpointFailed("an earlier checkpoint failed") from self.failed
 
     def _advance_idle(self) -> None:
         now_mono = time.monotonic()
@@ -256,7 +319,8 @@ class Processor:
                     "idle partition: watermark follows the clock", extra={"partition": partition}
                 )
 
-    async def _checkpoint(self, partitions: set[int], close_all: bool = False) -> None:
+    def _prepare(self, partitions: set[int], close_all: bool = False) -> _Prepared | None:
+        """Everything a checkpoint writes, taken out of the state in one step."""
         closed: list[ClosedWindow] = []
         states = []
         reports: list[tuple[str, int | None, bytes | None, bytes]] = []
@@ -275,37 +339,41 @@ class Processor:
                         reports.append((self.windows_topic, 0, None, value))
                     self.reported[partition] = progress
         if not states and not reports:
-            return
+            return None
         now_us = int(time.time() * 1_000_000)
-        batches = rows_for_checkpoint(states, now_us)
-        loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        await loop.run_in_executor(self.executor, functools.partial(self.sink.write, batches))
-        records: list[tuple[str, int | None, bytes | None, bytes]] = []
+        prepared = _Prepared(rows_for_checkpoint(states, now_us), reports=reports, closed=closed)
         for state in states:
             for letter in state.dead_letters:
                 key = letter.project_id.encode() if letter.project_id else None
-                records.append((self.dlq_topic, None, key, letter.to_json()))
-        if records:
-            await self.publisher.publish(records)
-        if reports:
-            # Before the checkpoint record: a crash in between re-closes and re-sends
-            # these minutes under a new attempt id, which the alert stage handles.
-            await self.publisher.publish(reports)
-        checkpoint_records: list[tuple[str, int | None, bytes | None, bytes]] = []
-        snapshots: dict[int, int] = {}  # partition -> index of its snapshot's first chunk
+                prepared.dead_letters.append((self.dlq_topic, None, key, letter.to_json()))
         for state in states:
             full = state.since_snapshot >= self.snapshot_every
             record = state.full_record() if full else state.delta()
             if full:
-                snapshots[state.partition] = len(checkpoint_records)
+                prepared.snapshots[state.partition] = len(prepared.records)
             for chunk in encode_checkpoint(record, state.snapshot_base):
-                checkpoint_records.append((self.state_topic, state.partition, None, chunk))
-        offsets = await self.publisher.publish(checkpoint_records)
-        for state in states:
-            self.stats["checkpoints"] += 1
+                prepared.records.append((self.state_topic, state.partition, None, chunk))
+            prepared.states.append(state)
+            prepared.offsets[state.partition] = dict(state.offsets)
             state.mark_checkpointed()
-            first = snapshots.get(state.partition)
+        return prepared
+
+    async def _flush(self, prepared: _Prepared) -> None:
+        """Rows first, then dead letters and reports, then the checkpoint record."""
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        await loop.run_in_executor(self.executor, functools.partial(self.sink.write, prepared.rows))
+        if prepared.dead_letters:
+            await self.publisher.publish(prepared.dead_letters)
+        if prepared.reports:
+            # Before the checkpoint record: a crash in between re-closes and re-sends
+            # these minutes under a new attempt id, which the alert stage handles.
+            await self.publisher.publish(prepared.reports)
+        offsets = await self.publisher.publish(prepared.records) if prepared.records else []
+        self.durable_offsets.update(prepared.offsets)
+        for state in prepared.states:
+            self.stats["checkpoints"] += 1
+            first = prepared.snapshots.get(state.partition)
             if first is not None and first < len(offsets) and offsets[first] >= 0:
                 state.snapshot_base = offsets[first]
                 state.since_snapshot = 0
@@ -313,10 +381,10 @@ class Processor:
             else:
                 state.since_snapshot += 1
         self.stats["checkpoint_ms_total"] += int((time.monotonic() - started) * 1000)
-        if closed:
-            self.closed_windows += len(closed)
+        if prepared.closed:
+            self.closed_windows += len(prepared.closed)
             if self.on_closed is not None:
-                await self.on_closed(closed)
+                await self.on_closed(prepared.closed)
 
     # -- introspection ----------------------------------------------------------------
 
