@@ -4,19 +4,38 @@ Order of checks is part of the contract: size, JSON, object, event type,
 schema version, fields, then the clock. Each failure maps to exactly one
 reason code and names the field, so a feed owner can fix the producer from
 the dead letter alone.
+
+Two paths produce the same results. The reference path
+(``Decoder.decode_reference``) validates with the pydantic models of
+``schemas.events`` and turns the first error into a DecodeError. The fast path
+(``Decoder.decode``) first tries a native "shadow" validator of the same
+fields (see below); it only ever *accepts*. Whenever the shadow refuses a
+message, the reference path runs, so every rejection (reason, field, message)
+and every unusual but valid spelling is handled by pydantic exactly as before.
+Differential tests in tests/unit/test_contract.py hold the two paths equal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import SchemaValidator, core_schema
 
 from schemas.deadletter import DeadLetter, DeadLetterReason
-from schemas.events import SCHEMA_VERSION, AnnotationEvent, TaskAudited, TaskCompleted
+from schemas.events import (
+    SCHEMA_VERSION,
+    AnnotationEvent,
+    TaskAudited,
+    TaskCompleted,
+    _EventBase,
+    _identifier,
+    parse_rfc3339,
+)
 
 _MODELS: dict[str, type[TaskCompleted] | type[TaskAudited]] = {
     "task_completed": TaskCompleted,
@@ -96,11 +115,173 @@ def _from_validation_error(exc: ValidationError, obj: dict[str, Any]) -> DecodeE
     )
 
 
+# --- fast path -------------------------------------------------------------
+#
+# Most of the reference cost is the Python code pydantic calls back into for
+# every event: the identifier check (7 times), parse_rfc3339 (twice), the
+# vendor_id validator and the model validator. The shadow validators below are
+# the models' own core schemas with each of those callbacks replaced by a
+# pydantic-core-native equivalent that accepts the same inputs (or fewer), so
+# the per-field work (strict types, lengths, literals, ranges, defaults, list
+# copies, fields_set) is done by the very same pydantic-core code as in the
+# reference. What is left in Python runs once per event: ``_finish_*`` (null
+# vendor_id -> "", the model rules, de-duplicated error categories) and
+# setting the instance's four slots, as pydantic-core's model validator does.
+#
+# The shadow only ever accepts. When it rejects (or anything raises), the
+# reference path runs and produces the dead-letter reason, field and message.
+
+# events._CONTROL as a pydantic-core (Rust regex) pattern that must match the
+# whole string: no C0, DEL or C1 control anywhere. Rust's $ is end of text.
+_NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+# The common shape of events._RFC3339: ASCII digits, upper-case T, Z or
+# +hh:mm, at most 6 fraction digits. For such text parse_rfc3339 hands the
+# very same string to datetime.fromisoformat (only Z is first spelt +00:00,
+# which fromisoformat maps to the same timezone.utc), so calling fromisoformat
+# directly gives the same value. Other spellings the contract allows (t, z, a
+# space, 7+ fraction digits) are left to the reference path.
+_TIMESTAMP = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    r"(?:[+-][0-9]{2}:[0-9]{2}|Z)$"
+)
+
+
+def _unbound(function: Any) -> Any:
+    return getattr(function, "__func__", function)
+
+
+# Python validators of schemas.events, by what replaces them in a shadow.
+_AFTER_IN_FINISH = (_unbound(TaskCompleted._rules), _unbound(TaskAudited._unique))  # see _finish_*
+_VENDOR = _unbound(_EventBase._vendor)
+_DROP = frozenset(("serialization", "metadata", "ref"))
+
+
+class _UnknownValidator(Exception):
+    """The model gained a Python validator the shadow does not know how to replace."""
+
+
+def _shadow(node: Any) -> Any:
+    """A copy of a core schema with every known Python validator made native.
+
+    Each replacement is checked against the schema it wraps, so that a later
+    change to events.py (a pattern on Identifier, a constraint on Timestamp...)
+    disables the fast path instead of being silently dropped by it.
+    """
+    if isinstance(node, list):
+        return [_shadow(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    kind = node.get("type")
+    if isinstance(kind, str) and kind.startswith("function-"):
+        function = _unbound(node["function"]["function"])
+        inner = _shadow(node["schema"])
+        if function is _identifier and kind == "function-before" and _plain_str(inner):
+            return {**inner, "pattern": _NO_CONTROL}
+        if (
+            function is _VENDOR
+            and kind == "function-before"
+            and _plain_str(inner)
+            and inner.get("min_length", 0) <= 1
+        ):
+            return core_schema.nullable_schema({**inner, "min_length": 1, "pattern": _NO_CONTROL})
+        if function is parse_rfc3339 and kind == "function-before" and inner == _DATETIME:
+            return core_schema.no_info_after_validator_function(
+                datetime.fromisoformat, core_schema.str_schema(pattern=_TIMESTAMP)
+            )
+        if function in _AFTER_IN_FINISH and kind == "function-after":
+            return inner
+        raise _UnknownValidator(function)
+    return {key: _shadow(value) for key, value in node.items() if key not in _DROP}
+
+
+# What Timestamp's parse_rfc3339 hands its result to (a datetime passes unchanged).
+_DATETIME = {"type": "datetime", "microseconds_precision": "truncate"}
+
+
+def _plain_str(schema: dict[str, Any]) -> bool:
+    """A str schema with at most length limits (nothing the shadow would override)."""
+    return schema.get("type") == "str" and set(schema) <= {"type", "min_length", "max_length"}
+
+
+def _shadow_validator(model: type[BaseModel]) -> Callable[[Any], Any] | None:
+    """validate_python of the model's fields, native; returns (values, extra, fields_set).
+
+    Only the model-fields part is compiled: a ``model`` schema naming the class
+    would make pydantic-core reuse the class's own (prebuilt) validator, Python
+    callbacks and all. The instance is built in ``Decoder.decode_object``.
+    """
+    schema: Any = model.__pydantic_core_schema__
+    try:
+        while schema["type"] == "function-after":  # model validators, redone in _finish_*
+            if _unbound(schema["function"]["function"]) not in _AFTER_IN_FINISH:
+                raise _UnknownValidator(schema["function"]["function"])
+            schema = schema["schema"]
+        if (
+            schema["type"] != "model"
+            or schema["cls"] is not model
+            or schema.get("custom_init")
+            or schema.get("root_model")
+            or schema.get("post_init")
+            or model.__pydantic_post_init__
+            or model.__private_attributes__
+            or schema["schema"]["type"] != "model-fields"
+        ):
+            raise _UnknownValidator(schema.get("type"))
+        fields = _shadow(schema["schema"])
+    except _UnknownValidator:
+        return None  # every event of this type takes the reference path
+    return SchemaValidator(fields, schema.get("config")).validate_python
+
+
+def _finish_completed(values: dict[str, Any]) -> bool:
+    """vendor_id null -> "", then TaskCompleted._rules (False: let the reference reject)."""
+    if values["vendor_id"] is None:
+        values["vendor_id"] = ""
+    status = values["status"]
+    if status == "submitted" and values["handle_time_s"] is None:
+        return False
+    created = values["task_created_at"]
+    if created is not None and created > values["occurred_at"]:
+        return False
+    if values["is_gold"]:
+        return not (status == "submitted" and values["gold_correct"] is None)
+    return values["gold_correct"] is None
+
+
+def _finish_audited(values: dict[str, Any]) -> bool:
+    """vendor_id null -> "", then TaskAudited._unique."""
+    if values["vendor_id"] is None:
+        values["vendor_id"] = ""
+    categories = values["error_categories"]
+    if len(categories) > 1:
+        values["error_categories"] = list(dict.fromkeys(categories))
+    return True
+
+
+_new = object.__new__
+_set = object.__setattr__
+_Fast = tuple[Callable[[Any], Any], Callable[[dict[str, Any]], bool], type[BaseModel]]
+_FAST: dict[str, _Fast] = {}
+for _type, _model, _finish in (
+    ("task_completed", TaskCompleted, _finish_completed),
+    ("task_audited", TaskAudited, _finish_audited),
+):
+    _validate = _shadow_validator(_model)
+    if _validate is not None:
+        _FAST[_type] = (_validate, _finish, _model)
+
+
 class Decoder:
     """Validates raw message values against contract v1.
 
     Holds only the two limits that come from settings, so it can be built once
     per worker and called per message without allocation beyond the event.
+
+    ``decode`` / ``decode_object`` try the fast path and fall back to the
+    reference path; ``decode_reference`` / ``decode_object_reference`` are the
+    pure-pydantic path alone, kept as the definition the fast path is tested
+    against.
     """
 
     def __init__(self, max_event_bytes: int = 65536, max_future_skew_s: float = 86400.0):
@@ -108,6 +289,20 @@ class Decoder:
         self.max_future_skew = timedelta(seconds=max_future_skew_s)
 
     def decode(self, raw: bytes, now: datetime | None = None) -> Decoded:
+        obj = self._load(raw)
+        if isinstance(obj, DecodeError):
+            return obj
+        return self.decode_object(obj, now)
+
+    def decode_reference(self, raw: bytes, now: datetime | None = None) -> Decoded:
+        """``decode`` through the pure-pydantic path only (same checks, same order)."""
+        obj = self._load(raw)
+        if isinstance(obj, DecodeError):
+            return obj
+        return self.decode_object_reference(obj, now)
+
+    def _load(self, raw: bytes) -> dict[str, Any] | DecodeError:
+        """The checks before any field: size, JSON, object."""
         if len(raw) > self.max_event_bytes:
             return DecodeError(
                 "too_large",
@@ -119,9 +314,31 @@ class Decoder:
             return DecodeError("invalid_json", f"not valid UTF-8 JSON: {exc}")
         if not isinstance(obj, dict):
             return DecodeError("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
-        return self.decode_object(obj, now)
+        return obj
 
     def decode_object(self, obj: dict[str, Any], now: datetime | None = None) -> Decoded:
+        event_type = obj.get("event_type")
+        fast = _FAST.get(event_type) if type(event_type) is str else None
+        version = obj.get("schema_version")
+        if fast is not None and type(version) is int and version == SCHEMA_VERSION:
+            validate, finish, model = fast
+            try:
+                values, extra, fields_set = validate(obj)
+            except Exception:  # ValidationError, or anything unexpected: the reference decides
+                return self.decode_object_reference(obj, now)
+            if finish(values):
+                # What pydantic-core's model validator does with the same three results.
+                event = _new(model)
+                _set(event, "__dict__", values)
+                _set(event, "__pydantic_extra__", extra)
+                _set(event, "__pydantic_private__", None)
+                _set(event, "__pydantic_fields_set__", fields_set)
+                if values["occurred_at"] - (now or datetime.now(UTC)) > self.max_future_skew:
+                    return self._too_far_ahead(event)  # type: ignore[arg-type]
+                return event  # type: ignore[return-value]
+        return self.decode_object_reference(obj, now)
+
+    def decode_object_reference(self, obj: dict[str, Any], now: datetime | None = None) -> Decoded:
         event_type = obj.get("event_type")
         model = _MODELS.get(event_type) if isinstance(event_type, str) else None
         if model is None:
@@ -161,16 +378,19 @@ class Decoder:
             return _from_validation_error(exc, obj)
         current = now or datetime.now(UTC)
         if event.occurred_at - current > self.max_future_skew:
-            return DecodeError(
-                "future_timestamp",
-                f"occurred_at: {event.occurred_at.isoformat()} is more than "
-                f"{self.max_future_skew} ahead of the processing clock",
-                "occurred_at",
-                event.event_type,
-                event.project_id,
-                event.event_id,
-            )
+            return self._too_far_ahead(event)
         return event
+
+    def _too_far_ahead(self, event: AnnotationEvent) -> DecodeError:
+        return DecodeError(
+            "future_timestamp",
+            f"occurred_at: {event.occurred_at.isoformat()} is more than "
+            f"{self.max_future_skew} ahead of the processing clock",
+            "occurred_at",
+            event.event_type,
+            event.project_id,
+            event.event_id,
+        )
 
 
 def encode_event(event: AnnotationEvent) -> bytes:

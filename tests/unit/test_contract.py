@@ -257,3 +257,361 @@ def test_audit_round_trip_through_dead_letter_payload(data: dict[str, Any]) -> N
         raw, topic="t", partition=0, offset=1
     )
     assert DeadLetter.from_json(letter.to_json()).payload == raw
+
+
+# --- fast path == reference path ----------------------------------------------
+#
+# Decoder.decode validates the common well-formed case with native shadow
+# validators and falls back to the pure-pydantic reference path for anything
+# else. The two must be indistinguishable: same event (type, values, value
+# types, time zones, field order, fields_set) or the same DecodeError (reason,
+# message, field and hints).
+
+
+class _StrSub(str):
+    __slots__ = ()
+
+
+def _same(fast: Any, reference: Any) -> None:
+    assert type(fast) is type(reference), (fast, reference)
+    if isinstance(reference, DecodeError):
+        assert fast == reference
+        return
+    assert list(fast.__dict__) == list(reference.__dict__)
+    for name, expected in reference.__dict__.items():
+        actual = fast.__dict__[name]
+        assert type(actual) is type(expected), (name, actual, expected)
+        assert actual == expected, name
+        if isinstance(expected, datetime):
+            assert actual.tzinfo == expected.tzinfo, name
+            assert type(actual.tzinfo) is type(expected.tzinfo), name
+            assert actual.isoformat() == expected.isoformat(), name
+        if isinstance(expected, str):
+            assert actual.encode("utf-8", "surrogatepass") == expected.encode(
+                "utf-8", "surrogatepass"
+            )
+    assert fast.__pydantic_fields_set__ == reference.__pydantic_fields_set__
+    assert type(fast.__pydantic_fields_set__) is set
+    assert fast.__pydantic_extra__ == reference.__pydantic_extra__
+    assert fast.__pydantic_private__ == reference.__pydantic_private__
+    assert fast == reference
+    assert repr(fast) == repr(reference)
+    assert _encoded(fast) == _encoded(reference)
+    assert fast.model_dump() == reference.model_dump()
+
+
+def _encoded(event: Any) -> bytes | str:
+    try:
+        return encode_event(event)
+    except TypeError as exc:  # e.g. an int beyond 64 bits handed to decode_object
+        return repr(exc)
+
+
+def _differential(
+    data: dict[str, Any] | bytes, now: datetime = NOW, decoder: Decoder = DECODER
+) -> Any:
+    raw = data if isinstance(data, bytes) else orjson.dumps(data)
+    fast = decoder.decode(raw, now)
+    _same(fast, decoder.decode_reference(raw, now))
+    return fast
+
+
+def _differential_object(data: dict[str, Any], now: datetime = NOW) -> Any:
+    """decode_object on a dict that JSON could not carry (datetimes, surrogates, tuples)."""
+    fast = DECODER.decode_object(dict(data), now)
+    _same(fast, DECODER.decode_object_reference(dict(data), now))
+    return fast
+
+
+@pytest.mark.parametrize(
+    ("case", "message", "reason", "field"), MUTATIONS, ids=[m[0] for m in MUTATIONS]
+)
+def test_fast_path_equals_reference_on_each_rule(
+    case: str, message: Any, reason: str, field: str | None
+) -> None:
+    result = _differential(message)
+    assert isinstance(result, DecodeError) and result.reason == reason, case
+
+
+def test_fast_path_equals_reference_on_base_messages() -> None:
+    assert isinstance(_differential(C), TaskCompleted)
+    assert isinstance(_differential(A), TaskAudited)
+    small = Decoder(max_event_bytes=300, max_future_skew_s=60)
+    _differential(orjson.dumps(_with(C, tags=["x" * 60] * 5)), decoder=small)
+    _differential(_with(A, occurred_at="2027-01-01T00:01:00.000001Z"), decoder=small)
+    _differential(_with(A, occurred_at="2027-01-01T00:01:00Z"), decoder=small)
+
+
+def test_fast_path_takes_valid_events_without_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The speed-up is real: well-formed events never reach pydantic's Python callbacks."""
+    from tests.oracle import generate
+
+    valid = [C, A, _with(A, error_categories=["漏标", "漏标"]), _with(C, vendor_id=None)]
+    valid += generate(seed=11, count=300).valid
+    expected = [DECODER.decode_reference(orjson.dumps(d), NOW) for d in valid]
+
+    def no_reference(*args: Any) -> Any:
+        raise AssertionError("reference path used for a well-formed event")
+
+    monkeypatch.setattr(Decoder, "decode_object_reference", no_reference)
+    for data, reference in zip(valid, expected, strict=True):
+        _same(DECODER.decode(orjson.dumps(data), NOW), reference)
+
+
+def test_fast_path_calls_no_python_validator() -> None:
+    """The shadow validators are native: none of the models' Python callbacks run."""
+    import sys
+
+    from tests.oracle import generate
+
+    raws = [orjson.dumps(d) for d in [C, A, *generate(seed=12, count=200).valid]]
+    called: set[str] = set()
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_filename.endswith("events.py"):
+            called.add(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        results = [DECODER.decode(raw, NOW) for raw in raws]
+    finally:
+        sys.setprofile(None)
+    assert not any(isinstance(r, DecodeError) for r in results)
+    assert called == set()
+    # ...whereas the reference path does call them (the probe works).
+    sys.setprofile(profile)
+    try:
+        DECODER.decode_reference(raws[0], NOW)
+    finally:
+        sys.setprofile(None)
+    assert {"_identifier", "parse_rfc3339", "_vendor", "_rules"} <= called
+
+
+# Values that probe each check's edges: types strict mode refuses, lengths at
+# the limits, controls, unusual timestamp spellings the contract still allows,
+# numbers at the bounds, and containers where scalars belong.
+_PROBES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    2,
+    2**63,
+    2**64 - 1,
+    0.0,
+    -0.0,
+    0.5,
+    1.0,
+    1.01,
+    86400,
+    86400.0,
+    86400.5,
+    1e308,
+    "",
+    "x",
+    "1",
+    "0.5",
+    "true",
+    "x" * 35,
+    "x" * 36,
+    "x" * 64,
+    "x" * 65,
+    "x" * 128,
+    "x" * 129,
+    "标" * 128,
+    "标" * 129,
+    "a\x00b",
+    "a\x1fb",
+    "a\x7fb",
+    "a\x85b",
+    "a\x9fb",
+    "a\xa0b",
+    "a\u2028b",
+    "a\u200db",
+    "a\nb",
+    "emoji🙂👩‍💻",
+    "队列'); DROP TABLE metrics_1m; --",
+    "submitted",
+    "skipped",
+    "expired",
+    "approve",
+    "fix",
+    "reject",
+    "human",
+    "machine",
+    "hybrid",
+    "spot",
+    "gold",
+    "task_completed",
+    "task_audited",
+    "2026-11-23T08:15:00Z",
+    "2026-11-23T08:15:00+08:00",
+    "2026-11-23T08:15:00-05:30",
+    "2026-11-23T08:15:00.5+08:00",
+    "2026-11-23T08:15:00.123456Z",
+    "2026-11-23T08:15:00.1234567Z",
+    "2026-11-23T08:15:00.123456789+08:00",
+    "2026-11-23t08:15:00z",
+    "2026-11-23 08:15:00Z",
+    "2026-11-23T08:15:00-00:00",
+    "2026-11-23T08:15:00+00:00",
+    "2026-11-23T08:15:00+23:59",
+    "2026-11-23T08:15:00+24:00",
+    "2026-11-23T08:15:00+0800",
+    "2026-11-23T08:15:00+08:00:00",
+    "2026-11-23T08:15:00+08:00:30",
+    "2026-11-23T08:15:00Z ",
+    "2026-11-23T08:15:00+08",
+    "2026-11-23T08:15:00",
+    "2026-11-23T08:15Z",
+    "2026-11-23T08:15:00,5Z",
+    "2026-11-23T08:15:00.Z",
+    "2026-11-23T08:15:00Z\n",
+    "2026-11-23T23:59:60Z",
+    "2026-11-23T24:00:00Z",
+    "2026-02-29T00:00:00Z",
+    "2028-02-29T00:00:00Z",
+    "2026-13-01T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59.999999-01:00",
+    "2026-W47-1T08:15:00Z",
+    "20261123T081500Z",
+    "２０２６-11-23T08:15:00Z",
+    "2026-11-23T08:15:00.٥Z",
+    "2026年11月23日",
+    [],
+    ["漏标"],
+    ["漏标", "漏标", "边界不准"],
+    ["x" * 64],
+    ["x" * 65],
+    ["t"] * 32,
+    ["t"] * 33,
+    [1],
+    [None],
+    ["a\x00b"],
+    {},
+    {"nested": [1, 2]},
+]
+_FIELDS = sorted(set(TaskCompleted.model_fields) | set(TaskAudited.model_fields) | {"extra"})
+
+mutated_events = st.builds(
+    lambda data, changes, drops: {
+        **{k: v for k, v in data.items() if k not in drops},
+        **changes,
+    },
+    events,
+    st.dictionaries(st.sampled_from(_FIELDS), st.sampled_from(_PROBES), max_size=3),
+    st.sets(st.sampled_from(_FIELDS), max_size=2),
+)
+
+
+@pytest.mark.parametrize("name", _FIELDS)
+def test_fast_path_equals_reference_on_every_probe_in_every_field(name: str) -> None:
+    """Each probe value in each field of both base messages, one change at a time."""
+    for base in (C, A):
+        for value in _PROBES:
+            _differential(_with(base, **{name: value}))
+            if name == "occurred_at":  # also behind a task_created_at that is valid
+                _differential(
+                    _with(base, occurred_at=value, task_created_at="2026-01-01T00:00:00Z")
+                )
+        if name in base:
+            _differential(_without(base, name))
+
+
+@given(events)
+@settings(max_examples=300)
+def test_fast_path_equals_reference_on_valid_events(data: dict[str, Any]) -> None:
+    assert not isinstance(_differential(data), DecodeError)
+
+
+@given(mutated_events, st.one_of(st.just(NOW), st.datetimes(timezones=st.just(UTC))))
+@settings(max_examples=1500)
+def test_fast_path_equals_reference_on_mutated_events(data: dict[str, Any], now: datetime) -> None:
+    _differential(data, now)
+
+
+@given(
+    st.sampled_from([C, A]),
+    st.sampled_from(["occurred_at", "task_created_at"]),
+    st.from_regex(
+        r"\A[0-9]{4}-[01][0-9]-[0-3][0-9][Tt ][0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
+        r"(\.[0-9]{0,9})?([Zz]|[+-][0-2][0-9]:?[0-5][0-9](:[0-5][0-9])?)?[\n x]?\Z"
+    ),
+)
+@settings(max_examples=500)
+def test_fast_path_equals_reference_on_timestamps(
+    base: dict[str, Any], name: str, text: str
+) -> None:
+    # task_created_at far in the past so that "not after occurred_at" rarely decides.
+    data = _with(base, **{name: text})
+    if name == "task_created_at":
+        data["occurred_at"] = "9999-12-31T00:00:00Z"
+    _differential(data, datetime(9999, 12, 31, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"event_id": "e\ud800"},
+        {"vendor_id": "v\udfff"},
+        {"locale": "zh\ud800"},
+        {"task_type": "\udfff"},
+        {"tags": ["\ud800"]},
+        {"event_id": _StrSub("subclass")},
+        {"status": _StrSub("submitted")},
+        {"tags": ("a", "b")},
+        {"occurred_at": datetime(2026, 11, 23, 8, 15, tzinfo=UTC)},
+        {"occurred_at": datetime(2026, 11, 23, 8, 15)},
+        {"task_created_at": datetime(2026, 11, 23, tzinfo=UTC)},
+        {"handle_time_s": 10**400},
+        {"handle_time_s": float("nan")},
+        {"handle_time_s": float("inf")},
+        {"attempt": 10**30},
+        {"schema_version": True},
+        {"schema_version": 1.0},
+        {"event_type": ["task_completed"]},
+    ],
+    ids=repr,
+)
+def test_fast_path_equals_reference_on_objects_json_cannot_carry(
+    changes: dict[str, Any],
+) -> None:
+    _differential_object(_with(C, **changes))
+    _differential_object(_with(A, **changes))
+
+
+def test_fast_path_covers_both_event_types() -> None:
+    """If events.py gains a Python validator the shadow cannot replace, this fails
+    (decoding stays correct, through the reference path, but loses the speed-up)."""
+    from schemas.decode import _FAST
+
+    assert set(_FAST) == {"task_completed", "task_audited"}
+
+
+def test_z_and_zero_offset_parse_to_the_same_utc() -> None:
+    z = datetime.fromisoformat("2026-11-23T08:15:00.5Z")
+    offset = datetime.fromisoformat("2026-11-23T08:15:00.5+00:00")
+    assert z == offset and z.tzinfo is offset.tzinfo is UTC
+
+
+def test_shadow_refuses_a_python_validator_it_does_not_know() -> None:
+    from pydantic import field_validator
+
+    from schemas.decode import _shadow_validator
+
+    class Stricter(TaskAudited):
+        @field_validator("queue_id")
+        @classmethod
+        def _no_spaces(cls, value: str) -> str:
+            if " " in value:
+                raise ValueError("no spaces")
+            return value
+
+    assert _shadow_validator(Stricter) is None
+    assert _shadow_validator(TaskAudited) is not None
