@@ -125,8 +125,9 @@ def _from_validation_error(exc: ValidationError, obj: dict[str, Any]) -> DecodeE
 # the per-field work (strict types, lengths, literals, ranges, defaults, list
 # copies, fields_set) is done by the very same pydantic-core code as in the
 # reference. What is left in Python runs once per event: ``_finish_*`` (null
-# vendor_id -> "", the model rules, de-duplicated error categories) and
-# setting the instance's four slots, as pydantic-core's model validator does.
+# vendor_id -> "", TaskAudited._unique), setting the instance's four slots as
+# pydantic-core's model validator does, then TaskCompleted._rules itself on
+# the instance (the models' validators are called, never copied).
 #
 # The shadow only ever accepts. When it rejects (or anything raises), the
 # reference path runs and produces the dead-letter reason, field and message.
@@ -152,7 +153,8 @@ def _unbound(function: Any) -> Any:
 
 
 # Python validators of schemas.events, by what replaces them in a shadow.
-_AFTER_IN_FINISH = (_unbound(TaskCompleted._rules), _unbound(TaskAudited._unique))  # see _finish_*
+# Called by the fast path on the values or the instance.
+_AFTER_IN_FINISH = (_unbound(TaskCompleted._rules), _unbound(TaskAudited._unique))
 _VENDOR = _unbound(_EventBase._vendor)
 _DROP = frozenset(("serialization", "metadata", "ref"))
 
@@ -213,7 +215,7 @@ def _shadow_validator(model: type[BaseModel]) -> Callable[[Any], Any] | None:
     """
     schema: Any = model.__pydantic_core_schema__
     try:
-        while schema["type"] == "function-after":  # model validators, redone in _finish_*
+        while schema["type"] == "function-after":  # model validators, called after the fields
             if _unbound(schema["function"]["function"]) not in _AFTER_IN_FINISH:
                 raise _UnknownValidator(schema["function"]["function"])
             schema = schema["schema"]
@@ -234,42 +236,43 @@ def _shadow_validator(model: type[BaseModel]) -> Callable[[Any], Any] | None:
     return SchemaValidator(fields, schema.get("config")).validate_python
 
 
-def _finish_completed(values: dict[str, Any]) -> bool:
-    """vendor_id null -> "", then TaskCompleted._rules (False: let the reference reject)."""
+def _finish_completed(values: dict[str, Any]) -> None:
+    """vendor_id null -> "" (what _EventBase._vendor does); the rules run on the instance."""
     if values["vendor_id"] is None:
         values["vendor_id"] = ""
-    status = values["status"]
-    if status == "submitted" and values["handle_time_s"] is None:
-        return False
-    created = values["task_created_at"]
-    if created is not None and created > values["occurred_at"]:
-        return False
-    if values["is_gold"]:
-        return not (status == "submitted" and values["gold_correct"] is None)
-    return values["gold_correct"] is None
 
 
-def _finish_audited(values: dict[str, Any]) -> bool:
-    """vendor_id null -> "", then TaskAudited._unique."""
+def _finish_audited(values: dict[str, Any]) -> None:
+    """vendor_id null -> "", then TaskAudited._unique itself."""
     if values["vendor_id"] is None:
         values["vendor_id"] = ""
-    categories = values["error_categories"]
-    if len(categories) > 1:
-        values["error_categories"] = list(dict.fromkeys(categories))
-    return True
+    values["error_categories"] = TaskAudited._unique(values["error_categories"])
+
+
+def _rules_completed(event: Any) -> None:
+    TaskCompleted._rules(event)  # the model's own rules: one definition, raises when broken
+
+
+def _no_rules(event: Any) -> None:
+    return None
 
 
 _new = object.__new__
 _set = object.__setattr__
-_Fast = tuple[Callable[[Any], Any], Callable[[dict[str, Any]], bool], type[BaseModel]]
+_Fast = tuple[
+    Callable[[Any], Any],
+    Callable[[dict[str, Any]], None],
+    Callable[[Any], None],
+    type[BaseModel],
+]
 _FAST: dict[str, _Fast] = {}
-for _type, _model, _finish in (
-    ("task_completed", TaskCompleted, _finish_completed),
-    ("task_audited", TaskAudited, _finish_audited),
+for _type, _model, _finish, _rules in (
+    ("task_completed", TaskCompleted, _finish_completed, _rules_completed),
+    ("task_audited", TaskAudited, _finish_audited, _no_rules),
 ):
     _validate = _shadow_validator(_model)
     if _validate is not None:
-        _FAST[_type] = (_validate, _finish, _model)
+        _FAST[_type] = (_validate, _finish, _rules, _model)
 
 
 class Decoder:
@@ -321,21 +324,22 @@ class Decoder:
         fast = _FAST.get(event_type) if type(event_type) is str else None
         version = obj.get("schema_version")
         if fast is not None and type(version) is int and version == SCHEMA_VERSION:
-            validate, finish, model = fast
+            validate, finish, rules, model = fast
             try:
                 values, extra, fields_set = validate(obj)
-            except Exception:  # ValidationError, or anything unexpected: the reference decides
-                return self.decode_object_reference(obj, now)
-            if finish(values):
+                finish(values)
                 # What pydantic-core's model validator does with the same three results.
                 event = _new(model)
                 _set(event, "__dict__", values)
                 _set(event, "__pydantic_extra__", extra)
                 _set(event, "__pydantic_private__", None)
                 _set(event, "__pydantic_fields_set__", fields_set)
-                if values["occurred_at"] - (now or datetime.now(UTC)) > self.max_future_skew:
-                    return self._too_far_ahead(event)  # type: ignore[arg-type]
-                return event  # type: ignore[return-value]
+                rules(event)
+            except Exception:  # a broken rule or anything unexpected: the reference decides
+                return self.decode_object_reference(obj, now)
+            if values["occurred_at"] - (now or datetime.now(UTC)) > self.max_future_skew:
+                return self._too_far_ahead(event)  # type: ignore[arg-type]
+            return event  # type: ignore[return-value]
         return self.decode_object_reference(obj, now)
 
     def decode_object_reference(self, obj: dict[str, Any], now: datetime | None = None) -> Decoded:

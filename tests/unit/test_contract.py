@@ -361,7 +361,10 @@ def test_fast_path_takes_valid_events_without_the_reference(
 
 
 def test_fast_path_calls_no_python_validator() -> None:
-    """The shadow validators are native: none of the models' Python callbacks run."""
+    """The shadow validators are native: no per-field Python callback runs.
+
+    Only the models' own rules run, once per event, on the values or instance.
+    """
     import sys
 
     from tests.oracle import generate
@@ -379,7 +382,8 @@ def test_fast_path_calls_no_python_validator() -> None:
     finally:
         sys.setprofile(None)
     assert not any(isinstance(r, DecodeError) for r in results)
-    assert called == set()
+    assert called <= {"_rules", "_unique"}
+    assert "_rules" in called
     # ...whereas the reference path does call them (the probe works).
     sys.setprofile(profile)
     try:
