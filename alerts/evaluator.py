@@ -27,9 +27,10 @@ Choices where the spec is silent (docs/alerts.md explains them to users):
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from operator import add, itemgetter
 from typing import Any, Literal, cast
 
 from alerts.model import AlertEvent, fingerprint
@@ -65,14 +66,36 @@ DAY_S = 86_400
 
 _WIDTH = len(AGGREGATE_FIELDS)
 _IDX = {name: i for i, name in enumerate(AGGREGATE_FIELDS)}
-_IS_MAX = tuple(name in MAX_FIELDS for name in AGGREGATE_FIELDS)
+_MAX_INDEXES = tuple(i for i, name in enumerate(AGGREGATE_FIELDS) if name in MAX_FIELDS)
 _DIVISORS = tuple(MICRO if name in MICRO_FIELD_NAMES else 1 for name in AGGREGATE_FIELDS)
 _DIM_POSITION = {dim: i + 1 for i, dim in enumerate(KEY_DIMENSIONS)}
+_KEY_WIDTH = len(KEY_DIMENSIONS)  # dimensions at the head of a windows-topic row
 _OUTCOMES = tuple(_IDX[name] for name in ("tasks_submitted", "tasks_skipped", "tasks_expired"))
 
 
 def _dt(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+Projector = Callable[[Sequence[Any]], SeriesKey]
+
+
+def _projector(positions: Sequence[int]) -> Projector:
+    """``row -> tuple(row[p] for p in positions)``, in C for two or more positions."""
+    if not positions:
+        return lambda _row: ()
+    if len(positions) == 1:
+        (position,) = positions
+        return lambda row: (row[position],)
+    return cast(Projector, itemgetter(*positions))
+
+
+def _combine(acc: Sequence[int], values: Sequence[int]) -> list[int]:
+    """A new vector: ``acc`` and ``values`` summed field by field, maxima kept as maxima."""
+    out = list(map(add, acc, values))
+    for i in _MAX_INDEXES:
+        out[i] = values[i] if values[i] > acc[i] else acc[i]  # max(acc[i], values[i])
+    return out
 
 
 @dataclass
@@ -179,6 +202,19 @@ class Evaluator:
             rule.name: tuple(_DIM_POSITION[dim] for dim in rule.scope) for rule in rules.rules
         }
         self._throughput = {rule.name: throughput_rate(rule.window) for rule in rules.rules}
+        # Rules grouped by scope, then by window length: a closed key is projected once
+        # per distinct scope, the keys of one piece of a minute are summed per scope
+        # first, and rules with the same scope and window length share their partial
+        # windows (see ``_accumulate``). Per group: projector of a WindowKey, projector
+        # of a windows-topic row (the six dimensions first), (window, rules) pairs.
+        groups: dict[tuple[int, ...], dict[int, list[_RuleState]]] = {}
+        for rule in rules.rules:
+            windows = groups.setdefault(self._positions[rule.name], {})
+            windows.setdefault(rule.window, []).append(self._states[rule.name])
+        self._groups = [
+            (_projector(positions), _projector([p - 1 for p in positions]), list(windows.items()))
+            for positions, windows in groups.items()
+        ]
         if state is not None:
             self._restore(state)
 
@@ -195,32 +231,74 @@ class Evaluator:
 
     def add_minute(self, window_start: int, aggregates: Mapping[WindowKey, Sequence[int]]) -> None:
         """Add (part of) one closed minute; pieces of the same minute are summed."""
+        if self._admit(window_start) and aggregates:
+            self._accumulate(window_start, list(aggregates), list(aggregates.values()), False)
+
+    def add_rows(self, window_start: int, rows: Sequence[Sequence[Any]]) -> None:
+        """``add_minute`` for rows laid out as on the windows topic, without re-keying them.
+
+        A row is the six key dimensions (``KEY_DIMENSIONS`` order) followed by
+        the aggregate; the keys of one call are distinct (one closed window).
+        """
+        if self._admit(window_start) and rows:
+            self._accumulate(window_start, rows, [row[_KEY_WIDTH:] for row in rows], True)
+
+    def _admit(self, window_start: int) -> bool:
         if window_start % WINDOW_SECONDS:
             raise ValueError(f"window_start {window_start} is not a whole minute")
         if self._closed is not None and window_start < self._closed:
             self._ignored += 1
-            return
-        if not aggregates:
-            return
-        for rule in self._rules.rules:
-            self._accumulate(rule, window_start, aggregates)
+            return False
+        return True
 
     def _accumulate(
-        self, rule: Rule, minute: int, aggregates: Mapping[WindowKey, Sequence[int]]
+        self,
+        minute: int,
+        keys: Sequence[Sequence[Any]],
+        vectors: Sequence[Sequence[int]],
+        rows: bool,
     ) -> None:
-        positions = self._positions[rule.name]
-        start = minute - minute % rule.window
-        bucket = self._states[rule.name].partials.setdefault(start, {})
-        for key, values in aggregates.items():
-            if len(values) != _WIDTH:
-                raise ValueError(f"aggregate of {key} has {len(values)} fields, not {_WIDTH}")
-            series_key = cast(SeriesKey, tuple(key[p] for p in positions))
-            acc = bucket.get(series_key)
-            if acc is None:
-                bucket[series_key] = list(values)
-                continue
-            for i, value in enumerate(values):
-                acc[i] = max(acc[i], value) if _IS_MAX[i] else acc[i] + value
+        """Sum the keys per distinct scope once, then into the rules' partial windows.
+
+        Every vector is validated before any state changes. Stored vectors are
+        always new lists (``list`` / ``_combine``), never the caller's. Rules of
+        the same scope and window length hold the same bucket object for a
+        window start (their contents would be equal anyway), so it is summed
+        into once; nothing changes a bucket once its window is evaluated (later
+        minutes are ignored as late). Buckets restored from a snapshot are
+        separate objects and are summed into separately; only rules that had no
+        bucket for that start share the new one.
+        """
+        if set(map(len, vectors)) - {_WIDTH}:
+            bad = next(i for i, v in enumerate(vectors) if len(v) != _WIDTH)
+            raise ValueError(
+                f"aggregate of {keys[bad]} has {len(vectors[bad])} fields, not {_WIDTH}"
+            )
+        for key_projector, row_projector, members in self._groups:
+            summed: dict[SeriesKey, Sequence[int]] = {}
+            get = summed.get
+            for series_key, values in zip(
+                map(row_projector if rows else key_projector, keys), vectors, strict=True
+            ):
+                acc = get(series_key)
+                summed[series_key] = values if acc is None else _combine(acc, values)
+            for window, states in members:
+                start = minute - minute % window
+                buckets: list[dict[SeriesKey, list[int]]] = []
+                new: dict[SeriesKey, list[int]] | None = None  # shared by rules without one
+                for state in states:
+                    bucket = state.partials.get(start)
+                    if bucket is None:
+                        if new is None:
+                            new = {}
+                            buckets.append(new)
+                        state.partials[start] = new
+                    elif not any(bucket is seen for seen in buckets):
+                        buckets.append(bucket)
+                for bucket in buckets:
+                    for series_key, values in summed.items():
+                        acc = bucket.get(series_key)
+                        bucket[series_key] = list(values) if acc is None else _combine(acc, values)
 
     # -- evaluation -------------------------------------------------------------------------
 

@@ -2,17 +2,37 @@
 
 Order per batch (see ``streams.alerting`` for why it is exact):
 1. apply windows-topic records (only the next expected offset; a gap seeks back);
-2. evaluate rule windows the global watermark passed;
+2. evaluate rule windows the global watermark passed (one *step*);
 3. write the new alert events to the ``alerts`` table, then the alerts topic;
-4. snapshot the stage (with the windows-topic offset) to the alert-state topic;
+4. record the step on the alert-state topic: a full snapshot of the stage (with
+   the windows-topic offset) at most every ``snapshot_interval_s`` seconds or
+   ``snapshot_max_steps`` steps and when all input partitions fall idle,
+   otherwise a small step record (offset and the ``now`` the step used);
 5. hand the events to the receivers' dispatcher (never blocks the stream).
+
+A full snapshot copies all retained state (partial windows, series, recent
+event ids), so writing one per batch made the per-batch cost grow with
+history; a step record costs the same whatever the history.
+
+Recovery restores the last complete full snapshot, then replays the windows
+topic from its offset, evaluating exactly where the recorded steps say (and
+with their ``now``), so the replay recomputes the same transitions as the run
+that crashed: its events carry the same deterministic ids and the ids already
+on the alerts topic are not published again, and no transition is lost since
+the evaluator state is rebuilt exactly. Records after the last recorded step
+(the batch that was in flight) are evaluated as they come, as before this
+scheme (that batch was never recorded). No state record is written while
+recorded steps remain (they are already on the topic); the first step after
+the replay writes a full snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +43,7 @@ from alerts.dispatch import Dispatcher
 from alerts.model import AlertEvent
 from alerts.rules import RuleSet
 from alerts.silences import Silences, load_silences
-from streams.alerting import AlertStage, alert_row
+from streams.alerting import STEP, AlertStage, alert_row, step_time
 from streams.processor import Message, Publisher, Sink
 from streams.statelog import encode_checkpoint
 
@@ -31,6 +51,9 @@ log = logging.getLogger(__name__)
 
 ReadTopic = Callable[[str], Awaitable[list[bytes]]]
 Seek = Callable[[str, int, int], Awaitable[None]]
+
+SNAPSHOT_INTERVAL_S = 10.0  # wall clock between full snapshots of the alert stage
+SNAPSHOT_MAX_STEPS = 100  # steps between full snapshots at most (bounds the replay)
 
 
 class AlertRuntime:
@@ -49,6 +72,9 @@ class AlertRuntime:
         windows_topic: str,
         state_topic: str,
         alerts_topic: str,
+        snapshot_interval_s: float = SNAPSHOT_INTERVAL_S,
+        snapshot_max_steps: int = SNAPSHOT_MAX_STEPS,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.rules = rules
         self.stage = AlertStage(rules, partitions)
@@ -67,25 +93,37 @@ class AlertRuntime:
         self.lock = asyncio.Lock()
         self.counts: dict[str, int] = {"firing": 0, "resolved": 0, "repeats": 0, "muted": 0}
         self._silences: tuple[float, Silences | None] = (-1.0, None)
+        self.snapshot_interval_s = snapshot_interval_s
+        self.snapshot_max_steps = snapshot_max_steps
+        self.clock = clock
+        self.replay: deque[tuple[int, datetime]] = deque()  # recorded steps still ahead
+        self.stepped = 0  # windows-topic offset of the latest step (state is evaluated there)
+        self.steps_since_full = 0
+        self.full_due = True  # the first step of a worker writes a full snapshot
+        self.quiet = False  # the last step saw every input partition idle
+        self.last_full = clock()
+        self.state_records = {"full": 0, STEP: 0}
 
     async def recover(self) -> None:
-        """Latest snapshot, plus every alert id already on the alerts topic (replay guard)."""
+        """Latest full snapshot and the steps after it, plus the alert ids a replay may repeat."""
         async with self.lock:
             from streams.statelog import decode_checkpoints
 
-            snapshots = decode_checkpoints(await self.read_state())
-            if snapshots:
-                self.stage.restore(snapshots[-1])
-            published = self.stage.published
-            known = set(published)
+            snapshot, steps = latest_snapshot(decode_checkpoints(await self.read_state()))
+            if snapshot is not None:
+                self.stage.restore(snapshot)
+            self.replay = deque(steps)
+            self.stepped = self.stage.offset
+            self.steps_since_full, self.full_due = 0, True
+            published = []
             for value in await self.read_topic(self.alerts_topic):
                 try:
-                    event_id = orjson.loads(value).get("event_id")
+                    event = orjson.loads(value)
                 except orjson.JSONDecodeError:
                     continue
-                if isinstance(event_id, str) and event_id not in known:
-                    published.append(event_id)
-                    known.add(event_id)
+                if isinstance(event, dict):
+                    published.append(event)
+            guarded = self.stage.guard(published)
             self.recovered = True
             log.info(
                 "alert stage recovered",
@@ -93,6 +131,8 @@ class AlertRuntime:
                     "offset": self.stage.offset,
                     "closed_before": self.stage.closed_before,
                     "firing": len(self.stage.evaluator.active()),
+                    "steps_to_replay": len(self.replay),
+                    "replay_guard": guarded,
                 },
             )
             await self.seek(self.windows_topic, 0, self.stage.offset)
@@ -101,6 +141,7 @@ class AlertRuntime:
         async with self.lock:
             if not self.recovered:
                 return []
+            events: list[AlertEvent] = []
             expected = self.stage.offset
             for message in messages:
                 if message.offset < expected:
@@ -114,8 +155,14 @@ class AlertRuntime:
                     break
                 self.stage.apply(message.offset, message.value)
                 expected = self.stage.offset
-            self.stage.forget_orphans()
-            events = self.stage.evaluate(datetime.now(UTC), self._current_silences())
+                if self.replay and expected >= self.replay[0][0]:
+                    _, now = self.replay.popleft()
+                    events.extend(self._step(now))
+            record: dict[str, Any] | None = None
+            if not self.replay and self.stage.offset > self.stepped:
+                now = datetime.now(UTC)
+                events.extend(self._step(now))
+                record = self._state_record(now)
             fresh = self.stage.new_events(events)
             if fresh:
                 rows = [alert_row(e) for e in fresh]
@@ -123,14 +170,8 @@ class AlertRuntime:
                 await self.publisher.publish(
                     [(self.alerts_topic, None, e.fingerprint.encode(), e.to_json()) for e in fresh]
                 )
-            offsets = await self.publisher.publish(
-                [
-                    (self.state_topic, 0, None, chunk)
-                    for chunk in encode_checkpoint(self.stage.snapshot(), self.snapshot_base)
-                ]
-            )
-            if offsets and offsets[0] >= 0:
-                self.snapshot_base = offsets[0]
+            if record is not None:
+                await self._write_state(record)
             for event in fresh:
                 self._count(event)
                 log.info(
@@ -145,6 +186,51 @@ class AlertRuntime:
                 if self.dispatcher is not None:
                     self.dispatcher.submit(event)
             return fresh
+
+    def _step(self, now: datetime) -> list[AlertEvent]:
+        """What the stage does at every evaluation point, live or replayed."""
+        self.stage.forget_orphans()
+        events = self.stage.evaluate(now, self._current_silences())
+        self.stepped = self.stage.offset
+        return events
+
+    def _state_record(self, now: datetime) -> dict[str, Any]:
+        """A full snapshot when one is due, else the step record (both after the step).
+
+        Also due when every input partition has just gone idle (the end of a bounded
+        run, a quiet spell): the stream may stop here, and a restart should then
+        find a snapshot at the end of the topic rather than replay up to an interval.
+        """
+        quiet = self.stage.partitions > 0 and all(
+            self.stage.idle.get(p, False) for p in range(self.stage.partitions)
+        )
+        fell_quiet, self.quiet = quiet and not self.quiet, quiet
+        elapsed = self.clock() - self.last_full
+        if (
+            self.full_due
+            or fell_quiet
+            or elapsed >= self.snapshot_interval_s
+            or self.steps_since_full >= self.snapshot_max_steps
+        ):
+            return {"kind": "full", **self.stage.snapshot()}
+        return self.stage.step_record(now)
+
+    async def _write_state(self, record: dict[str, Any]) -> None:
+        full = record.get("kind") != STEP
+        offsets = await self.publisher.publish(
+            [
+                (self.state_topic, 0, None, chunk)
+                for chunk in encode_checkpoint(record, self.snapshot_base)
+            ]
+        )
+        if full:
+            self.state_records["full"] += 1
+            self.steps_since_full, self.full_due, self.last_full = 0, False, self.clock()
+            if offsets and offsets[0] >= 0:
+                self.snapshot_base = offsets[0]
+        else:
+            self.state_records[STEP] += 1
+            self.steps_since_full += 1
 
     async def emit_meta(self, events: Sequence[AlertEvent]) -> None:
         """Self-monitoring transitions: same outputs and order, no evaluator state involved.
@@ -197,3 +283,29 @@ class AlertRuntime:
             "alerts_resolved": self.counts["resolved"],
             "alerts_firing_now": len(self.stage.evaluator.active()),
         }
+
+
+def latest_snapshot(
+    records: Sequence[Mapping[str, Any]],
+) -> tuple[Mapping[str, Any] | None, list[tuple[int, datetime]]]:
+    """The last full snapshot of an alert-state log and the steps recorded after it.
+
+    Records without ``kind`` are full snapshots (written before step records
+    existed). Steps at or below the snapshot's offset, or not after the previous
+    step, are ignored; without a full snapshot there is nothing to replay against.
+    """
+    last = None
+    for index, record in enumerate(records):
+        if record.get("kind") != STEP:
+            last = index
+    if last is None:
+        return None, []
+    snapshot = records[last]
+    steps: list[tuple[int, datetime]] = []
+    position = int(snapshot["offset"])
+    for record in records[last + 1 :]:
+        offset = int(record["offset"])
+        if offset > position:
+            steps.append((offset, step_time(record)))
+            position = offset
+    return snapshot, steps

@@ -20,8 +20,10 @@ when it passes their end.
 
 The stage's state (evaluator, per-partition progress, unfinished attempts,
 input offset) is snapshotted to the alert-state topic after its outputs
-(alerts table, alerts topic) are written; replays are recognised by the
-deterministic ``AlertEvent.event_id`` and not published twice.
+(alerts table, alerts topic) are written, every few seconds; in between, each
+evaluation leaves a small step record (offset, ``now``) so that a replay
+evaluates where the original run did (``streams.alert_runtime``). Replays are
+recognised by the deterministic ``AlertEvent.event_id`` and not published twice.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -44,35 +46,53 @@ from streams.state import ClosedWindow
 log = logging.getLogger(__name__)
 
 PIECE_KEYS = 2000  # aggregate rows per piece record: well under the broker's message limit
+PUBLISHED_KEPT = 10_000  # recent event ids kept in the snapshot
+STEP = "step"  # ``kind`` of an alert-state record that is not a full snapshot
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def step_time(record: Mapping[str, Any]) -> datetime:
+    """The ``now`` of a step record, exactly."""
+    return _EPOCH + timedelta(microseconds=int(record["now_us"]))
 
 
 def encode_reports(
     partition: int, closed_before: int, idle: bool, closed: Sequence[ClosedWindow]
 ) -> list[bytes]:
-    """The records one checkpoint of one partition publishes: pieces, then the mark."""
+    """The records one checkpoint of one partition publishes: pieces, then the mark.
+
+    A piece holds at most ``PIECE_KEYS`` rows: ``[window_start, rows]`` entries,
+    a row being the key without its minute followed by the aggregate. A window
+    that ends exactly at a piece boundary leaves an empty entry at the head of
+    the next piece (harmless; kept so the records stay as they always were).
+    """
     attempt = uuid.uuid4().hex
     pieces: list[bytes] = []
-    rows: list[list[Any]] = []
-    current: list[list[Any]] = []
+    entries: list[list[Any]] = []
+    count = 0  # rows in ``entries``
 
-    def flush() -> None:
-        nonlocal rows, current
-        if rows:
-            pieces.append(orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": rows}))
-        rows, current = [], []
-
-    count = 0
     for window in closed:
-        current = []
-        rows.append([window.window_start, current])
-        for key, aggregate in window.aggregates.items():
-            current.append([*key[1:], *aggregate])
-            count += 1
-            if count % PIECE_KEYS == 0:
-                flush()
-                current = []
-                rows.append([window.window_start, current])
-    flush()
+        start = window.window_start
+        rows = [[*key[1:], *aggregate] for key, aggregate in window.aggregates.items()]
+        taken = 0
+        while True:
+            part = rows[taken : taken + PIECE_KEYS - count]
+            entries.append([start, part])
+            taken += len(part)
+            count += len(part)
+            if count < PIECE_KEYS:
+                break
+            pieces.append(orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": entries}))
+            entries, count = [], 0
+            if taken == len(rows):
+                entries.append([start, []])
+                break
+    if entries:
+        pieces.append(orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": entries}))
     mark = {
         "k": "mark",
         "p": partition,
@@ -96,9 +116,14 @@ class AlertStage:
     closed_before: int = 0  # global
     published: list[str] = field(default_factory=list)  # recent event ids (replay guard)
     bad_records: int = 0
+    # Ids found on the alerts topic at recovery that a replay may compute again (see
+    # ``guard``); kept apart from ``published`` so that trimming it cannot drop them.
+    replayed: set[str] = field(default_factory=set)
+    _seen: set[str] = field(default_factory=set, init=False, repr=False)  # set(published)
 
     def __post_init__(self) -> None:
         self.evaluator = Evaluator(self.rules)
+        self._seen = set(self.published)
 
     # -- input ------------------------------------------------------------------------
 
@@ -121,8 +146,7 @@ class AlertStage:
         for window_start, rows in minutes:
             if window_start < floor or window_start >= record["closed_before"]:
                 continue  # already applied by an earlier attempt, or not closed by this one
-            aggregates = {(window_start, *row[:6]): row[6:] for row in rows}
-            self.evaluator.add_minute(window_start, aggregates)
+            self.evaluator.add_rows(window_start, rows)
         self.applied[partition] = max(floor, int(record["closed_before"]))
         self.idle[partition] = bool(record["idle"])
 
@@ -151,11 +175,41 @@ class AlertStage:
 
     def new_events(self, events: Iterable[AlertEvent]) -> list[AlertEvent]:
         """Events not published before (a replay after a crash recomputes the same ids)."""
-        seen = set(self.published)
-        fresh = [e for e in events if e.event_id not in seen]
-        self.published.extend(e.event_id for e in fresh)
-        del self.published[:-10_000]
+        seen, replayed = self._seen, self.replayed
+        fresh = [e for e in events if e.event_id not in seen and e.event_id not in replayed]
+        for event in fresh:
+            self.published.append(event.event_id)
+            seen.add(event.event_id)
+        if len(self.published) > PUBLISHED_KEPT:
+            dropped = self.published[:-PUBLISHED_KEPT]
+            del self.published[:-PUBLISHED_KEPT]
+            seen.difference_update(dropped)
         return fresh
+
+    def guard(self, published: Iterable[Mapping[str, Any]]) -> int:
+        """Remember the alerts already on the alerts topic that a replay may compute again.
+
+        A replay starts from the restored snapshot, so it can only recompute events of
+        rule windows that end after the snapshot's ``closed_before``; older ids are
+        left out (the topic holds the whole history). Returns how many were kept.
+        """
+        closed = self.evaluator.closed_before
+        floor = None if closed is None else datetime.fromtimestamp(closed, UTC)
+        kept = 0
+        for event in published:
+            event_id = event.get("event_id")
+            if not isinstance(event_id, str) or event_id in self._seen:
+                continue
+            if floor is not None:
+                try:
+                    end = datetime.fromisoformat(str(event.get("window_end")))
+                except ValueError:
+                    end = None  # unreadable: keep it, to be safe
+                if end is not None and end.tzinfo is not None and end <= floor:
+                    continue
+            self.replayed.add(event_id)
+            kept += 1
+        return kept
 
     # -- checkpoints ------------------------------------------------------------------
 
@@ -171,13 +225,24 @@ class AlertStage:
             "evaluator": self.evaluator.state(),
         }
 
+    def step_record(self, now: datetime) -> dict[str, Any]:
+        """Where (windows-topic offset) and when (``now`` for silences) ``evaluate`` ran.
+
+        Written after every evaluation between full snapshots, so that a replay from
+        the last full snapshot evaluates at exactly the same points (see
+        ``streams.alert_runtime``).
+        """
+        return {"kind": STEP, "seq": self.offset, "offset": self.offset, "now_us": _micros(now)}
+
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         self.offset = int(snapshot["offset"])
         self.applied = {int(k): int(v) for k, v in snapshot["applied"].items()}
         self.idle = {int(k): bool(v) for k, v in snapshot["idle"].items()}
         self.pending = dict(snapshot["pending"])
         self.closed_before = int(snapshot["closed_before"])
-        self.published = list(snapshot["published"])
+        self.published = list(dict.fromkeys(snapshot["published"]))
+        self._seen = set(self.published)
+        self.replayed = set()
         self.evaluator = Evaluator(self.rules, state=snapshot["evaluator"])
 
 
