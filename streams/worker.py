@@ -108,7 +108,10 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
         totals["windows_closed"] = runtime.processor.closed_windows
         if runtime.alerts is not None:
             await _alerts_settled(runtime, settings)
-            totals.update(runtime.alerts.summary())
+            # The stage's offset moves before the batch's alerts are written:
+            # the lock waits for that batch to finish.
+            async with runtime.alerts.lock:
+                totals.update(runtime.alerts.summary())
             if runtime.alerts.dispatcher is not None:
                 await runtime.alerts.dispatcher.close(timeout_s=10)
         print(
