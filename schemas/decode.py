@@ -249,8 +249,11 @@ def _finish_audited(values: dict[str, Any]) -> None:
     values["error_categories"] = TaskAudited._unique(values["error_categories"])
 
 
+_MODEL_RULES: Any = _unbound(TaskCompleted._rules)
+
+
 def _rules_completed(event: Any) -> None:
-    TaskCompleted._rules(event)  # the model's own rules: one definition, raises when broken
+    _MODEL_RULES(event)  # the model's own rules: one definition, raises when broken
 
 
 def _no_rules(event: Any) -> None:
