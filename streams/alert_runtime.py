@@ -153,7 +153,7 @@ class AlertRuntime:
                     )
                     await self.seek(self.windows_topic, 0, expected)
                     break
-                self.stage.apply(message.offset, message.value)
+                self.stage.apply(message.offset, message.value or b"")
                 expected = self.stage.offset
                 if self.replay and expected >= self.replay[0][0]:
                     _, now = self.replay.popleft()

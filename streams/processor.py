@@ -44,7 +44,20 @@ class Message:
     topic: str
     partition: int
     offset: int
-    value: bytes
+    value: bytes | None
+
+
+class Record(Protocol):
+    """What the processor reads of a message (aiokafka's ConsumerRecord has it)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 class CheckpointFailed(RuntimeError):
@@ -187,7 +200,7 @@ class Processor:
 
     # -- processing -----------------------------------------------------------------
 
-    async def process(self, messages: Sequence[Message]) -> None:
+    async def process(self, messages: Sequence[Record]) -> None:
         self._raise_if_failed()
         async with self.lock:
             now = datetime.now(UTC)
@@ -208,9 +221,8 @@ class Processor:
                         self.stats["gap_dropped"] += 1
                     continue
                 self.seeking.pop((message.topic, partition), None)
-                state.process(
-                    decode(message.value, now), message.value, message.topic, message.offset
-                )
+                raw = message.value or b""  # a tombstone is dead-lettered as empty JSON
+                state.process(decode(raw, now), raw, message.topic, message.offset)
                 self.last_activity[partition] = time.monotonic()
             if messages:
                 self.last_message_at = time.monotonic()
@@ -296,9 +308,9 @@ class Processor:
         if task is not None:
             try:
                 await task
-            except BaseException as exc:
+            except Exception as exc:
                 self.failed = exc
-                raise
+                raise CheckpointFailed(f"checkpoint failed: {type(exc).__name__}") from exc
         self._raise_if_failed()
 
     def _raise_if_failed(self) -> None:

@@ -1,0 +1,115 @@
+"""The processor between the intake and the state: odd records and overlapped checkpoints.
+
+The sink and publisher here record what they are given (the real ones are
+exercised end to end in tests/e2e); these tests pin the processor's own rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas.decode import Decoder
+from streams.processor import CheckpointFailed, Message, Processor
+from streams.statelog import decode_checkpoints
+from tests.oracle import generate
+
+TOPIC = "annotation.task-completed"
+
+
+class Recorder:
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.rows: list[Mapping[str, Sequence[Sequence[Any]]]] = []
+        self.records: list[tuple[str, int | None, bytes | None, bytes]] = []
+        self.fail_after = fail_after
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    def write(self, batches: Mapping[str, Sequence[Sequence[Any]]]) -> None:
+        if self.fail_after is not None and len(self.rows) >= self.fail_after:
+            raise ConnectionError("injected: ClickHouse unreachable")
+        self.rows.append(batches)
+
+    async def publish(
+        self, records: list[tuple[str, int | None, bytes | None, bytes]]
+    ) -> list[int]:
+        await self.gate.wait()
+        start = len(self.records)
+        self.records.extend(records)
+        return list(range(start, start + len(records)))
+
+
+def processor(recorder: Recorder) -> Processor:
+    async def load_state(partition: int) -> tuple[list[dict[str, Any]], int]:
+        return [], 0
+
+    async def seek(topic: str, partition: int, offset: int) -> None:
+        return None
+
+    return Processor(
+        decoder=Decoder(),
+        sink=recorder,
+        publisher=recorder,
+        load_state=load_state,
+        seek=seek,
+        state_topic="state",
+        dlq_topic="dlq",
+        lateness_s=120,
+        retention_s=48 * 3600,
+        idle_timeout_s=30,
+        live=False,
+        input_topics=(TOPIC,),
+    )
+
+
+async def test_a_tombstone_becomes_a_dead_letter_and_processing_goes_on() -> None:
+    recorder = Recorder()
+    proc = processor(recorder)
+    line = generate(seed=3, count=50).lines[0]
+    await proc.process([Message(TOPIC, 0, 0, None), Message(TOPIC, 0, 1, line)])
+    await proc.checkpoint()
+    letters = [orjson.loads(v) for t, _, _, v in recorder.records if t == "dlq"]
+    assert [(d["reason"], d["source_offset"]) for d in letters] == [("invalid_json", 0)]
+    assert proc.totals()["events_in"] == 2
+    assert proc.states[0].offsets[TOPIC] == 2
+
+
+async def test_checkpoints_are_written_in_order_while_the_next_batch_is_processed() -> None:
+    recorder = Recorder()
+    proc = processor(recorder)
+    lines = generate(seed=4, count=400).lines
+    recorder.gate.clear()  # the first flush cannot publish yet
+    await proc.process([Message(TOPIC, 0, i, v) for i, v in enumerate(lines[:200])])
+    await proc.checkpoint(wait=False)
+    await asyncio.sleep(0.05)
+    # The next batch is processed while the first checkpoint is still in flight.
+    await proc.process([Message(TOPIC, 0, 200 + i, v) for i, v in enumerate(lines[200:])])
+    assert recorder.records == [] and len(recorder.rows) == 1
+    second = asyncio.ensure_future(proc.checkpoint())
+    await asyncio.sleep(0.05)
+    assert len(recorder.rows) == 1  # prepared only once the first flush finished
+    recorder.gate.set()
+    await second
+    states = decode_checkpoints(v for t, _, _, v in recorder.records if t == "state")
+    assert [s["offsets"][TOPIC] for s in states] == [200, len(lines)]
+    assert proc.durable_offsets[0][TOPIC] == len(lines)
+
+
+async def test_a_failed_flush_stops_the_processor() -> None:
+    recorder = Recorder(fail_after=1)
+    proc = processor(recorder)
+    lines = generate(seed=5, count=20).lines
+    await proc.process([Message(TOPIC, 0, 0, lines[0])])
+    await proc.checkpoint()
+    await proc.process([Message(TOPIC, 0, 1, lines[1])])
+    await proc.checkpoint(wait=False)
+    with pytest.raises(CheckpointFailed):
+        await proc.checkpoint()
+    # Its changes already left the state: nothing more may be processed or written.
+    with pytest.raises(CheckpointFailed):
+        await proc.process([Message(TOPIC, 0, 2, lines[2])])
+    assert len([r for r in recorder.records if r[0] == "state"]) == 1
