@@ -35,7 +35,12 @@ def start_worker(
 
 def run_until_drained(env: dict[str, str], log: Path, timeout: float = 300) -> str:
     process = start_worker(env, until_drained=True, log=log)
-    code = process.wait(timeout)
+    try:
+        code = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()  # never leave a worker behind to load the machine
+        process.wait(30)
+        raise
     text = log.read_text(errors="replace")
     assert code == 0, f"worker exited {code}:\n{text[-4000:]}"
     return text
