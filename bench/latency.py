@@ -447,6 +447,7 @@ async def _alerts(bootstrap: str, worker: LiveWorker, trials: int) -> dict[str, 
         "p50_ms": _ms(percentile(latencies, 50)),
         "p99_ms": _ms(percentile(latencies, 99)),
         "max_ms": _ms(max(latencies) if latencies else None),
+        "trials_ms": [_ms(v) for v in latencies],  # in trial order
         "other_alerts": other_alerts,
         "worker_ready_s": startup,
     }

@@ -54,10 +54,12 @@ class Runtime:
     alerts: AlertRuntime | None = None
     selfmon: Callable[[], Awaitable[None]] | None = None
 
+    app_assigned: bool = False  # the Faust app's own group (dead letters, alert stage) settled
+
     @property
     def ready(self) -> bool:
-        """The input partitions are assigned and their state recovered."""
-        return self.intake.ready
+        """Both groups settled: input state recovered, the alert stage recovered if ours."""
+        return self.intake.ready and self.app_assigned
 
 
 class FaustPublisher:
@@ -291,15 +293,18 @@ def create_app(
             log.info("input drained: all windows closed", extra=dict(processor.totals()))
             runtime.drained.set()
 
-    if runtime.alerts is not None:
-        alerts = runtime.alerts
-
-        @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-        async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:
+        if runtime.alerts is not None:
             if TP(settings.topic_windows, 0) in assigned:
-                await alerts.recover()
+                await runtime.alerts.recover()
             else:
-                alerts.recovered = False
+                runtime.alerts.recovered = False
+        runtime.app_assigned = True
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
+        runtime.app_assigned = False
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
