@@ -1,6 +1,7 @@
 """Per-event cost of each pure stage of the worker, without Kafka, Faust or ClickHouse.
 
     python -m bench.hotpath [--events 50000]
+    python -m bench.hotpath --memory [--events 100000]   # bytes per window / dedup key
 
 The realistic simulator mix, replayed through the same functions the worker
 calls, in checkpoint-sized batches. Microseconds per input event, best of 3.
@@ -29,6 +30,117 @@ def _best(fn: Callable[[], Any], repeat: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def _native_encoder() -> Callable[[dict[str, Any]], int]:
+    """What the ClickHouse writer thread does in Python: clickhouse-connect's Native encoding.
+
+    Column types come from the migrations' DDL (no server). Takes the batches
+    as ``rows_for_checkpoint`` returns them, column batches or row lists.
+    """
+    import re
+
+    from clickhouse_connect.datatypes.registry import get_from_name
+    from clickhouse_connect.driver.insert import InsertContext
+    from clickhouse_connect.driver.transform import NativeTransform
+
+    from sinks.schema import MIGRATIONS, TABLE_COLUMNS
+
+    types: dict[str, list[Any]] = {}
+    for migration in MIGRATIONS:
+        for statement in migration.statements:
+            match = re.match(
+                r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\) ENGINE", statement, re.S
+            )
+            if match and match.group(1) in TABLE_COLUMNS:
+                lines = [line for line in match.group(2).strip().splitlines() if line.strip()]
+                parsed = [re.match(r"\s*(\w+) (.+?),?\s*$", line) for line in lines]
+                types[match.group(1)] = [get_from_name(m.group(2)) for m in parsed if m]
+
+    def encode(batches: dict[str, Any]) -> int:
+        size = 0
+        for table, batch in batches.items():
+            columnar = hasattr(batch, "rows")
+            if not (batch.rows if columnar else len(batch)):
+                continue
+            context = InsertContext(
+                table, list(TABLE_COLUMNS[table]), types[table], column_oriented=columnar
+            )
+            context.data = batch
+            size += sum(len(chunk) for chunk in NativeTransform.build_insert(context))
+        return size
+
+    return encode
+
+
+def measure_memory(n: int) -> dict[str, float]:
+    """tracemalloc bytes per retained window key and per dedup key, after checkpoints.
+
+    Events are decoded one at a time and dropped, so only the state holds their
+    strings; every BATCH events the partitions checkpoint (advance, rows, mark).
+    Window bytes = what clearing the windows (and error counts) frees; dedup
+    bytes = what clearing the dedup marks frees.
+    """
+    import gc
+    import tracemalloc
+
+    from bench.stack import SIM_SEED, SIM_START, route
+    from schemas import Decoder
+    from simulator import Simulator
+    from streams.rows import rows_for_checkpoint
+    from streams.state import PartitionState
+
+    lines = list(Simulator(SIM_SEED, SIM_START, annotators=10_000).events(n))
+    routed = [route(line) for line in lines]
+    decoder = Decoder()
+    now = datetime.now(UTC)
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    states = [PartitionState(p, 120_000_000, 48 * 3600 * 1_000_000) for p in range(4)]
+    offsets = [0, 0, 0, 0]
+    now_us = int(time.time() * 1_000_000)
+    for start in range(0, len(lines), BATCH):
+        for i in range(start, min(start + BATCH, len(lines))):
+            topic, key, value = routed[i]
+            p = hash(key) % 4
+            states[p].process(decoder.decode(value, now), value, topic, offsets[p])
+            offsets[p] += 1
+        for s in states:
+            s.move_watermark()
+            s.advance()
+        rows_for_checkpoint([s for s in states if s.has_changes], now_us)
+        for s in states:
+            s.mark_checkpointed()
+    window_keys = sum(len(s.windows) for s in states)
+    dedup_keys = sum(len(s.seen) for s in states)
+    gc.collect()
+    total = tracemalloc.get_traced_memory()[0] - base
+
+    def clear(names: tuple[str, ...]) -> int:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for s in states:
+            for name in names:
+                if isinstance(getattr(type(s), name, None), property):
+                    continue  # a view over the state, not storage
+                if hasattr(s, name):
+                    setattr(s, name, type(getattr(s, name))())
+        gc.collect()
+        return before - tracemalloc.get_traced_memory()[0]
+
+    dedup = clear(("seen", "seen_by_minute", "_seen"))
+    windows = clear(
+        ("windows", "by_minute", "errors", "_windows", "_open_by_minute", "_errors", "_packed")
+    )
+    tracemalloc.stop()
+    return {
+        "window keys": window_keys,
+        "dedup keys": dedup_keys,
+        "state bytes (tracemalloc)": total,
+        "bytes per window key": windows / max(1, window_keys),
+        "bytes per dedup key": dedup / max(1, dedup_keys),
+    }
 
 
 def measure(n: int) -> dict[str, float]:
@@ -96,11 +208,15 @@ def measure(n: int) -> dict[str, float]:
 
     per["PartitionState.process"] = _best(lambda: process_all(fresh_states()))
 
-    # The checkpoint stages, on the same batches.
+    # The checkpoint stages, on the same batches (best of 3 per stage).
+    encode_native = _native_encoder()
+
     def checkpoint_stages() -> dict[str, float]:
         states = fresh_states()
         offsets = [0, 0, 0, 0]
-        spent = dict.fromkeys(("rows", "delta", "advance", "reports", "evaluator"), 0.0)
+        spent = dict.fromkeys(
+            ("rows", "native", "delta", "mark", "advance", "reports", "evaluator"), 0.0
+        )
         # The alert stage as AlertRuntime.process drives it, one windows batch per
         # checkpoint (1 s): the records, evaluation, the replay guard, then a state
         # record: a full snapshot every SNAPSHOT_INTERVAL_S batches, else a step record.
@@ -121,8 +237,10 @@ def measure(n: int) -> dict[str, float]:
                 closed.append(s.advance())
             t1 = time.perf_counter()
             changed = [s for s in states if s.has_changes]
-            rows_for_checkpoint(changed, now_us)
+            batches = rows_for_checkpoint(changed, now_us)
             t2 = time.perf_counter()
+            encode_native(batches)
+            t2n = time.perf_counter()
             for s in changed:
                 encode_checkpoint(s.delta())
             t3 = time.perf_counter()
@@ -141,20 +259,26 @@ def measure(n: int) -> dict[str, float]:
             full = start // BATCH % full_every == 0
             encode_checkpoint(stage.snapshot() if full else stage.step_record(evaluated_at))
             t5 = time.perf_counter()
-            del reports
+            del reports, batches
             for s in states:
                 s.mark_checkpointed()
+            t6 = time.perf_counter()
             spent["advance"] += t1 - t0
             spent["rows"] += t2 - t1
-            spent["delta"] += t3 - t2
+            spent["native"] += t2n - t2
+            spent["delta"] += t3 - t2n
             spent["reports"] += t4 - t3
             spent["evaluator"] += t5 - t4
+            spent["mark"] += t6 - t5
         return spent
 
-    spent = checkpoint_stages()
+    runs = [checkpoint_stages() for _ in range(3)]
+    spent = {stage: min(run[stage] for run in runs) for stage in runs[0]}
     per["advance + evict (per checkpoint, 4 partitions)"] = spent["advance"]
     per["rows_for_checkpoint"] = spent["rows"]
+    per["ClickHouse Native encoding of those rows (writer)"] = spent["native"]
     per["encode_checkpoint(delta())"] = spent["delta"]
+    per["mark_checkpointed (packs closed minutes)"] = spent["mark"]
     per["encode_reports (closed minutes)"] = spent["reports"]
     per["alert stage: apply + evaluate + state record"] = spent["evaluator"]
     return {name: seconds / n * 1e6 for name, seconds in per.items()}
@@ -163,7 +287,17 @@ def measure(n: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hotpath")
     parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="instead: tracemalloc bytes per window key and per dedup key (10 000 annotators)",
+    )
     args = parser.parse_args(argv)
+    if args.memory:
+        print(f"{args.events:,} simulator events, 10,000 annotators, 48 h retention")
+        for name, value in measure_memory(args.events).items():
+            print(f"  {name:<50} {value:12,.1f}")
+        return 0
     result = measure(args.events)
     print(f"{args.events:,} simulator events, batches of {BATCH}; microseconds per input event")
     for name, micros in result.items():

@@ -277,7 +277,7 @@ class Processor:
         self.stats["batch_ms_max"] = max(self.stats["batch_ms_max"], millis)
 
     def pending_events(self) -> int:
-        return sum(len(s.accepted) + len(s.dead_letters) for s in self.states.values())
+        return sum(s.pending_events for s in self.states.values())
 
     # -- checkpoints ------------------------------------------------------------------
 

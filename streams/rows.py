@@ -1,94 +1,146 @@
-"""Turn a checkpoint's changes into ClickHouse rows, in the sink's column order."""
+"""Turn a checkpoint's changes into ClickHouse batches, in the sink's column order.
+
+Batches are built column by column (``sinks.clickhouse.Columns``): no list per
+row, and the client inserts them without pivoting them again. Timestamps go
+out as the integers clickhouse-connect would compute from the datetimes
+(epoch seconds for ``DateTime``, epoch milliseconds for ``DateTime64(3)``),
+so the stored values are the same and neither thread converts datetimes.
+"""
 
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.deadletter import DeadLetter
-from schemas.events import TaskAudited, TaskCompleted
-from streams.state import PartitionState
-from streams.windows import MICRO, MICRO_FIELDS, WIDTH, epoch_us, window_start
+from sinks.clickhouse import Columns
+from sinks.schema import TABLE_COLUMNS
+from streams.state import AUDIT_FIELDS, TASK_FIELDS, PartitionState
+from streams.windows import EPOCH, MICRO, MICRO_FIELDS, WIDTH, WindowKey
 
 _MICRO_POSITIONS = tuple(i in MICRO_FIELDS for i in range(WIDTH))
+# Within this range of epoch microseconds, ``datetime.timestamp()`` (a float) floors
+# to the exact second, so clickhouse-connect's DateTime64(3) ticks equal
+# ``epoch_us // 1000``; beyond it (before 1833, after 2106) its own formula is used.
+_EXACT_US = 2**32 * MICRO
+_EXACT_MS = _EXACT_US // 1000
+_US = timedelta(microseconds=1)
+_MS = timedelta(milliseconds=1)
+
+_CREATED = 10 + TASK_FIELDS.index("task_created_at")
+# The state keeps pending rows in the tables' column order (see streams.state).
+assert tuple(TABLE_COLUMNS["task_events"][10:-4]) == TASK_FIELDS
+assert tuple(TABLE_COLUMNS["audit_events"][10:-4]) == AUDIT_FIELDS
 
 
-def _utc(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+def _ticks_of(moment: datetime) -> int:
+    """DateTime64(3) ticks exactly as clickhouse-connect computes them from a datetime."""
+    return (math.floor(moment.timestamp()) * 1_000_000 + moment.microsecond) * 1000 // 1_000_000
 
 
-def rows_for_checkpoint(
-    states: Sequence[PartitionState], now_us: int
-) -> dict[str, list[list[Any]]]:
+def _created_ticks(moments: list[datetime | None]) -> list[int | None]:
+    """DateTime64(3) ticks of a nullable column (``(m - EPOCH) // 1 ms`` = ``epoch_us // 1000``)."""
+    ticks = [None if m is None else (m - EPOCH) // _MS for m in moments]
+    known = [t for t in ticks if t is not None]
+    if known and not (min(known) > -_EXACT_MS and max(known) < _EXACT_MS):
+        ticks = [None if m is None else _lib_ticks((m - EPOCH) // _US) for m in moments]
+    return ticks
+
+
+def _lib_ticks(epoch_us: int) -> int:
+    """clickhouse-connect's DateTime64(3) ticks of a datetime, from its epoch microseconds.
+
+    It computes ``floor(dt.timestamp())`` (``epoch_us / 10**6``, correctly
+    rounded, as the C code computes it) and ``dt.microsecond`` (``epoch_us mod
+    10**6``: offsets are whole minutes).
+    """
+    seconds = math.floor(epoch_us / MICRO)
+    return (seconds * MICRO + epoch_us % MICRO) * 1000 // MICRO
+
+
+def _ticks(epoch_us: list[int]) -> list[int]:
+    if min(epoch_us) > -_EXACT_US and max(epoch_us) < _EXACT_US:
+        return [u // 1000 for u in epoch_us]
+    return [_lib_ticks(u) for u in epoch_us]
+
+
+def _events(table: str, states: Sequence[PartitionState], audits: bool, stamp: int) -> Columns:
+    """Columns of task_events (or audit_events) from the accepted events not written yet."""
+    columns: list[list[Any]] = []
+    partitions: list[int] = []
+    for state in states:
+        pending = state.pending_columns(audits)
+        if not pending[0]:
+            continue
+        if columns:
+            for column, more in zip(columns, pending, strict=True):
+                column.extend(more)
+        else:
+            columns = pending
+        partitions.extend([state.partition] * len(pending[0]))
+    n = len(partitions)
+    if not n:
+        return Columns([[] for _ in TABLE_COLUMNS[table]], 0)
+    columns[1] = _ticks(columns[1])  # occurred_at
+    if not audits:
+        columns[_CREATED] = _created_ticks(columns[_CREATED])
+    *row, topics, offsets, _marks = columns
+    return Columns([*row, topics, partitions, offsets, [stamp] * n], n)
+
+
+def rows_for_checkpoint(states: Sequence[PartitionState], now_us: int) -> dict[str, Columns]:
     updated_at = datetime.fromtimestamp(now_us / MICRO, UTC)
-    metrics: list[list[Any]] = []
-    errors: list[list[Any]] = []
-    tasks: list[list[Any]] = []
-    audits: list[list[Any]] = []
+    stamp = _ticks_of(updated_at)
+    metric_keys: list[WindowKey] = []
+    metric_aggs: list[list[int]] = []
+    metric_versions: list[int] = []
+    error_rows: list[tuple[Any, ...]] = []
     for state in states:
         version = state.next_version(now_us)
-        for key in state.dirty_windows:
-            agg = state.windows[key]
-            values = [
-                v / MICRO if micro else v for v, micro in zip(agg, _MICRO_POSITIONS, strict=True)
-            ]
-            metrics.append([_utc(key[0]), *key[1:], *values, version, updated_at])
-        for error_key in state.dirty_errors:
-            key, category = error_key
-            errors.append(
-                [_utc(key[0]), *key[1:], category, state.errors[error_key], version, updated_at]
-            )
-        for item in state.accepted:
-            event = item.event
-            start = _utc(window_start(epoch_us(event.occurred_at)))
-            common = [
-                event.event_id,
-                event.occurred_at,
-                start,
-                event.project_id,
-                event.queue_id,
-                event.task_id,
-                event.annotator_id,
-                event.vendor_id,
-                event.locale,
-                event.source,
-            ]
-            ingest = [item.topic, item.partition, item.offset, updated_at]
-            if isinstance(event, TaskCompleted):
-                tasks.append(
-                    [
-                        *common,
-                        event.status,
-                        event.handle_time_s,
-                        event.task_created_at,
-                        event.attempt,
-                        event.is_gold,
-                        event.gold_correct,
-                        event.task_type,
-                        event.tags,
-                        *ingest,
-                    ]
-                )
-            elif isinstance(event, TaskAudited):
-                audits.append(
-                    [
-                        *common,
-                        event.auditor_id,
-                        event.verdict,
-                        event.score,
-                        event.error_categories,
-                        event.audit_kind,
-                        event.audit_time_s,
-                        *ingest,
-                    ]
-                )
+        windows = state.open_windows
+        keys = list(state.dirty_windows)
+        metric_keys.extend(keys)
+        metric_aggs.extend([windows[key] for key in keys])
+        metric_versions.extend([version] * len(keys))
+        errors = state.open_errors
+        error_rows.extend(
+            (*key, category, errors[(key, category)], version)
+            for key, category in state.dirty_errors
+        )
+
+    n = len(metric_keys)
+    if n:
+        keys_t = list(zip(*metric_keys, strict=True))
+        values_t = list(zip(*metric_aggs, strict=True))
+        metrics = Columns(
+            [
+                *[list(column) for column in keys_t],
+                *[
+                    [v / MICRO for v in column] if micro else list(column)
+                    for column, micro in zip(values_t, _MICRO_POSITIONS, strict=True)
+                ],
+                metric_versions,
+                [stamp] * n,
+            ],
+            n,
+        )
+    else:
+        metrics = Columns([[] for _ in TABLE_COLUMNS["metrics_1m"]], 0)
+    if error_rows:
+        errors_t = list(zip(*error_rows, strict=True))
+        errors_batch = Columns(
+            [*[list(column) for column in errors_t], [stamp] * len(error_rows)], len(error_rows)
+        )
+    else:
+        errors_batch = Columns([[] for _ in TABLE_COLUMNS["audit_errors_1m"]], 0)
     return {
-        "task_events": tasks,
-        "audit_events": audits,
+        "task_events": _events("task_events", states, False, stamp),
+        "audit_events": _events("audit_events", states, True, stamp),
         "metrics_1m": metrics,
-        "audit_errors_1m": errors,
+        "audit_errors_1m": errors_batch,
     }
 
 

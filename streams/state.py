@@ -5,42 +5,145 @@ and is persisted as one checkpoint record (see ``delta``), together with the
 input offsets it covers, so state, offsets and what was emitted can never
 disagree after a crash: recovery replays the records and resumes reading at
 exactly the recorded offsets.
+
+Memory. Windows and dedup marks are kept for the whole retention horizon
+(48 h by default) so that late corrections stay exact, so their size per key
+is what bounds the worker's memory:
+
+- A minute the watermark has closed, once its windows are written, is packed
+  into one compressed bytes object (``streams.windows.pack_minute``, about
+  25 bytes per window instead of about 800 for a dict entry of a 7-tuple and
+  a list of 18 ints). A late correction unpacks that minute, updates it
+  exactly as if it had never been packed, and the next checkpoint packs it
+  again. Only the open minutes (the allowed lateness) and freshly corrected
+  ones are held as Python objects.
+- A dedup mark is one int instead of the ``project_id \\x1f event_id`` string
+  (60 to 150 bytes): the project's index in a small table, then the event
+  id's own UTF-8 bytes when it has at most 17 of them (exact: no two ids
+  share a mark), else the id's 128-bit BLAKE2b digest (``dedup_mark``). Two
+  different long ids of one project share a digest with probability about
+  n² / 2¹²⁹ for n held: about 1e-27 for a million, i.e. never in practice (a
+  collision would drop one event as a duplicate). Such an int takes 48 bytes.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections import Counter
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Collection, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+
+import orjson
 
 from schemas.deadletter import DeadLetter
 from schemas.decode import DecodeError
 from schemas.events import TaskAudited, TaskCompleted
 from schemas.metrics import WINDOW_SECONDS
 from streams.windows import (
+    EPOCH,
+    IDX,
     MICRO,
+    WIDTH,
     Aggregate,
+    ErrorKey,
     WindowKey,
-    apply_audited,
-    apply_completed,
-    epoch_us,
-    key_of,
-    new_aggregate,
+    pack_minute,
+    packed_counts,
+    unpack_minute,
 )
 
 MINUTE_US = WINDOW_SECONDS * MICRO
-ErrorKey = tuple[WindowKey, str]
+# Checkpoint records of format 2: a delta carries its new dedup marks as the
+# events' (minute, project_id, event_id) columns ("seen_ids"); a full snapshot
+# carries every mark held (hex, grouped by minute and project: "seen") and the
+# packed minutes as they are (base64). Recovery still reads format 1 records
+# (marks as "project\x1fevent_id" strings).
+RECORD_FORMAT = 2
+EXACT_MARK_BYTES = 17  # event ids up to this many UTF-8 bytes are their own mark
+_DIGEST_MARKS = 1 << (8 * (EXACT_MARK_BYTES + 1))  # digests sit above every exact mark
+# A held mark is ``project index << PROJECT_SHIFT | dedup_mark(event_id)``: up to
+# 180 bits (2**35 projects), a 6-digit int of 48 bytes.
+PROJECT_SHIFT = 8 * (EXACT_MARK_BYTES + 1) + 1
+_EVENT_BITS = (1 << PROJECT_SHIFT) - 1
+# A closed minute is packed once the watermark has closed this much past it.
+PACK_AFTER_S = 600
+
+_US = timedelta(microseconds=1)
+_blake2b = hashlib.blake2b
+_SUBMITTED = IDX["tasks_submitted"]
+_SKIPPED = IDX["tasks_skipped"]
+_EXPIRED = IDX["tasks_expired"]
+_REWORK = IDX["rework_submitted"]
+_HT_SUM = IDX["handle_time_sum_s"]
+_HT_MAX = IDX["handle_time_max_s"]
+_TA_COUNT = IDX["turnaround_count"]
+_TA_SUM = IDX["turnaround_sum_s"]
+_TA_MAX = IDX["turnaround_max_s"]
+_GOLD = IDX["gold_submitted"]
+_GOLD_OK = IDX["gold_correct"]
+_AUDITS = IDX["audits"]
+_VERDICT = {
+    "approve": IDX["audits_approved"],
+    "fix": IDX["audits_fixed"],
+    "reject": IDX["audits_rejected"],
+}
+_SCORE_SUM = IDX["audit_score_sum"]
+_SCORE_COUNT = IDX["audit_score_count"]
+_AUDIT_TIME = IDX["audit_time_sum_s"]
+
+# Accepted events waiting to be written out are kept as the values of their
+# task_events / audit_events rows, flat, TASK_ROW (AUDIT_ROW) values per event,
+# read while the event is at hand: no object per event (the decoded event is
+# freed at once) and a column is a slice. Per event: event_id, occurred_us,
+# window start (epoch s), project_id, queue_id, task_id, annotator_id,
+# vendor_id, locale, source, then the type's own fields in table order
+# (task_created_at as a datetime), topic, offset, dedup mark. The partition
+# is the state's.
+TASK_FIELDS = (
+    "status",
+    "handle_time_s",
+    "task_created_at",
+    "attempt",
+    "is_gold",
+    "gold_correct",
+    "task_type",
+    "tags",
+)
+AUDIT_FIELDS = (
+    "auditor_id",
+    "verdict",
+    "score",
+    "error_categories",
+    "audit_kind",
+    "audit_time_s",
+)
+TASK_ROW = 10 + len(TASK_FIELDS) + 3
+AUDIT_ROW = 10 + len(AUDIT_FIELDS) + 3
 
 
-@dataclass(slots=True)
-class Accepted:
-    """An accepted event with its Kafka coordinates, waiting to be written out."""
+def dedup_mark(event_id: str) -> int:
+    """The part of a dedup mark that comes from the event id (see PROJECT_SHIFT).
 
-    event: TaskCompleted | TaskAudited
-    topic: str
-    partition: int
-    offset: int
+    Up to EXACT_MARK_BYTES of UTF-8: the bytes themselves behind a 0x01 byte
+    (injective). Longer ids: their 128-bit BLAKE2b digest, above all of those.
+    Below 2**PROJECT_SHIFT either way.
+    """
+    raw = event_id.encode()
+    if len(raw) <= EXACT_MARK_BYTES:
+        return int.from_bytes(b"\x01" + raw, "big")
+    return _digest_mark(raw)
+
+
+def _digest_mark(raw: bytes) -> int:
+    return _DIGEST_MARKS | int.from_bytes(_blake2b(raw, digest_size=16).digest(), "big")
+
+
+def decode_marks(text: str) -> list[int]:
+    return [int(mark, 16) for mark in text.split(",")] if text else []
 
 
 @dataclass
@@ -52,35 +155,181 @@ class ClosedWindow:
     aggregates: dict[WindowKey, Aggregate]
 
 
-@dataclass
 class PartitionState:
-    partition: int
-    lateness_us: int
-    retention_us: int
-    offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
-    # The watermark's base: only grows, moved by ``advance`` (see there) and the idle rule.
-    max_event_us: int | None = None
-    topic_max: dict[str, int] = field(default_factory=dict)  # topic -> newest event time read
-    closed_before: int = 0  # window starts below this (epoch s) have been closed
-    version: int = 0  # last row version written for this partition
-    seq: int = 0  # checkpoint sequence number
-    snapshot_base: int = 0  # state-log offset of the latest full snapshot (0: none)
-    since_snapshot: int = 0  # checkpoint records written after it
-    windows: dict[WindowKey, Aggregate] = field(default_factory=dict)
-    # window start -> its keys: closing and eviction touch only the minutes concerned
-    # instead of scanning every window held (the state holds 48 h of them).
-    by_minute: dict[int, list[WindowKey]] = field(default_factory=dict)
-    errors: dict[ErrorKey, int] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
-    seen_by_minute: dict[int, list[str]] = field(default_factory=dict)
-    counters: Counter[str] = field(default_factory=Counter)
-    # Changes since the last checkpoint.
-    dirty_windows: set[WindowKey] = field(default_factory=set)
-    dirty_errors: set[ErrorKey] = field(default_factory=set)
-    new_seen: list[tuple[int, str]] = field(default_factory=list)
-    accepted: list[Accepted] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    counters_dirty: bool = False
+    __slots__ = (
+        "_audits",
+        "_errors",
+        "_forget_at",
+        "_marked_in",
+        "_open_by_minute",
+        "_other_counters",
+        "_packed",
+        "_packed_errors",
+        "_packed_windows",
+        "_project_base",
+        "_projects",
+        "_seen",
+        "_tasks",
+        "_too_late_us",
+        "_unpacked_at",
+        "_windows",
+        "accepted_count",
+        "closed_before",
+        "counters_dirty",
+        "dead_letters",
+        "dirty_errors",
+        "dirty_windows",
+        "duplicates",
+        "events_in",
+        "late",
+        "lateness_us",
+        "max_event_us",
+        "offsets",
+        "pack_after_s",
+        "pack_closed",
+        "partition",
+        "retention_us",
+        "seen_by_minute",
+        "seq",
+        "since_snapshot",
+        "snapshot_base",
+        "topic_max",
+        "version",
+    )
+
+    def __init__(
+        self,
+        partition: int,
+        lateness_us: int,
+        retention_us: int,
+        *,
+        pack_closed: bool = True,
+        pack_after_s: int = PACK_AFTER_S,
+    ) -> None:
+        self.partition = partition
+        self.lateness_us = lateness_us
+        self.retention_us = retention_us
+        # Pack closed, written minutes at each checkpoint (off only to compare in tests).
+        self.pack_closed = pack_closed
+        self.pack_after_s = pack_after_s
+        self._too_late_us = lateness_us + retention_us  # behind the watermark base
+        self.offsets: dict[str, int] = {}  # topic -> next offset to read
+        # The watermark's base: only grows, moved by ``advance`` (see there) and the idle rule.
+        self.max_event_us: int | None = None
+        self.topic_max: dict[str, int] = {}  # topic -> newest event time read
+        self.closed_before = 0  # window starts below this (epoch s) have been closed
+        self.version = 0  # last row version written for this partition
+        self.seq = 0  # checkpoint sequence number
+        self.snapshot_base = 0  # state-log offset of the latest full snapshot (0: none)
+        self.since_snapshot = 0  # checkpoint records written after it
+        # Windows held as objects (open minutes, and closed ones not packed yet or
+        # unpacked for a correction), indexed by minute: closing and eviction touch
+        # only the minutes concerned.
+        self._windows: dict[WindowKey, Aggregate] = {}
+        self._open_by_minute: dict[int, list[WindowKey]] = {}
+        self._errors: dict[ErrorKey, int] = {}
+        # Packed minutes: window start -> pack_minute(...); never also in the above.
+        self._packed: dict[int, bytes] = {}
+        self._packed_windows = 0
+        self._packed_errors = 0
+        self._unpacked_at: dict[int, int] = {}  # minute -> closed_before when a correction came
+        # Dedup marks (see PROJECT_SHIFT), and minute -> its marks. Projects get
+        # an index in order of appearance (never reused: see _forget_projects).
+        self._seen: set[int] = set()
+        self.seen_by_minute: dict[int, list[int]] = {}
+        self._project_base: dict[str, int] = {}  # project -> index << PROJECT_SHIFT
+        self._projects: list[str | None] = []  # index -> project (None: forgotten)
+        self._forget_at = 64
+        # Counters, as plain ints on the hot path (``counters`` assembles them).
+        self.events_in = 0
+        self.duplicates = 0
+        self.accepted_count = 0
+        self.late = 0
+        self._other_counters: Counter[str] = Counter()  # dead_<reason>, and unknown names
+        # Changes since the last checkpoint.
+        self.dirty_windows: set[WindowKey] = set()
+        self.dirty_errors: set[ErrorKey] = set()
+        self._tasks: list[Any] = []  # flat, TASK_ROW values per event
+        self._audits: list[Any] = []
+        self.dead_letters: list[DeadLetter] = []
+        self.counters_dirty = False
+        self._marked_in = 0  # events_in at the last checkpoint
+
+    # -- views ---------------------------------------------------------------------
+
+    @property
+    def windows(self) -> WindowsView:
+        """Every window held, packed or not (read-only; packed values are copies)."""
+        return WindowsView(self)
+
+    @property
+    def errors(self) -> ErrorsView:
+        """Every (window, category) error count held (read-only)."""
+        return ErrorsView(self)
+
+    @property
+    def open_windows(self) -> dict[WindowKey, Aggregate]:
+        """The windows held as objects; every dirty window is among them."""
+        return self._windows
+
+    @property
+    def open_errors(self) -> dict[ErrorKey, int]:
+        return self._errors
+
+    @property
+    def by_minute(self) -> dict[int, list[WindowKey]]:
+        """Window start -> its keys, packed minutes included (introspection; unpacks)."""
+        out = {m: list(keys) for m, keys in self._open_by_minute.items()}
+        for start, blob in self._packed.items():
+            out[start] = [key for key, _ in unpack_minute(blob)[0]]
+        return out
+
+    @property
+    def seen(self) -> SeenView:
+        """Every dedup mark held, as (project_id, mark) pairs (read-only)."""
+        return SeenView(self)
+
+    @property
+    def packed_minutes(self) -> int:
+        return len(self._packed)
+
+    def is_packed(self, start: int) -> bool:
+        return start in self._packed
+
+    @property
+    def counters(self) -> Counter[str]:
+        """Totals since the partition began: a fresh Counter (read it, do not update it)."""
+        out = Counter(self._other_counters)
+        for name, value in (
+            ("events_in", self.events_in),
+            ("accepted", self.accepted_count),
+            ("duplicates", self.duplicates),
+            ("late", self.late),
+        ):
+            if value:
+                out[name] = value
+        return out
+
+    @property
+    def pending_events(self) -> int:
+        """Accepted events and dead letters not written out yet (cheap: no rows built)."""
+        return (
+            len(self._tasks) // TASK_ROW + len(self._audits) // AUDIT_ROW + len(self.dead_letters)
+        )
+
+    @property
+    def accepted(self) -> list[tuple[Any, ...]]:
+        """Accepted events not written out yet, as their row values (tasks, then audits)."""
+        return [*self._rows_of(self._tasks, TASK_ROW), *self._rows_of(self._audits, AUDIT_ROW)]
+
+    @staticmethod
+    def _rows_of(flat: list[Any], width: int) -> list[tuple[Any, ...]]:
+        return list(zip(*[flat[i::width] for i in range(width)], strict=True))
+
+    def pending_columns(self, audits: bool) -> list[list[Any]]:
+        """The accepted tasks (or audits) not written out yet, column by column."""
+        flat, width = (self._audits, AUDIT_ROW) if audits else (self._tasks, TASK_ROW)
+        return [flat[i::width] for i in range(width)]
 
     # -- watermark ---------------------------------------------------------------
 
@@ -107,19 +356,32 @@ class PartitionState:
     ) -> str:
         """Classify and apply one message; returns accepted/duplicate/late/dead."""
         self.offsets[topic] = offset + 1
-        self.counters["events_in"] += 1
-        self.counters_dirty = True
+        self.events_in += 1
         if isinstance(decoded, DecodeError):
             self._dead(decoded, raw, topic, offset)
             return "dead"
         event = decoded
-        dedup_key = f"{event.project_id}\x1f{event.event_id}"
-        if dedup_key in self.seen:
-            self.counters["duplicates"] += 1
+        project = event.project_id
+        event_id = event.event_id
+        base = self._project_base.get(project)
+        if base is None:
+            base = self._new_project(project)
+        raw_id = event_id.encode()
+        if len(raw_id) <= EXACT_MARK_BYTES:
+            mark = base | int.from_bytes(b"\x01" + raw_id, "big")
+        else:
+            mark = base | _digest_mark(raw_id)
+        seen = self._seen
+        held = len(seen)
+        seen.add(mark)  # one hash of the mark instead of two (``in``, then ``add``)
+        if len(seen) == held:
+            self.duplicates += 1
             return "duplicate"
-        occurred_us = epoch_us(event.occurred_at)
-        horizon = self.horizon_us
-        if horizon is not None and occurred_us < horizon:
+        occurred_at = event.occurred_at
+        occurred_us = (occurred_at - EPOCH) // _US
+        newest = self.max_event_us
+        if newest is not None and occurred_us < newest - self._too_late_us:
+            seen.discard(mark)
             self._dead(
                 DecodeError(
                     "too_late",
@@ -127,8 +389,8 @@ class PartitionState:
                     f"({self.retention_us // MICRO}s behind the watermark)",
                     "occurred_at",
                     event.event_type,
-                    event.project_id,
-                    event.event_id,
+                    project,
+                    event_id,
                 ),
                 raw,
                 topic,
@@ -136,29 +398,134 @@ class PartitionState:
             )
             return "dead"
         minute = occurred_us // MINUTE_US
-        self.seen.add(dedup_key)
-        self.seen_by_minute.setdefault(minute, []).append(dedup_key)
-        self.new_seen.append((minute, dedup_key))
-        if occurred_us > self.topic_max.get(topic, -1):
-            self.topic_max[topic] = occurred_us
-        key = key_of(event, occurred_us)
-        agg = self.windows.get(key)
-        if agg is None:
-            agg = self.windows[key] = new_aggregate()
-            self.by_minute.setdefault(key[0], []).append(key)
-        if isinstance(event, TaskCompleted):
-            apply_completed(agg, event, occurred_us)
+        listed = self.seen_by_minute.get(minute)
+        if listed is None:
+            self.seen_by_minute[minute] = [mark]
         else:
-            apply_audited(agg, event)
-            for category in event.error_categories:
-                error_key = (key, category)
-                self.errors[error_key] = self.errors.get(error_key, 0) + 1
-                self.dirty_errors.add(error_key)
+            listed.append(mark)
+        topic_max = self.topic_max
+        if occurred_us > topic_max.get(topic, -1):
+            topic_max[topic] = occurred_us
+        start = minute * WINDOW_SECONDS
+        queue = event.queue_id
+        vendor = event.vendor_id
+        locale = event.locale
+        source = event.source
+        annotator = event.annotator_id
+        key = (start, project, queue, vendor, locale, source, annotator)
+        windows = self._windows
+        agg = windows.get(key)
+        if agg is None:
+            if start in self._packed:  # a correction to a packed minute
+                self._unpack(start)
+                agg = windows.get(key)
+            if agg is None:
+                agg = windows[key] = [0] * WIDTH
+                keys = self._open_by_minute.get(start)
+                if keys is None:
+                    self._open_by_minute[start] = [key]
+                else:
+                    keys.append(key)
+        if isinstance(event, TaskCompleted):
+            status = event.status
+            handle_time = event.handle_time_s
+            created = event.task_created_at
+            attempt = event.attempt
+            is_gold = event.is_gold
+            gold_correct = event.gold_correct
+            if status == "submitted":
+                agg[_SUBMITTED] += 1
+                if attempt > 1:
+                    agg[_REWORK] += 1
+                handle = round((handle_time or 0.0) * MICRO)
+                agg[_HT_SUM] += handle
+                if handle > agg[_HT_MAX]:
+                    agg[_HT_MAX] = handle
+                if created is not None:
+                    turnaround = (occurred_at - created) // _US
+                    agg[_TA_COUNT] += 1
+                    agg[_TA_SUM] += turnaround
+                    if turnaround > agg[_TA_MAX]:
+                        agg[_TA_MAX] = turnaround
+                if is_gold:
+                    agg[_GOLD] += 1
+                    if gold_correct:
+                        agg[_GOLD_OK] += 1
+            elif status == "skipped":
+                agg[_SKIPPED] += 1
+            else:
+                agg[_EXPIRED] += 1
+            self._tasks.extend(
+                (
+                    event_id,
+                    occurred_us,
+                    start,
+                    project,
+                    queue,
+                    event.task_id,
+                    annotator,
+                    vendor,
+                    locale,
+                    source,
+                    status,
+                    handle_time,
+                    created,
+                    attempt,
+                    is_gold,
+                    gold_correct,
+                    event.task_type,
+                    event.tags,
+                    topic,
+                    offset,
+                    mark,
+                )
+            )
+        else:
+            verdict = event.verdict
+            score = event.score
+            audit_time = event.audit_time_s
+            categories = event.error_categories
+            agg[_AUDITS] += 1
+            agg[_VERDICT[verdict]] += 1
+            if score is not None:
+                agg[_SCORE_SUM] += round(score * MICRO)
+                agg[_SCORE_COUNT] += 1
+            if audit_time is not None:
+                agg[_AUDIT_TIME] += round(audit_time * MICRO)
+            if categories:
+                errors = self._errors
+                dirty_errors = self.dirty_errors
+                for category in categories:
+                    error_key = (key, category)
+                    errors[error_key] = errors.get(error_key, 0) + 1
+                    dirty_errors.add(error_key)
+            self._audits.extend(
+                (
+                    event_id,
+                    occurred_us,
+                    start,
+                    project,
+                    queue,
+                    event.task_id,
+                    annotator,
+                    vendor,
+                    locale,
+                    source,
+                    event.auditor_id,
+                    verdict,
+                    score,
+                    categories,
+                    event.audit_kind,
+                    audit_time,
+                    topic,
+                    offset,
+                    mark,
+                )
+            )
         self.dirty_windows.add(key)
-        self.accepted.append(Accepted(event, topic, self.partition, offset))
-        self.counters["accepted"] += 1
-        if key[0] < self.closed_before:
-            self.counters["late"] += 1
+        self.accepted_count += 1
+        if start < self.closed_before:
+            self.late += 1
             return "late"
         return "accepted"
 
@@ -166,7 +533,147 @@ class PartitionState:
         self.dead_letters.append(
             error.to_dead_letter(raw, topic=topic, partition=self.partition, offset=offset)
         )
-        self.counters[f"dead_{error.reason}"] += 1
+        self._other_counters[f"dead_{error.reason}"] += 1
+
+    def _new_project(self, project: str) -> int:
+        base = len(self._projects) << PROJECT_SHIFT
+        self._projects.append(project)
+        self._project_base[project] = base
+        return base
+
+    def _forget_projects(self) -> None:
+        """Drop projects no held mark names (their indexes are not reused).
+
+        Runs when the table has doubled since last time: a scan of the marks
+        held, rare enough to cost nothing per event.
+        """
+        held = {mark >> PROJECT_SHIFT for mark in self._seen}
+        for index, project in enumerate(self._projects):
+            if project is not None and index not in held:
+                del self._project_base[project]
+                self._projects[index] = None
+        self._forget_at = max(64, 2 * len(self._project_base))
+
+    def marks_of_minute(self, minute: int) -> set[tuple[str, int]]:
+        """The dedup marks held for a minute, as (project_id, dedup_mark) pairs."""
+        return {
+            (self._project_of(mark), mark & _EVENT_BITS)
+            for mark in self.seen_by_minute.get(minute, ())
+        }
+
+    def _project_of(self, mark: int) -> str:
+        project = self._projects[mark >> PROJECT_SHIFT]
+        assert project is not None
+        return project
+
+    def _add_marks(self, minute: int, project: str, event_marks: list[int]) -> None:
+        """Recovery: marks of one project and minute, as dedup_mark gave them."""
+        base = self._project_base.get(project)
+        if base is None:
+            base = self._new_project(project)
+        seen = self._seen
+        listed = self.seen_by_minute.setdefault(minute, [])
+        for event_mark in event_marks:
+            mark = base | event_mark
+            if mark not in seen:
+                seen.add(mark)
+                listed.append(mark)
+        if not listed:
+            del self.seen_by_minute[minute]
+
+    def _marks_by_project(self, marks: Iterator[tuple[int, int]]) -> list[list[Any]]:
+        """Record entries [minute, project, "hex,hex,..."] of (minute, mark) pairs."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for minute, mark in marks:
+            group = (minute, mark >> PROJECT_SHIFT)
+            listed = groups.get(group)
+            if listed is None:
+                groups[group] = [mark]
+            else:
+                listed.append(mark)
+        projects = self._projects
+        return [
+            [m, projects[p], ",".join([format(mark & _EVENT_BITS, "x") for mark in marks])]
+            for (m, p), marks in groups.items()
+        ]
+
+    # -- packing ---------------------------------------------------------------------
+
+    def _unpack(self, start: int) -> None:
+        """Hold a packed minute as objects again (a correction is about to update it)."""
+        blob = self._packed.pop(start)
+        windows, errors = unpack_minute(blob)
+        self._packed_windows -= len(windows)
+        self._packed_errors -= len(errors)
+        keys = self._open_by_minute.setdefault(start, [])
+        for key, agg in windows:
+            if key not in self._windows:
+                keys.append(key)
+                self._windows[key] = agg
+        for error_key, n in errors:
+            self._errors.setdefault(error_key, n)
+        # More corrections often follow: keep it as objects for a while.
+        self._unpacked_at[start] = self.closed_before
+
+    def _pack(self) -> None:
+        """Pack the closed minutes held as objects, once written and no longer recent.
+
+        A minute is packed once the watermark has closed minutes ``pack_after_s``
+        past it (and as long after a correction unpacked it), so corrections
+        arriving soon after the close, or in bursts, find it as objects.
+        """
+        limit = self.closed_before - self.pack_after_s
+        starts = [m for m in self._open_by_minute if m < limit]
+        if self._unpacked_at:
+            starts = [m for m in starts if self._unpacked_at.get(m, limit) <= limit]
+        if not starts:
+            return
+        dirty = self.dirty_windows
+        if dirty:
+            starts = [m for m in starts if not any(k in dirty for k in self._open_by_minute[m])]
+        errors_of: dict[int, list[tuple[ErrorKey, int]]] = {}
+        if self._errors:
+            wanted = set(starts)
+            for error_key, n in self._errors.items():
+                if error_key[0][0] in wanted:
+                    errors_of.setdefault(error_key[0][0], []).append((error_key, n))
+        windows = self._windows
+        for start in starts:
+            keys = self._open_by_minute[start]
+            errors = errors_of.get(start, [])
+            try:
+                blob = pack_minute(keys, [windows[k] for k in keys], errors)
+            except orjson.JSONEncodeError:
+                continue  # a value beyond 64 bits: keep the minute as objects
+            self._packed[start] = blob
+            del self._open_by_minute[start]
+            for key in keys:
+                del windows[key]
+            for error_key, _ in errors:
+                del self._errors[error_key]
+            self._packed_windows += len(keys)
+            self._packed_errors += len(errors)
+            self._unpacked_at.pop(start, None)
+
+    def _store_packed(self, start: int, blob: bytes) -> None:
+        """Recovery: a packed minute from a full snapshot."""
+        if start in self._packed or start in self._open_by_minute:
+            # Already held: apply the snapshot's values over it, like rows.
+            windows, errors = unpack_minute(blob)
+            if start in self._packed:
+                self._unpack(start)
+            keys = self._open_by_minute.setdefault(start, [])
+            for key, agg in windows:
+                if key not in self._windows:
+                    keys.append(key)
+                self._windows[key] = agg
+            for error_key, n in errors:
+                self._errors[error_key] = n
+            return
+        self._packed[start] = blob
+        windows_n, errors_n = packed_counts(blob)
+        self._packed_windows += windows_n
+        self._packed_errors += errors_n
 
     # -- closing and eviction -------------------------------------------------------
 
@@ -197,7 +704,7 @@ class PartitionState:
 
         Returns the newly closed minutes in window order; each is handed to
         alert evaluation exactly once because ``closed_before`` only grows and
-        is checkpointed with the rest.
+        is checkpointed with the rest. (Minutes not closed yet are never packed.)
         """
         if close_all:
             self.move_watermark()
@@ -205,12 +712,14 @@ class PartitionState:
         target = self.closed_before
         if watermark is not None:
             target = max(target, watermark // MINUTE_US * WINDOW_SECONDS)
-        if close_all and self.by_minute:
-            target = max(target, max(self.by_minute) + WINDOW_SECONDS)
+        if close_all and self._open_by_minute:
+            target = max(target, max(self._open_by_minute) + WINDOW_SECONDS)
         closed: dict[int, dict[WindowKey, Aggregate]] = {}
         if target > self.closed_before:
-            for start in [m for m in self.by_minute if self.closed_before <= m < target]:
-                closed[start] = {key: list(self.windows[key]) for key in self.by_minute[start]}
+            for start in [m for m in self._open_by_minute if self.closed_before <= m < target]:
+                closed[start] = {
+                    key: list(self._windows[key]) for key in self._open_by_minute[start]
+                }
             self.closed_before = target
             self.counters_dirty = True
         self.evict()
@@ -222,27 +731,36 @@ class PartitionState:
         if horizon is None:
             return
         horizon_minute = horizon // MINUTE_US
-        for minute in [m for m in self.seen_by_minute if m < horizon_minute]:
-            for dedup_key in self.seen_by_minute.pop(minute):
-                self.seen.discard(dedup_key)
+        old_minutes = [m for m in self.seen_by_minute if m < horizon_minute]
+        for minute in old_minutes:
+            self._seen.difference_update(self.seen_by_minute.pop(minute))
+        if old_minutes and len(self._project_base) >= self._forget_at:
+            self._forget_projects()
         horizon_s = horizon_minute * WINDOW_SECONDS
+        dropped = False
+        for start in [m for m in self._packed if m < horizon_s]:
+            windows_n, errors_n = packed_counts(self._packed.pop(start))
+            self._packed_windows -= windows_n
+            self._packed_errors -= errors_n
+            dropped = True
         # Unwritten (dirty) windows stay until the next checkpoint has written them.
         stale: list[WindowKey] = []
-        for start in [m for m in self.by_minute if m < horizon_s]:
-            keys = self.by_minute[start]
+        for start in [m for m in self._open_by_minute if m < horizon_s]:
+            keys = self._open_by_minute[start]
             keep = [k for k in keys if k in self.dirty_windows]
             stale.extend(k for k in keys if k not in self.dirty_windows)
             if keep:
-                self.by_minute[start] = keep
+                self._open_by_minute[start] = keep
             else:
-                del self.by_minute[start]
+                del self._open_by_minute[start]
+                self._unpacked_at.pop(start, None)
         for key in stale:
-            del self.windows[key]
-        if stale:
+            del self._windows[key]
+        if stale or dropped:
             for error_key in [
-                k for k in self.errors if k[0][0] < horizon_s and k not in self.dirty_errors
+                k for k in self._errors if k[0][0] < horizon_s and k not in self.dirty_errors
             ]:
-                del self.errors[error_key]
+                del self._errors[error_key]
 
     def advance_idle(self, now_us: int, live_threshold_us: int) -> bool:
         """Let an idle partition's watermark follow the wall clock, if its data is live.
@@ -265,10 +783,11 @@ class PartitionState:
     def has_changes(self) -> bool:
         return bool(
             self.counters_dirty
+            or self.events_in != self._marked_in
             or self.dirty_windows
             or self.dirty_errors
-            or self.new_seen
-            or self.accepted
+            or self._tasks
+            or self._audits
             or self.dead_letters
         )
 
@@ -279,7 +798,17 @@ class PartitionState:
 
     def delta(self) -> dict[str, Any]:
         """The checkpoint record: everything that changed, plus offsets and clock."""
+        minutes: list[int] = []
+        projects: list[str] = []
+        event_ids: list[str] = []
+        for flat, width in ((self._tasks, TASK_ROW), (self._audits, AUDIT_ROW)):
+            minutes.extend([occurred_us // MINUTE_US for occurred_us in flat[1::width]])
+            projects.extend(flat[3::width])
+            event_ids.extend(flat[0::width])
+        windows = self._windows
+        errors = self._errors
         return {
+            "v": RECORD_FORMAT,
             "p": self.partition,
             "seq": self.seq + 1,
             "offsets": dict(self.offsets),
@@ -288,19 +817,26 @@ class PartitionState:
             "closed_before": self.closed_before,
             "version": self.version,
             "counters": dict(self.counters),
-            "seen": self.new_seen,
-            "windows": [[*k, *self.windows[k]] for k in self.dirty_windows if k in self.windows],
-            "errors": [
-                [*k[0], k[1], self.errors[k]] for k in self.dirty_errors if k in self.errors
-            ],
+            # The marks added since the last checkpoint, as the events' own keys.
+            "seen": [],
+            "seen_ids": {"minute": minutes, "project": projects, "event_id": event_ids},
+            "windows": [[*k, *windows[k]] for k in self.dirty_windows if k in windows],
+            "errors": [[*k[0], k[1], errors[k]] for k in self.dirty_errors if k in errors],
         }
 
     def full_record(self) -> dict[str, Any]:
         """A delta that holds everything: replaying from it alone rebuilds this state."""
         record = self.delta()
-        record["seen"] = [[m, k] for m, keys in self.seen_by_minute.items() for k in keys]
-        record["windows"] = [[*k, *agg] for k, agg in self.windows.items()]
-        record["errors"] = [[*k[0], k[1], n] for k, n in self.errors.items()]
+        # Every mark held (the event ids are not kept), grouped by minute and project.
+        record["seen"] = self._marks_by_project(
+            (m, mark) for m, marks in self.seen_by_minute.items() for mark in marks
+        )
+        record["seen_ids"] = {"minute": [], "project": [], "event_id": []}
+        record["windows"] = [[*k, *agg] for k, agg in self._windows.items()]
+        record["errors"] = [[*k[0], k[1], n] for k, n in self._errors.items()]
+        record["packed"] = [
+            [start, base64.b64encode(blob).decode()] for start, blob in self._packed.items()
+        ]
         record["full"] = True
         return record
 
@@ -308,10 +844,13 @@ class PartitionState:
         self.seq += 1
         self.dirty_windows.clear()
         self.dirty_errors.clear()
-        self.new_seen = []
-        self.accepted = []
+        self._tasks = []
+        self._audits = []
         self.dead_letters = []
         self.counters_dirty = False
+        self._marked_in = self.events_in
+        if self.pack_closed:
+            self._pack()
 
     def apply_delta(self, record: dict[str, Any]) -> None:
         """Recovery: apply one checkpoint record, as the live state did when writing it."""
@@ -321,16 +860,164 @@ class PartitionState:
         self.topic_max = dict(record.get("topic_max", {}))
         self.closed_before = record["closed_before"]
         self.version = record["version"]
-        self.counters = Counter(record["counters"])
-        for minute, dedup_key in record["seen"]:
-            if dedup_key not in self.seen:
-                self.seen.add(dedup_key)
-                self.seen_by_minute.setdefault(minute, []).append(dedup_key)
+        counters = Counter(record["counters"])
+        self.events_in = counters.pop("events_in", 0)
+        self.accepted_count = counters.pop("accepted", 0)
+        self.duplicates = counters.pop("duplicates", 0)
+        self.late = counters.pop("late", 0)
+        self._other_counters = counters
+        self._marked_in = self.events_in
+        for entry in record["seen"]:
+            if record.get("v", 1) >= 2:
+                minute, project, text = entry
+                self._add_marks(minute, project, decode_marks(text))
+            else:  # format 1: [minute, "project_id\x1fevent_id"]
+                minute, dedup_key = entry
+                project, _, event_id = dedup_key.partition("\x1f")
+                self._add_marks(minute, project, [dedup_mark(event_id)])
+        ids = record.get("seen_ids")
+        if ids:
+            for minute, project, event_id in zip(
+                ids["minute"], ids["project"], ids["event_id"], strict=True
+            ):
+                self._add_marks(minute, project, [dedup_mark(event_id)])
+        for start, text in record.get("packed", ()):
+            self._store_packed(start, base64.b64decode(text))
         for row in record["windows"]:
             key: WindowKey = tuple(row[:7])  # type: ignore[assignment]
-            if key not in self.windows:
-                self.by_minute.setdefault(key[0], []).append(key)
-            self.windows[key] = list(row[7:])
+            if key[0] in self._packed:
+                self._unpack(key[0])
+            if key not in self._windows:
+                self._open_by_minute.setdefault(key[0], []).append(key)
+            self._windows[key] = list(row[7:])
         for row in record["errors"]:
-            self.errors[(tuple(row[:7]), row[7])] = row[8]  # type: ignore[index]
+            start = row[0]
+            if start in self._packed:
+                self._unpack(start)
+            self._errors[(tuple(row[:7]), row[7])] = row[8]  # type: ignore[index]
         self.evict()
+        if self.pack_closed:
+            self._pack()
+
+
+class WindowsView(Mapping[WindowKey, Aggregate]):
+    """All windows of a partition, packed or not, as a read-only mapping."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: PartitionState) -> None:
+        self._state = state
+
+    def __len__(self) -> int:
+        return len(self._state._windows) + self._state._packed_windows
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]  # type: ignore[index]
+        except (KeyError, TypeError, IndexError):
+            return False
+        return True
+
+    def __getitem__(self, key: WindowKey) -> Aggregate:
+        state = self._state
+        agg = state._windows.get(key)
+        if agg is not None:
+            return agg
+        blob = state._packed.get(key[0])
+        if blob is not None:
+            for packed_key, packed_agg in unpack_minute(blob)[0]:
+                if packed_key == key:
+                    return packed_agg
+        raise KeyError(key)
+
+    def _items(self) -> Iterator[tuple[WindowKey, Aggregate]]:
+        state = self._state
+        yield from state._windows.items()
+        for blob in list(state._packed.values()):
+            yield from unpack_minute(blob)[0]
+
+    def __iter__(self) -> Iterator[WindowKey]:
+        return (key for key, _ in self._items())
+
+    def items(self) -> ItemsView[WindowKey, Aggregate]:
+        return _Items(self)
+
+    def keys(self) -> KeysView[WindowKey]:
+        return KeysView(self)
+
+    def values(self) -> ValuesView[Aggregate]:
+        return _Values(self)
+
+
+class ErrorsView(Mapping[ErrorKey, int]):
+    """All (window, category) error counts of a partition, as a read-only mapping."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: PartitionState) -> None:
+        self._state = state
+
+    def __len__(self) -> int:
+        return len(self._state._errors) + self._state._packed_errors
+
+    def __getitem__(self, key: ErrorKey) -> int:
+        state = self._state
+        n = state._errors.get(key)
+        if n is not None:
+            return n
+        blob = state._packed.get(key[0][0])
+        if blob is not None:
+            for packed_key, packed_n in unpack_minute(blob)[1]:
+                if packed_key == key:
+                    return packed_n
+        raise KeyError(key)
+
+    def _items(self) -> Iterator[tuple[ErrorKey, int]]:
+        state = self._state
+        yield from state._errors.items()
+        for blob in list(state._packed.values()):
+            yield from unpack_minute(blob)[1]
+
+    def __iter__(self) -> Iterator[ErrorKey]:
+        return (key for key, _ in self._items())
+
+    def items(self) -> ItemsView[ErrorKey, int]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[int]:
+        return _Values(self)
+
+
+class _Items(ItemsView[Any, Any]):
+    """Items of a view without one lookup (and unpacking) per key."""
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        return self._mapping._items()  # type: ignore[attr-defined, no-any-return]
+
+
+class _Values(ValuesView[Any]):
+    def __iter__(self) -> Iterator[Any]:
+        return (value for _, value in self._mapping._items())  # type: ignore[attr-defined]
+
+
+class SeenView(AbstractSet[tuple[str, int]]):
+    """The dedup marks of a partition as a read-only set of (project_id, dedup_mark)."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: PartitionState) -> None:
+        self._state = state
+
+    def __len__(self) -> int:
+        return len(self._state._seen)
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, tuple) or len(item) != 2:
+            return False
+        base = self._state._project_base.get(item[0])
+        return base is not None and base | item[1] in self._state._seen
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        state = self._state
+        for mark in state._seen:
+            yield state._project_of(mark), mark & _EVENT_BITS
