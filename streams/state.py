@@ -900,92 +900,100 @@ class PartitionState:
             self._pack()
 
 
-class WindowsView(Mapping[WindowKey, Aggregate]):
-    """All windows of a partition, packed or not, as a read-only mapping."""
+class _PackedView(Mapping[Any, Any]):
+    """Live entries plus those in packed minutes, as one read-only mapping.
+
+    Subclasses name the live dict, the part of an unpacked minute they read
+    (0: windows, 1: error counts), the packed count and a key's minute.
+    """
 
     __slots__ = ("_state",)
+    _part: int
 
     def __init__(self, state: PartitionState) -> None:
         self._state = state
 
+    def _live(self) -> dict[Any, Any]:
+        raise NotImplementedError
+
+    def _packed_count(self) -> int:
+        raise NotImplementedError
+
+    @staticmethod
+    def _minute(key: Any) -> int:
+        raise NotImplementedError
+
     def __len__(self) -> int:
-        return len(self._state._windows) + self._state._packed_windows
+        return len(self._live()) + self._packed_count()
 
     def __contains__(self, key: object) -> bool:
         try:
-            self[key]  # type: ignore[index]
+            self[key]
         except (KeyError, TypeError, IndexError):
             return False
         return True
 
-    def __getitem__(self, key: WindowKey) -> Aggregate:
-        state = self._state
-        agg = state._windows.get(key)
-        if agg is not None:
-            return agg
-        blob = state._packed.get(key[0])
+    def __getitem__(self, key: Any) -> Any:
+        value = self._live().get(key)
+        if value is not None:
+            return value
+        blob = self._state._packed.get(self._minute(key))
         if blob is not None:
-            for packed_key, packed_agg in unpack_minute(blob)[0]:
+            for packed_key, packed_value in unpack_minute(blob)[self._part]:
                 if packed_key == key:
-                    return packed_agg
+                    return packed_value
         raise KeyError(key)
 
-    def _items(self) -> Iterator[tuple[WindowKey, Aggregate]]:
-        state = self._state
-        yield from state._windows.items()
-        for blob in list(state._packed.values()):
-            yield from unpack_minute(blob)[0]
+    def _items(self) -> Iterator[tuple[Any, Any]]:
+        yield from self._live().items()
+        for blob in list(self._state._packed.values()):
+            yield from unpack_minute(blob)[self._part]
 
-    def __iter__(self) -> Iterator[WindowKey]:
+    def __iter__(self) -> Iterator[Any]:
         return (key for key, _ in self._items())
 
-    def items(self) -> ItemsView[WindowKey, Aggregate]:
+    def items(self) -> ItemsView[Any, Any]:
         return _Items(self)
 
-    def keys(self) -> KeysView[WindowKey]:
+    def keys(self) -> KeysView[Any]:
         return KeysView(self)
 
-    def values(self) -> ValuesView[Aggregate]:
+    def values(self) -> ValuesView[Any]:
         return _Values(self)
 
 
-class ErrorsView(Mapping[ErrorKey, int]):
+class WindowsView(_PackedView):
+    """All windows of a partition, packed or not, as a read-only mapping."""
+
+    __slots__ = ()
+    _part = 0
+
+    def _live(self) -> dict[Any, Any]:
+        return self._state._windows  # type: ignore[return-value]
+
+    def _packed_count(self) -> int:
+        return self._state._packed_windows
+
+    @staticmethod
+    def _minute(key: Any) -> int:
+        return int(key[0])
+
+
+class ErrorsView(_PackedView):
     """All (window, category) error counts of a partition, as a read-only mapping."""
 
-    __slots__ = ("_state",)
+    __slots__ = ()
+    _part = 1
 
-    def __init__(self, state: PartitionState) -> None:
-        self._state = state
+    def _live(self) -> dict[Any, Any]:
+        return self._state._errors  # type: ignore[return-value]
 
-    def __len__(self) -> int:
-        return len(self._state._errors) + self._state._packed_errors
+    def _packed_count(self) -> int:
+        return self._state._packed_errors
 
-    def __getitem__(self, key: ErrorKey) -> int:
-        state = self._state
-        n = state._errors.get(key)
-        if n is not None:
-            return n
-        blob = state._packed.get(key[0][0])
-        if blob is not None:
-            for packed_key, packed_n in unpack_minute(blob)[1]:
-                if packed_key == key:
-                    return packed_n
-        raise KeyError(key)
-
-    def _items(self) -> Iterator[tuple[ErrorKey, int]]:
-        state = self._state
-        yield from state._errors.items()
-        for blob in list(state._packed.values()):
-            yield from unpack_minute(blob)[1]
-
-    def __iter__(self) -> Iterator[ErrorKey]:
-        return (key for key, _ in self._items())
-
-    def items(self) -> ItemsView[ErrorKey, int]:
-        return _Items(self)
-
-    def values(self) -> ValuesView[int]:
-        return _Values(self)
+    @staticmethod
+    def _minute(key: Any) -> int:
+        return int(key[0][0])
 
 
 class _Items(ItemsView[Any, Any]):
