@@ -34,7 +34,7 @@ from schemas.decode import Decoder
 from streams.alerting import encode_reports
 from streams.rows import rows_for_checkpoint
 from streams.state import ClosedWindow, PartitionState
-from streams.statelog import encode_checkpoint
+from streams.statelog import encode_checkpoint, encode_chunks
 
 log = logging.getLogger(__name__)
 
@@ -358,12 +358,20 @@ class Processor:
             for letter in state.dead_letters:
                 key = letter.project_id.encode() if letter.project_id else None
                 prepared.dead_letters.append((self.dlq_topic, None, key, letter.to_json()))
+        # At most one full snapshot per checkpoint, the most overdue first: partitions
+        # reach the interval together, and several large snapshots built at once
+        # were the worker's memory peak. The others take theirs at the next ones.
+        due = [s for s in states if s.since_snapshot >= self.snapshot_every]
+        full_now = max(due, key=lambda s: s.since_snapshot, default=None)
         for state in states:
-            full = state.since_snapshot >= self.snapshot_every
-            record = state.full_record() if full else state.delta()
-            if full:
+            if state is full_now:
                 prepared.snapshots[state.partition] = len(prepared.records)
-            for chunk in encode_checkpoint(record, state.snapshot_base):
+                chunks = encode_chunks(
+                    state.full_record_json(), state.record_seq, state.snapshot_base
+                )
+            else:
+                chunks = encode_checkpoint(state.delta(), state.snapshot_base)
+            for chunk in chunks:
                 prepared.records.append((self.state_topic, state.partition, None, chunk))
             prepared.states.append(state)
             prepared.offsets[state.partition] = dict(state.offsets)

@@ -43,6 +43,7 @@ from schemas.deadletter import DeadLetter
 from schemas.decode import DecodeError
 from schemas.events import TaskAudited, TaskCompleted
 from schemas.metrics import WINDOW_SECONDS
+from streams.statelog import json_array
 from streams.windows import (
     EPOCH,
     IDX,
@@ -581,7 +582,7 @@ class PartitionState:
         if not listed:
             del self.seen_by_minute[minute]
 
-    def _marks_by_project(self, marks: Iterator[tuple[int, int]]) -> list[list[Any]]:
+    def _marks_by_project(self, marks: Iterator[tuple[int, int]]) -> Iterator[list[Any]]:
         """Record entries [minute, project, "hex,hex,..."] of (minute, mark) pairs."""
         groups: dict[tuple[int, int], list[int]] = {}
         for minute, mark in marks:
@@ -592,10 +593,10 @@ class PartitionState:
             else:
                 listed.append(mark)
         projects = self._projects
-        return [
+        return (
             [m, projects[p], ",".join([format(mark & _EVENT_BITS, "x") for mark in marks])]
             for (m, p), marks in groups.items()
-        ]
+        )
 
     # -- packing ---------------------------------------------------------------------
 
@@ -810,7 +811,7 @@ class PartitionState:
         return {
             "v": RECORD_FORMAT,
             "p": self.partition,
-            "seq": self.seq + 1,
+            "seq": self.record_seq,
             "offsets": dict(self.offsets),
             "max_us": self.max_event_us,
             "topic_max": dict(self.topic_max),
@@ -824,21 +825,47 @@ class PartitionState:
             "errors": [[*k[0], k[1], errors[k]] for k in self.dirty_errors if k in errors],
         }
 
+    @property
+    def record_seq(self) -> int:
+        """The sequence number the next checkpoint record of this partition carries."""
+        return self.seq + 1
+
     def full_record(self) -> dict[str, Any]:
         """A delta that holds everything: replaying from it alone rebuilds this state."""
-        record = self.delta()
-        # Every mark held (the event ids are not kept), grouped by minute and project.
-        record["seen"] = self._marks_by_project(
-            (m, mark) for m, marks in self.seen_by_minute.items() for mark in marks
-        )
-        record["seen_ids"] = {"minute": [], "project": [], "event_id": []}
-        record["windows"] = [[*k, *agg] for k, agg in self._windows.items()]
-        record["errors"] = [[*k[0], k[1], n] for k, n in self._errors.items()]
-        record["packed"] = [
-            [start, base64.b64encode(blob).decode()] for start, blob in self._packed.items()
-        ]
-        record["full"] = True
+        record: dict[str, Any] = orjson.loads(b"".join(self.full_record_json()))
         return record
+
+    def full_record_json(self) -> Iterator[bytes]:
+        """``full_record`` as consecutive pieces of its JSON, for ``encode_chunks``.
+
+        Written piece by piece because a full record of a partition with
+        hundreds of thousands of windows would otherwise exist three times at
+        once (objects, JSON, chunks): the worker's memory peak at scale.
+        """
+        head = self.delta()
+        del head["windows"], head["errors"], head["seen"]
+        head["seen_ids"] = {"minute": [], "project": [], "event_id": []}
+        head["full"] = True
+        yield orjson.dumps(head)[:-1]
+        del head
+        # Every mark held (the event ids are not kept), grouped by minute and project.
+        yield b',"seen":'
+        yield from json_array(
+            self._marks_by_project(
+                (m, mark) for m, marks in self.seen_by_minute.items() for mark in marks
+            ),
+            batch=64,
+        )
+        yield b',"windows":'
+        yield from json_array([*k, *agg] for k, agg in self._windows.items())
+        yield b',"errors":'
+        yield from json_array([*k[0], k[1], n] for k, n in self._errors.items())
+        yield b',"packed":'
+        yield from json_array(
+            ([start, base64.b64encode(blob).decode()] for start, blob in self._packed.items()),
+            batch=16,  # a packed minute is kilobytes, not a few numbers
+        )
+        yield b"}"
 
     def mark_checkpointed(self) -> None:
         self.seq += 1

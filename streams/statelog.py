@@ -8,8 +8,8 @@ middle of writing one leaves the previous checkpoint in force.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -26,15 +26,41 @@ def encode_checkpoint(record: dict[str, Any], base: int = 0) -> list[bytes]:
     replays from there, so recovery time follows the snapshot interval, not
     the age of the log.
     """
-    body = orjson.dumps(record)
-    count = max(1, math.ceil(len(body) / CHUNK_BYTES))
-    seq = record["seq"]
-    return [
-        orjson.dumps({"seq": seq, "chunk": i, "of": count, "base": base})
-        + b"\n"
-        + body[i * CHUNK_BYTES : (i + 1) * CHUNK_BYTES]
-        for i in range(count)
-    ]
+    return encode_chunks((orjson.dumps(record),), record["seq"], base)
+
+
+def encode_chunks(parts: Iterable[bytes], seq: int, base: int = 0) -> list[bytes]:
+    """Chunk messages of a record given as consecutive pieces of its JSON.
+
+    A full snapshot of a large partition is tens of megabytes of JSON; built
+    piece by piece, the only copy held at once is the chunks themselves, not
+    the record's objects, the whole body and its slices side by side.
+    """
+    bodies: list[bytes] = []
+    pending = bytearray()
+    for part in parts:
+        pending += part
+        while len(pending) >= CHUNK_BYTES:
+            bodies.append(bytes(pending[:CHUNK_BYTES]))
+            del pending[:CHUNK_BYTES]
+    if pending or not bodies:
+        bodies.append(bytes(pending))
+    count = len(bodies)
+    for i, body in enumerate(bodies):
+        header = orjson.dumps({"seq": seq, "chunk": i, "of": count, "base": base})
+        bodies[i] = header + b"\n" + body
+    return bodies
+
+
+def json_array(items: Iterable[Any], batch: int = 4096) -> Iterator[bytes]:
+    """The JSON of ``list(items)``, in pieces of ``batch`` items."""
+    yield b"["
+    first = True
+    iterator = iter(items)
+    while piece := list(itertools.islice(iterator, batch)):
+        yield orjson.dumps(piece)[1:-1] if first else b"," + orjson.dumps(piece)[1:-1]
+        first = False
+    yield b"]"
 
 
 def decode_checkpoints(messages: Iterable[bytes]) -> list[dict[str, Any]]:

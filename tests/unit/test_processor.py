@@ -43,7 +43,7 @@ class Recorder:
         return list(range(start, start + len(records)))
 
 
-def processor(recorder: Recorder) -> Processor:
+def processor(recorder: Recorder, snapshot_every: int = 200) -> Processor:
     async def load_state(partition: int) -> tuple[list[dict[str, Any]], int]:
         return [], 0
 
@@ -63,6 +63,7 @@ def processor(recorder: Recorder) -> Processor:
         idle_timeout_s=30,
         live=False,
         input_topics=(TOPIC,),
+        snapshot_every=snapshot_every,
     )
 
 
@@ -113,3 +114,40 @@ async def test_a_failed_flush_stops_the_processor() -> None:
     with pytest.raises(CheckpointFailed):
         await proc.process([Message(TOPIC, 0, 2, lines[2])])
     assert len([r for r in recorder.records if r[0] == "state"]) == 1
+
+
+async def test_one_full_snapshot_per_checkpoint_and_each_rebuilds_its_partition() -> None:
+    from streams.state import PartitionState
+
+    recorder = Recorder()
+    proc = processor(recorder, snapshot_every=3)
+    lines = generate(seed=6, count=1200).lines
+    offsets = [0, 0, 0, 0]
+    fulls_per_checkpoint = []
+    for start in range(0, len(lines), 60):
+        batch = []
+        for i, line in enumerate(lines[start : start + 60]):
+            partition = (start + i) % 4  # every partition changes at every checkpoint
+            batch.append(Message(TOPIC, partition, offsets[partition], line))
+            offsets[partition] += 1
+        await proc.process(batch)
+        before = len(recorder.records)
+        await proc.checkpoint()
+        written = decode_checkpoints(v for t, _, _, v in recorder.records[before:] if t == "state")
+        fulls_per_checkpoint.append(sum(1 for r in written if r.get("full")))
+    # The four partitions reach the interval together; their snapshots are spread out.
+    assert max(fulls_per_checkpoint) == 1
+    assert sum(fulls_per_checkpoint) >= 4
+    for partition, live in proc.states.items():
+        log = [v for t, p, _, v in recorder.records if t == "state" and p == partition]
+        records = decode_checkpoints(log)
+        last_full = max(i for i, r in enumerate(records) if r.get("full"))
+        assert len(records) - last_full <= 3 + 4  # the interval, plus waiting for the others
+        rebuilt = PartitionState(partition, live.lateness_us, live.retention_us)
+        for record in records[last_full:]:
+            rebuilt.apply_delta(record)
+        assert dict(rebuilt.windows.items()) == dict(live.windows.items())
+        assert dict(rebuilt.errors.items()) == dict(live.errors.items())
+        assert rebuilt.seen == live.seen
+        assert (rebuilt.counters, rebuilt.offsets) == (live.counters, live.offsets)
+        assert rebuilt.closed_before == live.closed_before

@@ -364,7 +364,7 @@ def test_a_correction_keeps_its_minute_unpacked_for_a_while() -> None:
 
 
 def test_a_full_snapshot_with_packed_minutes_rebuilds_the_state() -> None:
-    from streams.statelog import decode_checkpoints, encode_checkpoint
+    from streams.statelog import decode_checkpoints, encode_checkpoint, encode_chunks
 
     lines = oracle_lines(seed=25, count=3000)
     live = PartitionState(0, lateness_us=120 * 10**6, retention_us=3600 * 10**6, pack_after_s=0)
@@ -378,7 +378,12 @@ def test_a_full_snapshot_with_packed_minutes_rebuilds_the_state() -> None:
             full = i == 1890
             if full:
                 snapshot_at = len(log)
-            log.extend(encode_checkpoint(live.full_record() if full else live.delta()))
+            # The full record as the processor writes it: streamed in pieces.
+            log.extend(
+                encode_chunks(live.full_record_json(), live.record_seq)
+                if full
+                else encode_checkpoint(live.delta())
+            )
             live.mark_checkpointed()
     records = decode_checkpoints(log[snapshot_at:])
     assert records[0]["full"] is True and records[0]["packed"]
@@ -661,3 +666,28 @@ def test_a_too_late_event_leaves_no_dedup_mark() -> None:
     assert feed(state, TASKS, completed("old", 0)) == "dead"  # not a duplicate
     assert len(state.seen) == held
     assert state.counters["dead_too_late"] == 2 and state.counters["duplicates"] == 0
+
+
+def test_chunks_built_from_pieces_are_the_chunks_of_the_whole_record() -> None:
+    import random
+
+    import orjson
+
+    from streams.statelog import CHUNK_BYTES, decode_checkpoints, encode_checkpoint, encode_chunks
+
+    rng = random.Random(5)
+    record = {
+        "seq": 9,
+        "windows": [[f"项目-{i}", i, "x" * rng.randrange(200)] for i in range(12_000)],
+    }
+    whole = encode_checkpoint(record, base=3)
+    assert len(whole) > 2  # the record spans several chunks
+    body = orjson.dumps(record)
+    for _ in range(5):
+        cuts = {*rng.sample(range(1, len(body)), 40), CHUNK_BYTES, 2 * CHUNK_BYTES}
+        cuts = sorted(c for c in cuts if c < len(body))
+        pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+        assert encode_chunks(pieces, 9, base=3) == whole
+    assert decode_checkpoints(whole) == [record]
+    # A body of exactly one chunk is one message, never a trailing empty chunk.
+    assert len(encode_chunks([b"x" * CHUNK_BYTES], 1)) == 1
