@@ -190,7 +190,10 @@ class Processor:
                     self.assigned -= partitions  # from now on their messages are dropped
                 prepared = self._prepare({p for p in partitions if p in self.states})
             if prepared is not None:
-                await self._flush(prepared)
+                # Through _settle like any checkpoint: a failure stops this
+                # processor instead of leaving a state whose changes never landed.
+                self.inflight = asyncio.ensure_future(self._flush(prepared))
+                await self._settle()
             async with self.lock:
                 for partition in partitions:
                     self.durable_offsets.pop(partition, None)
