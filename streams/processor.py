@@ -273,6 +273,9 @@ class Processor:
         return self.live and quiet >= self.idle_timeout_s
 
     def record_batch(self, size: int, seconds: float) -> None:
+        """Count a batch of ``size`` messages; a checkpoint with no new message is none."""
+        if not size:
+            return
         millis = int(seconds * 1000)
         self.stats["batches"] += 1
         self.stats["batch_events"] += size

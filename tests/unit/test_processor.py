@@ -147,3 +147,19 @@ async def test_a_failed_flush_on_revoke_crashes_the_intake() -> None:
     with pytest.raises(CheckpointFailed):
         await proc.checkpoint()
     assert len([r for r in recorder.records if r[0] == "state"]) == 1
+
+
+async def test_timer_checkpoints_of_an_idle_worker_are_not_batches() -> None:
+    """``annotel_batches_total`` counts batches that carried messages, not timer ticks."""
+    proc = processor(Recorder())
+    reader = intake(proc)
+    for _ in range(3):
+        await reader.checkpoint()  # the 1 s checkpoint timer, nothing read
+    assert proc.stats["batches"] == 0
+    assert proc.stats["batch_ms_total"] == 0
+    lines = generate(seed=7, count=20).lines
+    await proc.process([Message(TOPIC, 0, i, v) for i, v in enumerate(lines[:3])])
+    reader.unflushed = 3  # what the read loop counts after processing them
+    await reader.checkpoint()
+    await reader.checkpoint()
+    assert (proc.stats["batches"], proc.stats["batch_events"]) == (1, 3)
