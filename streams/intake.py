@@ -28,7 +28,7 @@ from typing import Any
 from mode import Service
 
 from streams.kafka import aiokafka_security
-from streams.processor import Processor
+from streams.processor import CheckpointFailed, Processor
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -221,13 +221,22 @@ class Intake(Service):
     async def revoked(self, partitions: Sequence[Any]) -> None:
         self.ready = False
         numbers = {tp.partition for tp in partitions}
-        await self.processor.on_revoked(numbers)
+        try:
+            await self.processor.on_revoked(numbers)
+        except CheckpointFailed as exc:
+            # aiokafka logs a listener's exception and carries on with the
+            # rebalance: crash the worker here, as a failed checkpoint does
+            # anywhere else (a restart replays from the last one written).
+            await self.crash(exc)
+            raise
         self.unflushed = 0
         self.busy_s = 0.0
         self.last_checkpoint = time.monotonic()
 
     async def assigned(self, partitions: Sequence[Any]) -> None:
         """Recover each partition's state, then read from exactly its checkpointed offsets."""
+        if self.should_stop:
+            return  # stopping or crashed: a rebalance finishing on the way out
         topics = set(self.settings.input_topics)
         numbers = {tp.partition for tp in partitions}
         for number in sorted(numbers):

@@ -124,7 +124,12 @@ def render_metrics(runtime: Runtime) -> str:
                     {"topic": topic, "partition": str(partition)},
                 )
     stats = processor.stats
-    out.add("annotel_batches_total", "counter", "batches processed", stats.get("batches", 0))
+    out.add(
+        "annotel_batches_total",
+        "counter",
+        "batches processed (timer checkpoints without new messages are not batches)",
+        stats.get("batches", 0),
+    )
     out.add(
         "annotel_batch_events_total",
         "counter",

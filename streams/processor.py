@@ -190,7 +190,10 @@ class Processor:
                     self.assigned -= partitions  # from now on their messages are dropped
                 prepared = self._prepare({p for p in partitions if p in self.states})
             if prepared is not None:
-                await self._flush(prepared)
+                # Through _settle like any checkpoint: a failure stops this
+                # processor instead of leaving a state whose changes never landed.
+                self.inflight = asyncio.ensure_future(self._flush(prepared))
+                await self._settle()
             async with self.lock:
                 for partition in partitions:
                     self.durable_offsets.pop(partition, None)
@@ -270,6 +273,9 @@ class Processor:
         return self.live and quiet >= self.idle_timeout_s
 
     def record_batch(self, size: int, seconds: float) -> None:
+        """Count a batch of ``size`` messages; a checkpoint with no new message is none."""
+        if not size:
+            return
         millis = int(seconds * 1000)
         self.stats["batches"] += 1
         self.stats["batch_events"] += size

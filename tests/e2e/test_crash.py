@@ -22,7 +22,7 @@ from tests.e2e.worker_helpers import (
     start_worker,
     worker_env,
 )
-from tests.oracle import generate, read_tables
+from tests.oracle import Stream, generate, read_tables
 
 pytestmark = pytest.mark.e2e
 
@@ -70,35 +70,76 @@ def test_sigkill_at_random_instants_changes_nothing(fresh_broker: str, tmp_path:
     )
 
 
+def _published(broker: str, tmp_path: Path, seed: int, count: int) -> tuple[Stream, dict[str, str]]:
+    """A seeded stream on the input topics, and a worker environment that checkpoints often."""
+    stream = generate(seed=seed, count=count)
+    create_topics(broker)
+    publish(broker, stream.lines, TOPICS)
+    return stream, worker_env(broker, tmp_path / "data", ANNOTEL_BATCH_SIZE="300")
+
+
+def _run_wrapped(
+    wrapper: str, env: dict[str, str], log: Path, *args: str, timeout: float, **fault: str
+) -> int:
+    """Run the worker through a fault-injection wrapper (tests/e2e); its exit status."""
+    with open(log, "ab") as handle:
+        return subprocess.run(
+            [sys.executable, "-m", wrapper, "worker", "--web-port", "0", *args],
+            env={**env, **fault},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+        ).returncode
+
+
+def _restart_loses_nothing(
+    stream: Stream, env: dict[str, str], log: Path, tmp_path: Path, timeout: float = 300
+) -> None:
+    """Part of the stream reached ClickHouse; a plain restart then completes it exactly."""
+    dsn = "chdb://" + str(tmp_path / "data" / "clickhouse")
+    _, _, partial = read_tables(dsn)
+    assert 0 < partial["task_events"] + partial["audit_events"] < len(stream.valid)
+    assert_exact(stream, run_until_drained(env, log, timeout), dsn)
+
+
 @pytest.mark.parametrize("kill_after", [1, 4])
 def test_sigkill_between_clickhouse_write_and_checkpoint(
     fresh_broker: str, tmp_path: Path, kill_after: int
 ) -> None:
-    stream = generate(seed=31 + kill_after, count=5_000)
-    create_topics(fresh_broker)
-    publish(fresh_broker, stream.lines, TOPICS)
-    env = worker_env(fresh_broker, tmp_path / "data", ANNOTEL_BATCH_SIZE="300")
+    stream, env = _published(fresh_broker, tmp_path, 31 + kill_after, 5_000)
     log = tmp_path / "worker.log"
-    with open(log, "ab") as handle:
-        killed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tests.e2e.kill_after_flush",
-                "worker",
-                "--until-drained",
-                "--web-port",
-                "0",
-            ],
-            env={**env, "KILL_AFTER_WRITES": str(kill_after)},
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            timeout=300,
-        )
-    assert killed.returncode == -signal.SIGKILL, log.read_text(errors="replace")[-3000:]
-    dsn = "chdb://" + str(tmp_path / "data" / "clickhouse")
-    _, _, partial = read_tables(dsn)
-    assert 0 < partial["task_events"] + partial["audit_events"] < len(stream.valid)
+    code = _run_wrapped(
+        "tests.e2e.kill_after_flush",
+        env,
+        log,
+        "--until-drained",
+        timeout=300,
+        KILL_AFTER_WRITES=str(kill_after),
+    )
+    assert code == -signal.SIGKILL, log.read_text(errors="replace")[-3000:]
+    _restart_loses_nothing(stream, env, log, tmp_path)
 
-    text = run_until_drained(env, log)
-    assert_exact(stream, text, dsn)
+
+def test_a_failed_checkpoint_write_exits_the_worker_and_a_restart_loses_nothing(
+    fresh_broker: str, tmp_path: Path
+) -> None:
+    """A write that raises (not one retried) stops the whole process with a failure status.
+
+    A supervisor restarts it; recovery replays from the last checkpoint record
+    that landed and the tables end up equal to the oracle.
+    """
+    from tests.e2e.fail_after_flush import MARK
+
+    stream, env = _published(fresh_broker, tmp_path, 41, 3_000)
+    log = tmp_path / "worker.log"
+    # A live worker (no --until-drained): it would never exit on its own.
+    code = _run_wrapped("tests.e2e.fail_after_flush", env, log, timeout=120, FAIL_AFTER_WRITES="3")
+    exited_at = time.time()
+    text = log.read_text(errors="replace")
+    assert code > 0, f"exit {code}:\n{text[-3000:]}"
+    injected = [float(ln.split(MARK, 1)[1]) for ln in text.splitlines() if MARK in ln]
+    assert len(injected) == 1, text[-3000:]  # no write was tried after the failed one
+    assert exited_at - injected[0] < 15, text[-3000:]
+    assert "CheckpointFailed" in text and "checkpoint failed: DatabaseError" in text
+    assert "final checkpoint skipped" in text  # even on the way out, nothing more is written
+    _restart_loses_nothing(stream, env, log, tmp_path, timeout=120)
