@@ -221,6 +221,7 @@ def _pipeline_figures(observed: Observed, totals: dict[str, int], expect: int) -
         "wall_s": observed.wall_s,
         "timeline": timeline,
         "peak_rss_mb": observed.peak_rss / 2**20,
+        "peak_rss_file_mb": observed.peak_rss_file / 2**20,
         "broker_peak_rss_mb": observed.broker_peak_rss / 2**20,
         "clickhouse_rows": rows,
         "clickhouse_inserts": observed.last("annotel_clickhouse_inserts_total"),
@@ -295,6 +296,7 @@ def main_run(
         "ratio_ceiling": pipeline_eps / ceiling["eps"] if pipeline_eps else None,
         "ratio_baseline": pipeline_eps / baseline["eps"] if pipeline_eps else None,
         "peak_rss_mb": pipeline["peak_rss_mb"],
+        "peak_rss_file_mb": pipeline["peak_rss_file_mb"],
         "latency_p50_ms": visibility["p50_ms"],
         "latency_p99_ms": visibility["p99_ms"],
         "alert_latency_p50_ms": alerts["p50_ms"],
@@ -369,6 +371,7 @@ def scaling_run(
                 "us_per_event": processing / n * 1e6 if processing > 0 else None,
                 "inflight_eps": figures["inflight_eps"],
                 "peak_rss_mb": figures["peak_rss_mb"],
+                "peak_rss_file_mb": figures["peak_rss_file_mb"],
                 "peak_open_windows": figures["peak_open_windows"],
                 "peak_dedup_keys": figures["peak_dedup_keys"],
                 "final_open_windows": figures["final_open_windows"],
@@ -440,6 +443,8 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
             f"{'ratio pipeline / ceiling':<52} {_f(result['ratio_ceiling'], '.3f'):>14}",
             f"{'ratio pipeline / baseline':<52} {_f(result['ratio_baseline'], '.2f'):>14}",
             f"{'peak worker RSS (MB)':<52} {_f(result['peak_rss_mb']):>14}",
+            f"{'  of which file-backed (mapped libraries, chDB) (MB)':<52} "
+            f"{_f(result['peak_rss_file_mb']):>14}",
             f"{'ClickHouse rows written':<52} {_f(result['clickhouse_rows']):>14}",
             f"{'ClickHouse rows/s (over the processing time)':<52} "
             f"{_f(result['clickhouse_rows_per_s']):>14}",
@@ -468,7 +473,7 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
             f"scaling (pipeline only; fixed cost {scaling['fixed_s']:.1f} s subtracted; "
             f"retention {scaling.get('retention', '48h (default)')})",
             f"{'events':>10} {'annot.':>7} {'span h':>7} {'wall s':>8} {'events/s':>9} "
-            f"{'us/event':>9} {'RSS MB':>7} {'windows':>9} {'dedup':>9}",
+            f"{'us/event':>9} {'RSS MB':>7} {'of it file':>10} {'windows':>9} {'dedup':>9}",
         ]
         for run in scaling["runs"]:
             span = run["simulated_span"]
@@ -479,12 +484,14 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
             lines.append(
                 f"{run['events']:>10,} {run['annotators']:>7,} {hours:>7.1f} {run['wall_s']:>8.1f} "
                 f"{_f(run['eps']):>9} {_f(run['us_per_event'], '.0f'):>9} "
-                f"{run['peak_rss_mb']:>7.0f} {run['peak_open_windows']:>9,.0f} "
+                f"{run['peak_rss_mb']:>7.0f} {run.get('peak_rss_file_mb', 0):>10.0f} "
+                f"{run['peak_open_windows']:>9,.0f} "
                 f"{run['peak_dedup_keys']:>9,.0f}"
             )
         lines.append(
             "span h: event time covered; windows and dedup keys are kept for the retention "
-            "horizon behind the watermark"
+            "horizon behind the watermark; 'of it file': file-backed resident memory at the "
+            "peak (mapped libraries, chiefly embedded chDB's engine)"
         )
         lines.append(
             "memory per extra open window key (10 k vs 300 annotators): "

@@ -92,7 +92,16 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
     )
     # The intake starts after the app (it publishes through the app's producer)
     # and, services stopping in reverse, stops before it.
-    worker: Any = Worker(runtime.app, runtime.intake, loop=loop, loglevel="WARNING", quiet=True)
+    worker: Any = _worker_class(Worker, settings.log_level)(
+        runtime.app,
+        runtime.intake,
+        loop=loop,
+        loglevel=settings.log_level,
+        quiet=True,
+        # Standard streams stay the program's own (the drained summary); logs go
+        # through our handler, not mode's proxy.
+        redirect_stdouts=False,
+    )
     exit_code = [0]
     tasks: list[asyncio.Task[None]] = []
 
@@ -135,6 +144,22 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
     return exit_code[0]
 
 
+def _worker_class(base: Any, level: str) -> Any:
+    """mode's Worker, keeping our log format (JSON lines off a terminal) and level.
+
+    mode replaces the root logger's handlers when the worker starts; without
+    this, everything logged after start-up came out as mode's plain text at a
+    fixed WARNING level, whatever ANNOTEL_LOG_LEVEL said.
+    """
+    from streams.logs import setup_logging
+
+    class Worker(base):  # type: ignore[misc, valid-type]
+        def on_setup_root_logger(self, logger: logging.Logger, loglevel: int) -> None:
+            setup_logging(level)
+
+    return Worker
+
+
 async def _alerts_settled(runtime: Any, settings: Settings, timeout_s: float = 60) -> None:
     """Wait until the alert stage has read every closed-window report this worker wrote."""
     alerts = runtime.alerts
@@ -153,8 +178,10 @@ async def _alerts_settled(runtime: Any, settings: Settings, timeout_s: float = 6
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.cli import _settings
+    from streams.logs import setup_logging
 
     settings = _settings()
+    setup_logging(settings.log_level)
     return run_worker(settings, until_drained=args.until_drained, web_port=args.web_port)
 
 

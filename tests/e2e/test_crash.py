@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from streams.broker import free_port
@@ -142,4 +143,10 @@ def test_a_failed_checkpoint_write_exits_the_worker_and_a_restart_loses_nothing(
     assert exited_at - injected[0] < 15, text[-3000:]
     assert "CheckpointFailed" in text and "checkpoint failed: DatabaseError" in text
     assert "final checkpoint skipped" in text  # even on the way out, nothing more is written
+    # Logged as JSON lines (stderr is not a terminal), before and after mode took over
+    # logging; the crash is an error record with the cause in it.
+    records = [orjson.loads(ln) for ln in text.splitlines() if ln.startswith("{")]
+    crash = [r for r in records if r["level"] == "error" and "Crashed" in r["msg"]]
+    assert crash and "CheckpointFailed" in crash[0]["msg"], text[-3000:]
+    assert not [ln for ln in text.splitlines() if ln.startswith("[20")]  # mode's own format
     _restart_loses_nothing(stream, env, log, tmp_path, timeout=120)
