@@ -24,7 +24,6 @@ from schemas.deadletter import DeadLetter
 from schemas.decode import Decoder
 from sinks.clickhouse import ClickHouseWriter
 from streams.alert_runtime import AlertRuntime
-from streams.heap import HeapTrimmer
 from streams.intake import GROUP_SUFFIX, Intake
 from streams.kafka import aiokafka_security, faust_credentials
 from streams.processor import Message, Processor
@@ -54,7 +53,6 @@ class Runtime:
     dlq_positions: dict[int, int] = field(default_factory=dict)  # partition -> next offset stored
     alerts: AlertRuntime | None = None
     selfmon: Callable[[], Awaitable[None]] | None = None
-    heap: HeapTrimmer = field(default_factory=lambda: HeapTrimmer(0))
 
     app_assigned: bool = False  # the Faust app's own group (dead letters, alert stage) settled
 
@@ -244,7 +242,6 @@ def create_app(
     )
     intake.append(Intake(settings, processor, group_id=APP_ID + GROUP_SUFFIX, flavor=flavor))
     runtime = Runtime(app, processor, writer, until_drained, intake[0])
-    runtime.heap = HeapTrimmer(settings.heap_trim_interval)
     if rules is not None:
         runtime.alerts = _alerting(app, settings, rules, input_partitions, writer, processor)
     input_names = set(settings.input_topics)
@@ -295,7 +292,6 @@ def create_app(
             await processor.checkpoint(close_all=True)
             log.info("input drained: all windows closed", extra=dict(processor.totals()))
             runtime.drained.set()
-        runtime.heap.maybe_trim()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app: faust.App, assigned: set[TP], **_: Any) -> None:

@@ -154,18 +154,6 @@ def render_metrics(runtime: Runtime) -> str:
         "time spent writing checkpoints (ClickHouse rows, dead letters, state records)",
         stats.get("checkpoint_ms_total", 0) / 1000,
     )
-    out.add(
-        "annotel_heap_trims_total",
-        "counter",
-        "returns of freed heap memory to the OS (malloc_trim)",
-        runtime.heap.trims,
-    )
-    out.add(
-        "annotel_heap_trim_seconds_total",
-        "counter",
-        "time spent returning freed heap memory to the OS",
-        runtime.heap.seconds,
-    )
     for key in ("checkpoints", "snapshots", "redelivered", "gap_dropped", "dropped_unassigned"):
         out.add(f"annotel_{key}_total", "counter", key.replace("_", " "), stats.get(key, 0))
     writer = runtime.writer.stats

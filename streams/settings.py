@@ -87,11 +87,6 @@ class Settings(BaseSettings):
     snapshot_every: int = Field(
         200, ge=1, description="Checkpoints between full state snapshots (bounds recovery)."
     )
-    heap_trim_interval: Duration = Field(
-        5.0,
-        description="Seconds between returns of freed heap memory to the OS (glibc "
-        "malloc_trim); 0 disables.",
-    )
 
     # Alerts
     rules_file: Path | None = None
