@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from typing import Any
@@ -90,6 +91,7 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
             "until_drained": until_drained,
         },
     )
+    _tune_gc()
     # The intake starts after the app (it publishes through the app's producer)
     # and, services stopping in reverse, stops before it.
     worker: Any = _worker_class(Worker, settings.log_level)(
@@ -142,6 +144,27 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
         runtime.processor.close()
         writer.close()
     return exit_code[0]
+
+
+# Young-generation size and how many young / middle collections run before an
+# older one. Measured on 200 000 events (two runs each): with CPython's defaults
+# (700, 10, 10) the collector took 5.7 s of a ~19 s replay, mostly full
+# collections walking every retained window; with these and the start-up objects
+# frozen, 0.9 s, and the worker finished 4-6 s sooner.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def _tune_gc() -> None:
+    """Keep the cyclic collector off the hot path.
+
+    Per event the worker creates short-lived containers (decoded JSON, rows)
+    and keeps long-lived ones (windows, marks) that the collector would walk
+    again at every older-generation pass. Start-up objects (Faust, pydantic,
+    chDB's Python side) are frozen: they live as long as the process.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _worker_class(base: Any, level: str) -> Any:
