@@ -38,6 +38,9 @@ from streams.statelog import encode_checkpoint, encode_chunks
 
 log = logging.getLogger(__name__)
 
+# Messages processed between two returns to the event loop (about 50 ms of work).
+YIELD_EVERY = 1_000
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -188,7 +191,7 @@ class Processor:
             async with self.lock:
                 if self.assigned is not None:
                     self.assigned -= partitions  # from now on their messages are dropped
-                prepared = self._prepare({p for p in partitions if p in self.states})
+                prepared = await self._prepare_off_loop({p for p in partitions if p in self.states})
             if prepared is not None:
                 # Through _settle like any checkpoint: a failure stops this
                 # processor instead of leaving a state whose changes never landed.
@@ -209,7 +212,11 @@ class Processor:
             now = datetime.now(UTC)
             decode = self.decoder.decode
             wanted_seeks: dict[tuple[str, int], int] = {}
-            for message in messages:
+            for index, message in enumerate(messages):
+                if index and not index % YIELD_EVERY:
+                    # Let the loop serve /health, /metrics and the Kafka clients'
+                    # heartbeats: a whole batch is ~0.5 s of Python work.
+                    await asyncio.sleep(0)
                 partition = message.partition
                 if self.assigned is not None and partition not in self.assigned:
                     self.stats["dropped_unassigned"] += 1
@@ -301,7 +308,7 @@ class Processor:
             async with self.lock:
                 if self.live and not close_all:
                     self._advance_idle()
-                prepared = self._prepare(set(self.states), close_all)
+                prepared = await self._prepare_off_loop(set(self.states), close_all)
             if prepared is None:
                 return
             self.inflight = asyncio.ensure_future(self._flush(prepared))
@@ -336,6 +343,18 @@ class Processor:
                 log.info(
                     "idle partition: watermark follows the clock", extra={"partition": partition}
                 )
+
+    async def _prepare_off_loop(
+        self, partitions: set[int], close_all: bool = False
+    ) -> _Prepared | None:
+        """``_prepare`` on a thread, the caller holding the state lock.
+
+        Closing windows, building rows and a full snapshot take up to a second or
+        more with large state; on the loop that would stall /health, /metrics and
+        the consumers' heartbeats. Every change to the state is made under the
+        lock, so the thread has it to itself; the loop only reads sizes meanwhile.
+        """
+        return await asyncio.to_thread(self._prepare, partitions, close_all)
 
     def _prepare(self, partitions: set[int], close_all: bool = False) -> _Prepared | None:
         """Everything a checkpoint writes, taken out of the state in one step."""

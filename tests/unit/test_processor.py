@@ -16,7 +16,7 @@ from aiokafka import TopicPartition
 
 from schemas.decode import Decoder
 from streams.intake import Intake
-from streams.processor import CheckpointFailed, Message, Processor
+from streams.processor import YIELD_EVERY, CheckpointFailed, Message, Processor
 from streams.settings import Settings
 from streams.statelog import decode_checkpoints
 from tests.oracle import generate
@@ -201,3 +201,29 @@ async def test_timer_checkpoints_of_an_idle_worker_are_not_batches() -> None:
     await reader.checkpoint()
     await reader.checkpoint()
     assert (proc.stats["batches"], proc.stats["batch_events"]) == (1, 3)
+
+
+async def test_a_large_batch_lets_the_event_loop_serve_other_tasks() -> None:
+    """/health and /metrics share the loop: a batch must not hold it from start to end."""
+    recorder = Recorder()
+    proc = processor(recorder)
+    lines = generate(seed=6, count=3_500).lines
+    ticks = 0
+    done = False
+
+    async def other_task() -> None:
+        nonlocal ticks
+        while not done:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.ensure_future(other_task())
+    await asyncio.sleep(0)
+    before = ticks
+    await proc.process([Message(TOPIC, 0, i, v) for i, v in enumerate(lines)])
+    during = ticks - before
+    done = True
+    await other
+    assert proc.totals()["events_in"] == len(lines)
+    # At least one turn of the other task per YIELD_EVERY messages.
+    assert during >= len(lines) // YIELD_EVERY
