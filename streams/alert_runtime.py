@@ -199,7 +199,10 @@ class AlertRuntime:
         return events
 
     def _state_record(self, now: datetime) -> dict[str, Any]:
-        """A full snapshot when one is due, else the step record (both after the step).
+        """The step record, or ``{"kind": "full"}`` when a full snapshot is due.
+
+        ``_write_state`` builds the full snapshot itself, on a thread, so that
+        copying the evaluator does not hold the event loop.
 
         Also due when every input partition has just gone idle (the end of a bounded
         run, a quiet spell): the stream may stop here, and a restart should then
@@ -216,7 +219,7 @@ class AlertRuntime:
             or elapsed >= self.snapshot_interval_s
             or self.steps_since_full >= self.snapshot_max_steps
         ):
-            return {"kind": "full"}  # built by _write_state, off the event loop
+            return {"kind": "full"}
         return self.stage.step_record(now)
 
     async def _write_state(self, record: dict[str, Any]) -> None:
