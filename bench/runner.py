@@ -258,26 +258,56 @@ def main_run(
     latency_rate: float = 500.0,
     latency_seconds: float = 30.0,
     alert_trials: int = 30,
+    repeat: int = 1,
 ) -> dict[str, Any]:
+    """The default benchmark; with ``repeat`` > 1, the throughput part K times.
+
+    Each round measures the ceiling, the pipeline, the baseline and the fixed
+    cost again, the pipeline on a fresh broker and chDB. The ratios use the best
+    round of each (the least disturbed by other tenants of the cores); every
+    round is kept under ``details.rounds`` so the spread can be read.
+    """
     from bench.latency import alert_latency, visibility_latency
 
     began = time.perf_counter()
     log(f"building the seeded stream: {n:,} simulator lines (seed {SIM_SEED})")
     stream = build_stream(n)
     baseline_n = min(baseline_n, n)
-    with broker() as (bootstrap, broker_process):
-        create_topics(bootstrap)
-        produce_s = produce(bootstrap, stream.records)
-        log(f"produced {n:,} in {produce_s:.1f}s; ceiling: bare aiokafka consumer + orjson")
-        ceiling = run_ceiling(bootstrap, n, tmp)
-        log(f"ceiling {ceiling['eps']:,.0f} events/s; pipeline: worker --until-drained")
-        pipeline = run_pipeline(bootstrap, n, tmp, "worker", broker_process)
-    log(f"pipeline wall {pipeline['wall_s']:.1f}s")
-    baseline = run_baseline(stream, baseline_n, tmp)
-    log(f"baseline {baseline['eps']:,.0f} events/s")
-    empty = fixed_cost(tmp)
+    rounds: list[dict[str, Any]] = []
+    for index in range(repeat):
+        tag = f" (round {index + 1} of {repeat})" if repeat > 1 else ""
+        suffix = f"-{index + 1}" if repeat > 1 else ""
+        with broker() as (bootstrap, broker_process):
+            create_topics(bootstrap)
+            produce_s = produce(bootstrap, stream.records)
+            log(f"produced {n:,} in {produce_s:.1f}s; ceiling{tag}: bare aiokafka + orjson")
+            ceiling = run_ceiling(bootstrap, n, tmp)
+            log(f"ceiling {ceiling['eps']:,.0f} events/s; pipeline{tag}: worker --until-drained")
+            pipeline = run_pipeline(bootstrap, n, tmp, f"worker{suffix}", broker_process)
+        log(f"pipeline wall {pipeline['wall_s']:.1f}s")
+        baseline = run_baseline(stream, baseline_n, tmp)
+        log(f"baseline {baseline['eps']:,.0f} events/s")
+        empty = fixed_cost(tmp)
+        log(f"fixed cost {empty['wall_s']:.1f}s")
+        rounds.append(
+            {
+                "produce_s": produce_s,
+                "ceiling": ceiling,
+                "baseline": baseline,
+                "pipeline": pipeline,
+                "pipeline_empty": empty,
+            }
+        )
+    best = _best_round(rounds)
+    ceiling, baseline, pipeline, empty = (
+        best["ceiling"],
+        best["baseline"],
+        best["pipeline"],
+        best["pipeline_empty"],
+    )
+    produce_s = rounds[0]["produce_s"]
     fixed = empty["wall_s"]
-    log(f"fixed cost {fixed:.1f}s; live: produce to visible at {latency_rate:.0f} events/s")
+    log(f"live: produce to visible at {latency_rate:.0f} events/s")
     visibility = visibility_latency(latency_rate, latency_seconds, tmp)
     log(f"visibility p99 {_f(visibility['p99_ms'])} ms; alert latency, {alert_trials} trials")
     alerts = alert_latency(alert_trials, tmp)
@@ -320,12 +350,30 @@ def main_run(
             "baseline": baseline,
             "pipeline": pipeline,
             "pipeline_empty": empty,
+            "rounds": rounds if repeat > 1 else [],
             "visibility": visibility,
             "alerts": alerts,
         },
         "bench_seconds": time.perf_counter() - began,
+        "repeat": repeat,
     }
+    if repeat > 1:
+        # The memory figure is the worst round, not the best: a peak is a limit.
+        result["peak_rss_mb"] = max(r["pipeline"]["peak_rss_mb"] for r in rounds)
+        result["peak_rss_file_mb"] = max(r["pipeline"]["peak_rss_file_mb"] for r in rounds)
     return result
+
+
+def _best_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per measure, the least disturbed round: fastest ceiling, baseline and pipeline,
+    shortest fixed cost. Other processes only ever slow a run down, so the best of K
+    is the estimate least biased by them."""
+    return {
+        "ceiling": max((r["ceiling"] for r in rounds), key=lambda c: c["eps"]),
+        "baseline": max((r["baseline"] for r in rounds), key=lambda b: b["eps"]),
+        "pipeline": min((r["pipeline"] for r in rounds), key=lambda p: p["wall_s"]),
+        "pipeline_empty": min((r["pipeline_empty"] for r in rounds), key=lambda e: e["wall_s"]),
+    }
 
 
 # -- scaling --------------------------------------------------------------------------
@@ -466,6 +514,19 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
             f"{d['pipeline']['broker_peak_rss_mb']:,.0f} MB",
             f"benchmark time: {result['bench_seconds']:.0f} s",
         ]
+        if d.get("rounds"):
+            lines.append(
+                f"{len(d['rounds'])} rounds; throughput figures and ratios are the best round of "
+                "each measure, peak RSS the worst. Per round (events/s):"
+            )
+            for number, one in enumerate(d["rounds"], 1):
+                processing = one["pipeline"]["wall_s"] - one["pipeline_empty"]["wall_s"]
+                lines.append(
+                    f"  round {number}: ceiling {_f(one['ceiling']['eps'])}, baseline "
+                    f"{_f(one['baseline']['eps'])}, pipeline "
+                    f"{_f(result['events'] / processing if processing > 0 else None)}, "
+                    f"peak RSS {_f(one['pipeline']['peak_rss_mb'])} MB"
+                )
     if "scaling" in result:
         scaling = result["scaling"]
         lines += [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -89,3 +90,38 @@ def test_alert_trials_find_the_shipped_turnaround_rule() -> None:
     assert rule.threshold_s > 0
     assert rule.window_s % 60 == 0
     assert rule.samples >= 1
+
+
+def test_best_round_takes_each_measure_from_its_least_disturbed_round() -> None:
+    from bench.runner import _best_round
+
+    def one(ceiling: float, baseline: float, wall: float, empty: float) -> dict[str, Any]:
+        return {
+            "ceiling": {"eps": ceiling},
+            "baseline": {"eps": baseline},
+            "pipeline": {"wall_s": wall},
+            "pipeline_empty": {"wall_s": empty},
+        }
+
+    rounds = [
+        one(100.0, 20.0, 30.0, 14.0),
+        one(90.0, 25.0, 28.0, 15.0),
+        one(95.0, 22.0, 29.0, 13.5),
+    ]
+    best = _best_round(rounds)
+    assert best["ceiling"]["eps"] == 100.0
+    assert best["baseline"]["eps"] == 25.0
+    assert best["pipeline"]["wall_s"] == 28.0
+    assert best["pipeline_empty"]["wall_s"] == 13.5
+
+
+def test_repeat_must_be_positive_and_not_with_scaling(capsys: Any) -> None:
+    import pytest
+
+    from bench.__main__ import main
+
+    for argv in (["--repeat", "0"], ["--repeat", "2", "--scaling"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+    assert "--repeat" in capsys.readouterr().err
