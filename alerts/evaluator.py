@@ -27,7 +27,7 @@ Choices where the spec is silent (docs/alerts.md explains them to users):
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from operator import add, itemgetter
@@ -78,6 +78,11 @@ def _dt(epoch: int) -> datetime:
 
 
 Projector = Callable[[Sequence[Any]], SeriesKey]
+# One rule of ``Evaluator.state``: name, signature and next_start, the partial
+# windows (start, their [key, vector] items), the series ([key, state] items).
+RuleStateParts = tuple[
+    str, dict[str, Any], Iterator[tuple[int, Iterator[list[Any]]]], Iterator[list[Any]]
+]
 
 
 def _projector(positions: Sequence[int]) -> Projector:
@@ -636,25 +641,43 @@ class Evaluator:
     def state(self) -> dict[str, Any]:
         """A JSON-serializable copy (orjson): partial windows, baselines and lifecycles."""
         return {
+            **self.state_head(),
+            "rules": {
+                name: {
+                    **head,
+                    "partials": [[start, list(items)] for start, items in partials],
+                    "series": list(series),
+                }
+                for name, head, partials, series in self.rule_states()
+            },
+        }
+
+    def state_head(self) -> dict[str, Any]:
+        """The keys of ``state`` before ``rules``."""
+        return {
             "version": STATE_VERSION,
             "closed_before": self._closed,
             "ignored_late_minutes": self._ignored,
-            "rules": {rule.name: self._rule_state(rule) for rule in self._rules.rules},
         }
 
-    def _rule_state(self, rule: Rule) -> dict[str, Any]:
-        state = self._states[rule.name]
-        return {
-            "signature": _signature(rule),
-            "next_start": state.next_start,
-            "partials": [
-                [start, [[list(key), list(vector)] for key, vector in sorted(bucket.items())]]
+    def rule_states(self) -> Iterator[RuleStateParts]:
+        """``state()["rules"]`` one rule at a time, its items built as they are read.
+
+        For a snapshot written piece by piece: at 10 000 annotators the copy of
+        every series and partial window is tens of MB of small objects, the
+        largest short-lived allocation of the worker when built all at once.
+        """
+        for rule in self._rules.rules:
+            state = self._states[rule.name]
+            head = {"signature": _signature(rule), "next_start": state.next_start}
+            partials = (
+                (start, ([list(key), list(vector)] for key, vector in sorted(bucket.items())))
                 for start, bucket in sorted(state.partials.items())
-            ],
-            "series": [
+            )
+            lifecycles = (
                 [list(key), series.to_state()] for key, series in sorted(state.series.items())
-            ],
-        }
+            )
+            yield rule.name, head, partials, lifecycles
 
     def _restore(self, data: Mapping[str, Any]) -> None:
         if data.get("version") != STATE_VERSION:

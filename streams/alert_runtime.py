@@ -45,7 +45,7 @@ from alerts.rules import RuleSet
 from alerts.silences import Silences, load_silences
 from streams.alerting import STEP, AlertStage, alert_row, step_time
 from streams.processor import Message, Publisher, Sink
-from streams.statelog import encode_checkpoint
+from streams.statelog import encode_checkpoint, encode_chunks
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ class AlertRuntime:
             # loop serving meanwhile; nothing changes the evaluator while this
             # coroutine holds the lock, and the thread only reads it.
             def encode_full() -> list[bytes]:
-                return encode_checkpoint({**record, **self.stage.snapshot()}, base)
+                return encode_chunks(self.stage.snapshot_json(record), self.stage.offset, base)
 
             chunks = await asyncio.to_thread(encode_full)
         else:

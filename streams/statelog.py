@@ -39,10 +39,20 @@ def encode_chunks(parts: Iterable[bytes], seq: int, base: int = 0) -> list[bytes
     bodies: list[bytes] = []
     pending = bytearray()
     for part in parts:
-        pending += part
-        while len(pending) >= CHUNK_BYTES:
-            bodies.append(bytes(pending[:CHUNK_BYTES]))
-            del pending[:CHUNK_BYTES]
+        view = memoryview(part)
+        if pending:  # complete the chunk begun by earlier pieces
+            taken = CHUNK_BYTES - len(pending)
+            pending += view[:taken]
+            view = view[taken:]
+            if len(pending) < CHUNK_BYTES:
+                continue
+            bodies.append(bytes(pending))
+            pending.clear()
+        # Whole chunks straight from the piece: a large one is not copied twice.
+        while len(view) >= CHUNK_BYTES:
+            bodies.append(bytes(view[:CHUNK_BYTES]))
+            view = view[CHUNK_BYTES:]
+        pending += view
     if pending or not bodies:
         bodies.append(bytes(pending))
     count = len(bodies)

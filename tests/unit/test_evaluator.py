@@ -1000,6 +1000,53 @@ def test_stage_fast_path_equals_the_old_path(monkeypatch: pytest.MonkeyPatch) ->
     assert new.evaluator.ignored_late_minutes == old.evaluator.ignored_late_minutes > 0
 
 
+@pytest.mark.parametrize("batch", [1, 2, 4096])
+def test_a_snapshot_written_in_pieces_is_the_snapshot_byte_for_byte(
+    monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """The alert runtime's full snapshot, streamed: same JSON, same chunks, same restore."""
+    from functools import partial
+
+    from streams.statelog import decode_checkpoints, encode_checkpoint, encode_chunks, json_array
+
+    monkeypatch.setattr(alerting, "json_array", partial(json_array, batch=batch))
+    records, rounds = windows_topic(monkeypatch)
+    stage = AlertStage(STREAM_RULES, 4)
+    record = {"kind": "full"}
+    several_partials = firing = False
+
+    def check(stage: AlertStage) -> None:
+        nonlocal several_partials, firing
+        state = stage.evaluator.state()
+        several_partials |= any(len(r["partials"]) > 1 for r in state["rules"].values())
+        firing |= any(s["event"] for r in state["rules"].values() for _, s in r["series"])
+        whole = orjson.dumps({**record, **stage.snapshot()})
+        assert b"".join(stage.snapshot_json(record)) == whole
+        chunks = encode_chunks(stage.snapshot_json(record), stage.offset, 7)
+        assert chunks == encode_checkpoint({**record, **stage.snapshot()}, 7)
+        restored = AlertStage(STREAM_RULES, 4)
+        restored.restore(decode_checkpoints(chunks)[0])
+        assert restored.snapshot() == stage.snapshot()
+
+    check(stage)  # nothing applied yet
+    start = 0
+    for end in rounds:
+        for offset in range(start, end):
+            stage.apply(offset, records[offset])
+            if offset % 7 == 0:
+                check(stage)
+        stage.forget_orphans()
+        stage.new_events(stage.evaluate(NOW))
+        check(stage)
+        start = end
+    # Everything applied before the first evaluation: partial windows of many starts.
+    unevaluated = AlertStage(STREAM_RULES, 4)
+    for offset, value in enumerate(records):
+        unevaluated.apply(offset, value)
+    check(unevaluated)
+    assert (several_partials, firing) == (True, True)  # what the snapshots must carry
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_add_rows_and_add_minute_equal_the_old_accumulation(data: st.DataObject) -> None:
