@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import gc
 import logging
-import os
 import sys
 from typing import Any
 
+from streams import malloc
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ def prepare(settings: Settings) -> tuple[str, int]:
 
 
 def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None = None) -> int:
-    limit_malloc_arenas()
+    malloc.tune()  # before any thread starts: see streams/malloc.py
     import faust  # noqa: F401  (import cost paid before the loop starts)
     from mode import Worker
 
@@ -168,37 +167,6 @@ def _tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-# glibc's mallopt parameter number for the arena limit (malloc.h: M_ARENA_MAX).
-M_ARENA_MAX = -8
-
-
-def limit_malloc_arenas(arenas: int = 1) -> bool:
-    """One glibc malloc arena for the whole process, unless MALLOC_ARENA_MAX says otherwise.
-
-    Checkpoints and alert snapshots are prepared on threads so that the event
-    loop stays free; glibc gives each such thread an arena of its own, and the
-    large, short-lived buffers built there (rows, encoded snapshots) then keep
-    a second high-water mark. Measured at 1.6 M events x 10 000 annotators:
-    peak RSS 1 131 MB with the default arenas, 1 021 MB with one, 1 003 MB
-    with the work kept on the loop (docs/performance.md). The threads take
-    the GIL to allocate anyway, so one arena costs no parallelism.
-
-    Must run before the process starts threads: it only limits arenas created
-    afterwards. Returns whether the limit was set (False off glibc, or when the
-    operator set MALLOC_ARENA_MAX, which glibc then applies itself).
-    """
-    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl, or no glibc: nothing to tune
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(M_ARENA_MAX, arenas))
 
 
 def _worker_class(base: Any, level: str) -> Any:
