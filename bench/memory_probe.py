@@ -153,7 +153,22 @@ def deep_size(roots: Iterable[Any], seen: set[int]) -> tuple[int, int]:
 
 
 def census(processor: Any, alerts: Iterable[Any]) -> dict[str, Any]:
-    """What the partition states and the alert stage hold, by part: MiB and objects."""
+    """What the partition states and the alert stage hold, by part: MiB and objects.
+
+    The allocator figures are read first: the walk's own bookkeeping (a set
+    of millions of ids) would otherwise be counted as the worker's.
+    """
+    info = _mallinfo()()
+    pymalloc = pymalloc_stats()
+    figures = {
+        **_status(),
+        "pymalloc_arenas_mib": pymalloc["arenas"],
+        "pymalloc_allocated_mib": round(pymalloc["allocated_bytes"] / _MIB, 1),
+        "glibc_heap_mib": info.arena // _MIB,
+        "glibc_heap_used_mib": info.uordblks // _MIB,
+        "glibc_heap_free_mib": info.fordblks // _MIB,
+        "glibc_mapped_mib": info.hblkhd // _MIB,
+    }
     seen: set[int] = set()
     states = list(processor.states.values())
     parts: dict[str, dict[str, float]] = {}
@@ -177,19 +192,7 @@ def census(processor: Any, alerts: Iterable[Any]) -> dict[str, Any]:
     for runtime in alerts:
         add("alerts.evaluator", [runtime.stage.evaluator])
         add("alerts.stage_other", [runtime.stage])
-    info = _mallinfo()()
-    pymalloc = pymalloc_stats()
-    return {
-        "kind": "census",
-        **_status(),
-        "pymalloc_arenas_mib": pymalloc["arenas"],
-        "pymalloc_allocated_mib": round(pymalloc["allocated_bytes"] / _MIB, 1),
-        "glibc_heap_mib": info.arena // _MIB,
-        "glibc_heap_used_mib": info.uordblks // _MIB,
-        "glibc_heap_free_mib": info.fordblks // _MIB,
-        "glibc_mapped_mib": info.hblkhd // _MIB,
-        "parts": parts,
-    }
+    return {"kind": "census", **figures, "parts": parts}
 
 
 def _install_census(out: TextIO, at: int, lock: threading.Lock) -> None:
