@@ -17,10 +17,12 @@ chDB's own allocator, thread stacks and other mappings.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -28,6 +30,8 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 import orjson
+
+from bench.stack import proc_status_kb
 
 _MIB = 2**20
 
@@ -50,44 +54,40 @@ class _MallInfo2(ctypes.Structure):
     ]
 
 
-def _mallinfo() -> Any:
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = _MallInfo2
-    return libc.mallinfo2
+@functools.cache
+def _libc_mallinfo2() -> Any:
+    function = ctypes.CDLL("libc.so.6").mallinfo2
+    function.restype = _MallInfo2
+    return function
+
+
+def mallinfo() -> _MallInfo2:
+    """glibc's ``mallinfo2()``: heap (``arena``), in use (``uordblks``), mapped (``hblkhd``)."""
+    return _libc_mallinfo2()()  # type: ignore[no-any-return]
 
 
 def _status() -> dict[str, int]:
-    out = {}
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            name, _, value = line.partition(":")
-            if name in ("RssAnon", "RssFile"):
-                out[name] = int(value.split()[0]) // 1024
-    return out
+    """Resident memory in MiB, anonymous and file-backed."""
+    status = proc_status_kb()
+    return {name: status[name] // 1024 for name in ("RssAnon", "RssFile")}
 
 
 def pymalloc_stats() -> dict[str, int]:
-    """Arenas held and bytes in live blocks, from ``sys._debugmallocstats`` on fd 2."""
-    read, write = os.pipe()
-    saved = os.dup(2)
-    os.dup2(write, 2)
-    os.close(write)
-    try:
-        sys._debugmallocstats()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    os.set_blocking(read, False)
-    text = b""
-    while True:
+    """Arenas held and bytes in live blocks, from ``sys._debugmallocstats`` on fd 2.
+
+    Written to a temporary file, not a pipe: a pipe would block the writer
+    once its buffer is full.
+    """
+    with tempfile.TemporaryFile() as captured:
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
         try:
-            chunk = os.read(read, 1 << 16)
-        except BlockingIOError:
-            break
-        if not chunk:
-            break
-        text += chunk
-    os.close(read)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        text = captured.read()
 
     def number(pattern: bytes) -> int:
         match = re.search(pattern + rb"\s*=\s*([\d,]+)", text)
@@ -99,7 +99,7 @@ def pymalloc_stats() -> dict[str, int]:
     }
 
 
-def sample(mallinfo: Any) -> dict[str, Any]:
+def sample() -> dict[str, Any]:
     status = _status()
     info = mallinfo()
     pymalloc = pymalloc_stats()
@@ -117,10 +117,9 @@ def sample(mallinfo: Any) -> dict[str, Any]:
 
 
 def _sampler(out: TextIO, every: float, lock: threading.Lock) -> None:
-    mallinfo = _mallinfo()
     started = time.monotonic()
     while True:
-        row = sample(mallinfo)
+        row = sample()
         row["t"] = round(time.monotonic() - started, 2)
         with lock:
             out.write(orjson.dumps(row).decode() + "\n")
@@ -158,7 +157,7 @@ def census(processor: Any, alerts: Iterable[Any]) -> dict[str, Any]:
     The allocator figures are read first: the walk's own bookkeeping (a set
     of millions of ids) would otherwise be counted as the worker's.
     """
-    info = _mallinfo()()
+    info = mallinfo()
     pymalloc = pymalloc_stats()
     figures = {
         **_status(),

@@ -210,11 +210,21 @@ def tree_memory(process: Any) -> tuple[int, int]:
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             total += proc.memory_info().rss
-        with contextlib.suppress(OSError, ValueError), open(f"/proc/{proc.pid}/status") as status:
-            for line in status:
-                if line.startswith("RssFile:"):
-                    file_backed += int(line.split()[1]) * 1024
+        with contextlib.suppress(OSError, ValueError):
+            file_backed += proc_status_kb(proc.pid).get("RssFile", 0) * 1024
     return total, file_backed
+
+
+def proc_status_kb(pid: int | str = "self") -> dict[str, int]:
+    """The kB-valued lines of ``/proc/<pid>/status`` (VmRSS, RssAnon, RssFile ...)."""
+    out = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            fields = value.split()
+            if len(fields) == 2 and fields[1] == "kB":
+                out[name] = int(fields[0])
+    return out
 
 
 @dataclass

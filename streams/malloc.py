@@ -19,6 +19,7 @@ win: glibc applies those itself and the worker leaves them alone.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -31,6 +32,7 @@ ARENAS = 1
 MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, kept fixed
 
 
+@functools.cache
 def _mallopt() -> Callable[[int, int], int] | None:
     if not sys.platform.startswith("linux"):
         return None

@@ -74,19 +74,14 @@ def test_an_operator_setting_is_left_to_glibc() -> None:
 # of 600 kB are kept. mallinfo2 tells where they came from: the heap (arena)
 # or mappings of their own (hblkhd).
 MMAP_PROGRAM = """
-import ctypes, sys
+import sys
+from bench.memory_probe import mallinfo
 from streams.malloc import fix_mmap_threshold
 print(fix_mmap_threshold() if sys.argv[1] == "fix" else None, flush=True)
-class Info(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-        "uordblks", "fordblks", "keepcost")]
-libc = ctypes.CDLL("libc.so.6")
-libc.mallinfo2.restype = Info
 big = bytes(4 * 2**20)
 del big
 kept = [bytes(600_000 + i) for i in range(100)]
-info = libc.mallinfo2()
+info = mallinfo()
 print(info.arena >> 20, info.hblkhd >> 20)
 """
 
