@@ -188,31 +188,48 @@ def scrape(port: int, timeout: float = 2.0) -> dict[str, float]:
 
 def tree_rss(process: Any) -> int:
     """Resident bytes of a process and its children (0 once it is gone)."""
-    return tree_memory(process)[0]
+    return process_memory(process).total
 
 
-def tree_memory(process: Any) -> tuple[int, int]:
-    """Resident bytes of a process and its children, and how many of them are file-backed.
+@dataclass(frozen=True)
+class TreeMemory:
+    """One reading of a process tree's resident memory."""
+
+    total: int  # the process and all its descendants
+    file_backed: int  # of ``total``
+    own: int  # the process alone
+    own_file_backed: int  # of ``own``
+
+
+def process_memory(process: Any) -> TreeMemory:
+    """Resident bytes of a process alone and with its children (the worker's chDB process).
 
     File-backed resident pages are mapped files, above all the shared
-    libraries' code: in a worker with embedded ClickHouse (chDB) that is about
-    250 MB of the engine's library, clean pages the kernel can drop and
+    libraries' code: in a process with embedded ClickHouse (chDB) that is about
+    230 MB of the engine's library, clean pages the kernel can drop and
     reload, which a worker writing to a ClickHouse server does not have.
-    Linux only (``/proc``); elsewhere the second figure is 0.
+    Linux only (``/proc``); elsewhere the file-backed figures are 0.
     """
     import psutil
 
-    total = file_backed = 0
     try:
-        procs = [process, *process.children(recursive=True)]
+        children = process.children(recursive=True)
     except psutil.Error:
-        return 0, 0
-    for proc in procs:
+        return TreeMemory(0, 0, 0, 0)
+    readings = []
+    for proc in [process, *children]:
+        rss = file_backed = 0
         with contextlib.suppress(psutil.Error):
-            total += proc.memory_info().rss
+            rss = proc.memory_info().rss
         with contextlib.suppress(OSError, ValueError):
-            file_backed += proc_status_kb(proc.pid).get("RssFile", 0) * 1024
-    return total, file_backed
+            file_backed = proc_status_kb(proc.pid).get("RssFile", 0) * 1024
+        readings.append((rss, file_backed))
+    return TreeMemory(
+        total=sum(r for r, _ in readings),
+        file_backed=sum(f for _, f in readings),
+        own=readings[0][0],
+        own_file_backed=readings[0][1],
+    )
 
 
 def proc_status_kb(pid: int | str = "self") -> dict[str, int]:
@@ -233,8 +250,11 @@ class Observed:
 
     wall_s: float = 0.0
     returncode: int | None = None
-    peak_rss: int = 0
+    peak_rss: int = 0  # the process alone
     peak_rss_file: int = 0  # file-backed part of the resident memory at the peak
+    # The process with its children (a worker's embedded ClickHouse process), summed
+    # at each reading.
+    peak_rss_tree: int = 0
     broker_peak_rss: int = 0
     log: str = ""
     samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
@@ -284,9 +304,11 @@ class Watcher:
     def _run(self) -> None:
         next_scrape = 0.0
         while not self._stop.is_set():
-            rss, rss_file = tree_memory(self.process)
-            if rss > self.observed.peak_rss:
-                self.observed.peak_rss, self.observed.peak_rss_file = rss, rss_file
+            memory = process_memory(self.process)
+            if memory.own > self.observed.peak_rss:
+                self.observed.peak_rss = memory.own
+                self.observed.peak_rss_file = memory.own_file_backed
+            self.observed.peak_rss_tree = max(self.observed.peak_rss_tree, memory.total)
             if self.broker_process is not None:
                 self.observed.broker_peak_rss = max(
                     self.observed.broker_peak_rss, tree_rss(self.broker_process)

@@ -25,14 +25,23 @@ from sinks.schema import MIGRATIONS, TABLE_COLUMNS, for_cluster
 log = logging.getLogger(__name__)
 
 
-def connect(dsn: str) -> Any:
-    """A clickhouse-connect client for a chdb:// or http(s):// DSN."""
+def connect(dsn: str, *, own_process: bool = False) -> Any:
+    """A clickhouse-connect client for a chdb:// or http(s):// DSN.
+
+    With ``own_process`` an embedded engine (chdb://) runs in a child process
+    and the client returned speaks to it (``sinks.chdb_process``); a server
+    DSN is unaffected.
+    """
     import clickhouse_connect
 
     if dsn.startswith("chdb://"):
         from pathlib import Path
 
         Path(dsn[len("chdb://") :]).mkdir(parents=True, exist_ok=True)
+        if own_process:
+            from sinks.chdb_process import ChdbProcessClient
+
+            return ChdbProcessClient(dsn)
     return clickhouse_connect.get_client(dsn=dsn)
 
 
@@ -192,7 +201,7 @@ class ClickHouseWriter:
                     },
                 )
                 if attempt % 5 == 0:
-                    self._client = None  # reconnect after repeated failures
+                    self._drop_client()  # reconnect after repeated failures
                 time.sleep(delay)
                 continue
             self.stats.inserts += 1
@@ -207,6 +216,14 @@ class ClickHouseWriter:
                 self._client.close()
             finally:
                 self._client = None
+
+    def _drop_client(self) -> None:
+        # Closed, not just forgotten: an embedded engine's process must let go
+        # of its data directory before the next one can open it.
+        try:
+            self.close()
+        except Exception as exc:
+            log.warning("closing the clickhouse client failed", extra={"error": type(exc).__name__})
 
 
 _USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")

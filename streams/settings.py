@@ -72,6 +72,11 @@ class Settings(BaseSettings):
         description="chdb:///abs/path (embedded, default under the data dir) or "
         "http(s)://user:password@host:port/database for a server.",
     )
+    chdb_process: bool = Field(
+        True,
+        description="Run embedded ClickHouse (chdb:// URLs) in a child process of the worker, "
+        "as a server would be, instead of loading its engine into the worker.",
+    )
     clickhouse_cluster: str | None = Field(
         None, description="Cluster name: DDL uses ON CLUSTER and Replicated engines."
     )

@@ -63,7 +63,9 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
         web_port = free_port()
     dsn = settings.clickhouse_dsn()
     stopping = [False]
-    writer = ClickHouseWriter(lambda: connect(dsn), should_stop=lambda: stopping[0])
+    writer = ClickHouseWriter(
+        lambda: connect(dsn, own_process=settings.chdb_process), should_stop=lambda: stopping[0]
+    )
     runtime = create_app(
         settings,
         flavor=flavor,

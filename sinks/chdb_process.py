@@ -1,0 +1,261 @@
+"""Embedded ClickHouse (chDB) in a process of its own, behind the client calls the writer uses.
+
+Why a process: chDB is the whole ClickHouse engine as a library. Loaded into
+the worker it costs the worker about 330 MB (some 230 MB of the engine's
+mapped library and about 100 MB of its own allocator) and its inserts share
+the worker's interpreter. In production the worker talks to a ClickHouse
+server, which is another process anyway; running the embedded engine in a
+child process gives the laptop stack the same shape: the worker's memory is
+the stream's memory, and chDB's work runs on the other core.
+
+The child owns the data directory (chDB allows one process per directory) and
+answers ``command``, ``query`` and column-oriented ``insert`` over a local
+socket pair, one request at a time. When the worker dies, however it dies,
+the child reads end-of-file and exits; a new worker's child waits until the
+old one has let go of the directory. A child that dies or hangs makes the
+call fail: the writer's retry loop reconnects, which starts a new child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+# Longest a request may take before the child is presumed hung (clickhouse-connect's
+# own default send/receive timeout is 300 s).
+REQUEST_TIMEOUT_S = 300.0
+# How long a new child keeps trying to open a directory a previous owner still holds.
+OPEN_TIMEOUT_S = 60.0
+
+
+class ChdbProcessError(RuntimeError):
+    """An error raised in the chDB process, or the process being gone."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The part of clickhouse-connect's ``QueryResult`` that callers here read."""
+
+    result_rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class _InsertContext:
+    # The child looks the column types up itself; the writer only caches this.
+    column_types: None = None
+
+
+class ChdbProcessClient:
+    """A clickhouse-connect-like client whose chDB engine runs in a child process."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        open_timeout: float = OPEN_TIMEOUT_S,
+        request_timeout: float = REQUEST_TIMEOUT_S,
+    ):
+        if not dsn.startswith("chdb://"):
+            raise ValueError("ChdbProcessClient serves chdb:// DSNs only")
+        self.dsn = dsn
+        self.request_timeout = request_timeout
+        self._lock = threading.Lock()
+        parent, child = socket.socketpair()
+        root = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sinks.chdb_process", str(child.fileno()), dsn],
+                pass_fds=[child.fileno()],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                # Out of the terminal's process group: Ctrl-C stops the worker,
+                # which then closes this process after its last write.
+                start_new_session=True,
+            )
+        finally:
+            child.close()
+        self._conn = Connection(parent.detach())
+        try:
+            self._receive(timeout=open_timeout + 30.0)  # the child's "ready"
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        return self._call("command", sql, parameters)
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+        return QueryResult(self._call("query", sql, parameters))
+
+    def create_insert_context(self, table: str, column_names: Sequence[str]) -> _InsertContext:
+        return _InsertContext()
+
+    def insert(
+        self,
+        table: str,
+        data: Sequence[Sequence[Any]],
+        column_names: Sequence[str],
+        column_types: Any = None,
+        column_oriented: bool = False,
+    ) -> None:
+        # Plain lists pickle without naming a class of ours.
+        self._call(
+            "insert", table, [list(part) for part in data], list(column_names), column_oriented
+        )
+
+    def close(self) -> None:
+        """Ask the child to close chDB and exit; kill it if it does not."""
+        with self._lock:
+            if not self._conn.closed:
+                with contextlib.suppress(OSError):
+                    self._conn.send(("close",))
+                self._conn.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _call(self, op: str, *args: Any) -> Any:
+        with self._lock:
+            if self._conn.closed:
+                raise ChdbProcessError("the chDB process client is closed")
+            try:
+                self._conn.send((op, *args))
+            except OSError as exc:
+                raise ChdbProcessError(f"the chDB process is gone ({exc})") from None
+            return self._receive(timeout=self.request_timeout)
+
+    def _receive(self, timeout: float) -> Any:
+        try:
+            ready = self._conn.poll(timeout)
+            reply = self._conn.recv() if ready else None
+        except (EOFError, OSError):
+            reply = None
+            ready = True
+        if reply is None:
+            if not ready:
+                self.process.kill()
+            try:
+                status: int | None = self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                status = None
+            self._conn.close()
+            what = "did not answer" if not ready else f"exited with status {status}"
+            raise ChdbProcessError(f"the chDB process {what}")
+        if reply[0] == "error":
+            raise ChdbProcessError(f"{reply[1]}: {reply[2]}")
+        return reply[1]
+
+
+def _wait_for_directory(path: Path, deadline: float) -> None:
+    """Wait until no process holds the engine's lock on ``path``.
+
+    ClickHouse takes an exclusive ``flock`` on ``<path>/status``. A worker
+    killed a moment ago may leave its engine process finishing its last
+    request; the engine must not be opened before then, because chDB cannot
+    be initialised again in a process where opening failed once.
+    """
+    import fcntl
+
+    status = path / "status"
+    if not status.exists():
+        return
+    while True:
+        with open(status, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass
+            else:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} is still held by another ClickHouse process")
+        time.sleep(0.1)
+
+
+def _open(dsn: str, deadline: float) -> Any:
+    from sinks.clickhouse import connect
+
+    _wait_for_directory(Path(dsn[len("chdb://") :]), deadline)
+    return connect(dsn)
+
+
+def _serve(conn: Connection, dsn: str) -> None:
+    try:
+        client = _open(dsn, time.monotonic() + OPEN_TIMEOUT_S)
+    except Exception as exc:
+        conn.send(("error", type(exc).__name__, str(exc)))
+        return
+    conn.send(("ok", None))
+    types: dict[tuple[str, tuple[str, ...]], Any] = {}
+    try:
+        while True:
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):
+                return  # the worker is gone
+            op = request[0]
+            if op == "close":
+                return
+            try:
+                if op == "command":
+                    result = client.command(request[1], parameters=request[2])
+                elif op == "query":
+                    result = client.query(request[1], parameters=request[2]).result_rows
+                elif op == "insert":
+                    table, data, names, column_oriented = request[1:]
+                    key = (table, tuple(names))
+                    if key not in types:
+                        types[key] = client.create_insert_context(table, names).column_types
+                    client.insert(
+                        table,
+                        data,
+                        column_names=names,
+                        column_types=types[key],
+                        column_oriented=column_oriented,
+                    )
+                    result = None
+                else:
+                    raise ValueError(f"unknown request {op!r}")
+            except Exception as exc:
+                conn.send(("error", type(exc).__name__, str(exc)))
+            else:
+                conn.send(("ok", result))
+    finally:
+        client.close()
+
+
+def main(argv: Sequence[str]) -> int:
+    import signal
+
+    # The worker decides when this process ends (by closing the socket).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fd, dsn = int(argv[0]), argv[1]
+    conn = Connection(fd)
+    try:
+        _serve(conn, dsn)
+    finally:
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,183 @@
+"""Embedded chDB in a process of its own: the rows of in-process, and no orphan, hang or lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sinks.chdb_process import ChdbProcessClient, ChdbProcessError
+from sinks.clickhouse import ClickHouseWriter, connect, migrate
+from sinks.schema import MIGRATIONS, TABLE_COLUMNS
+from streams.rows import rows_for_checkpoint
+from tests.pipeline import NOW, aggregate
+
+pytestmark = pytest.mark.integration
+
+TABLES = ("metrics_1m", "audit_errors_1m", "task_events", "audit_events")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _batches() -> dict[str, Any]:
+    lines = (ROOT / "examples/sample-events.jsonl").read_bytes().splitlines()
+    return rows_for_checkpoint([aggregate(lines)], int(NOW.timestamp() * 1_000_000))
+
+
+def _everything(client: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored row of the written tables, in a fixed order."""
+    out = {}
+    for table in TABLES:
+        names = ", ".join(TABLE_COLUMNS[table])
+        rows = client.query(f"SELECT {names} FROM {table} FINAL").result_rows
+        out[table] = sorted(rows, key=repr)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_rows_written_through_the_child_process_equal_those_written_in_process(
+    tmp_path: Path,
+) -> None:
+    batches = _batches()
+    inside = connect("chdb://" + str(tmp_path / "inside"))
+    migrate(inside)
+    ClickHouseWriter(lambda: inside).write(batches)
+    expected = _everything(inside)
+    inside.close()
+
+    child = connect("chdb://" + str(tmp_path / "child"), own_process=True)
+    assert isinstance(child, ChdbProcessClient)
+    try:
+        assert migrate(child) == [m.version for m in MIGRATIONS]
+        ClickHouseWriter(lambda: child).write(batches)
+        got = _everything(child)
+    finally:
+        child.close()
+    for table in ("metrics_1m", "task_events", "audit_events"):
+        assert expected[table], table
+    assert got == expected
+    annotators = {
+        row[TABLE_COLUMNS["task_events"].index("annotator_id")] for row in got["task_events"]
+    }
+    assert any("标注员" in name for name in annotators), "Chinese ids made the round trip"
+
+
+def test_an_error_inside_the_process_reaches_the_caller_and_the_process_carries_on(
+    tmp_path: Path,
+) -> None:
+    child = ChdbProcessClient("chdb://" + str(tmp_path / "ch"))
+    try:
+        with pytest.raises(ChdbProcessError, match="SYNTAX_ERROR"):
+            child.command("SELECT nonsense(")
+        with pytest.raises(ChdbProcessError, match="UNKNOWN_TABLE"):
+            child.insert("no_such_table", [[1]], ["x"])
+        assert child.query("SELECT {s:String}", parameters={"s": "审核 ✓"}).result_rows == [
+            ("审核 ✓",)
+        ]
+    finally:
+        child.close()
+    assert child.process.returncode == 0
+
+
+def test_a_killed_engine_process_fails_the_call_and_the_writer_starts_a_new_one(
+    tmp_path: Path,
+) -> None:
+    dsn = "chdb://" + str(tmp_path / "ch")
+    started: list[ChdbProcessClient] = []
+
+    def start() -> ChdbProcessClient:
+        started.append(ChdbProcessClient(dsn))
+        return started[-1]
+
+    writer = ClickHouseWriter(start, base_delay=0.01, max_delay=0.05)
+    migrate(writer.client)
+    batches = _batches()
+    first = started[0]
+    os.kill(first.pid, signal.SIGKILL)
+    with pytest.raises(ChdbProcessError, match="exited with status -9"):
+        first.command("SELECT 1")
+    writer.write(batches)  # retries, closes the dead client, starts another
+    assert len(started) == 2
+    assert writer.stats.retries >= 1
+    stored = _everything(writer.client)
+    writer.close()
+    assert len(stored["metrics_1m"]) == len(batches["metrics_1m"][0])
+
+
+def test_a_hung_engine_process_is_killed_after_the_request_timeout(tmp_path: Path) -> None:
+    child = ChdbProcessClient("chdb://" + str(tmp_path / "ch"), request_timeout=1.0)
+    os.kill(child.pid, signal.SIGSTOP)
+    began = time.monotonic()
+    with pytest.raises(ChdbProcessError, match="did not answer"):
+        child.command("SELECT 1")
+    assert 0.9 <= time.monotonic() - began < 10
+    assert _wait_gone(child.pid, 10)
+    child.close()
+
+
+def test_the_engine_process_exits_with_its_worker_and_a_new_one_waits_for_the_lock(
+    tmp_path: Path,
+) -> None:
+    dsn = "chdb://" + str(tmp_path / "ch")
+    # A stand-in worker: opens the engine process, writes, prints its pid, then hangs.
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from sinks.clickhouse import connect, migrate
+        client = connect({dsn!r}, own_process=True)
+        migrate(client)
+        client.command("INSERT INTO schema_migrations (version, name) VALUES (99, '锁')")
+        print(client.pid, flush=True)
+        time.sleep(600)
+        """
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        engine_pid = int(owner.stdout.readline())  # type: ignore[union-attr]
+    except ValueError:
+        owner.kill()
+        raise
+    assert _alive(engine_pid)
+
+    # A second client starts while the first engine process still holds the directory.
+    opened: list[ChdbProcessClient] = []
+    opener = threading.Thread(target=lambda: opened.append(ChdbProcessClient(dsn)))
+    opener.start()
+    opener.join(2.0)
+    assert opener.is_alive() and not opened, "waits while the directory is held"
+
+    owner.kill()  # the worker dies at once: no clean shutdown
+    owner.wait()
+    assert _wait_gone(engine_pid, 15), "the engine process follows its worker"
+    opener.join(60)
+    assert opened, "the new engine process opened the directory once it was free"
+    try:
+        rows = opened[0].query("SELECT name FROM schema_migrations WHERE version = 99")
+        assert rows.result_rows == [("锁",)]
+    finally:
+        opened[0].close()
