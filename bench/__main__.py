@@ -6,6 +6,7 @@
     python -m bench --scaling             # pipeline at 100 k, 400 k, 1.6 M (+ 10 k annotators)
     python -m bench --scaling 100000,400000
     python -m bench --scaling 50000,200000 --retention 2h   # state bounded by the horizon
+    python -m bench --scaling 1600000 --worker-env ANNOTEL_CHDB_PROCESS=false   # A/B a setting
 
 See bench/runner.py for what is measured and docs/performance.md for results.
 """
@@ -67,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="scaling only: ANNOTEL_RETENTION for the workers (default: the shipped 48h)",
     )
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="ANNOTEL_NAME=VALUE",
+        help="a setting for every worker of the run, to compare one setting with the "
+        "shipped default (repeatable), e.g. ANNOTEL_CHDB_PROCESS=false",
+    )
     parser.add_argument("--latency-rate", type=float, default=500.0, help="live events/s")
     parser.add_argument("--latency-seconds", type=float, default=30.0, help="live run length")
     parser.add_argument("--alert-trials", type=int, default=30)
@@ -84,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
     if args.repeat > 1 and args.scaling:
         parser.error("--repeat applies to the main run, not to --scaling")
+    from bench import stack
+
+    try:
+        stack.WORKER_OVERRIDES.update(stack.parse_worker_env(args.worker_env))
+    except ValueError as exc:
+        parser.error(f"--worker-env: {exc}")
 
     from bench.runner import machine, main_run, render, scaling_run
 
@@ -106,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     host["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["machine"] = host
+    result["worker_env"] = dict(stack.WORKER_OVERRIDES)
     text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n"
     saved = args.save
     with contextlib.suppress(OSError):

@@ -469,6 +469,11 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
         f"load average (1, 5, 15 min) at start {host['load_avg_at_start']}, "
         f"at end {host.get('load_avg_at_end')}: other tenants of these cores skew the figures",
     ]
+    if result.get("worker_env"):
+        lines.append(
+            "worker settings changed for this run: "
+            + ", ".join(f"{k}={v}" for k, v in result["worker_env"].items())
+        )
     if "events" in result:
         d = result["details"]
         counts = d["stream"]["counts"]

@@ -150,8 +150,24 @@ def produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes]]) 
 # -- measured processes ---------------------------------------------------------------
 
 
+# Settings every worker of this run gets on top of the shipped defaults, for A/B
+# runs of one setting (``--worker-env ANNOTEL_X=value``); empty by default.
+WORKER_OVERRIDES: dict[str, str] = {}
+
+
+def parse_worker_env(items: list[str]) -> dict[str, str]:
+    """``ANNOTEL_NAME=value`` strings to a dict; ValueError names the bad one."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith("ANNOTEL_") or name == "ANNOTEL_":
+            raise ValueError(f"expected ANNOTEL_NAME=value, got {item!r}")
+        out[name] = value
+    return out
+
+
 def worker_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    """The shipped defaults, plus where to find the broker, the data and the rules."""
+    """The shipped defaults (and ``WORKER_OVERRIDES``), plus the broker, the data and the rules."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -163,6 +179,7 @@ def worker_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
         ANNOTEL_LOG_LEVEL="WARNING",
         ANNOTEL_RULES_FILE=str(RULES_FILE),
     )
+    env.update(WORKER_OVERRIDES)
     env.update(extra)
     return env
 

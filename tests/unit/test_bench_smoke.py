@@ -125,3 +125,29 @@ def test_repeat_must_be_positive_and_not_with_scaling(capsys: Any) -> None:
             main(argv)
         assert exited.value.code == 2
     assert "--repeat" in capsys.readouterr().err
+
+
+def test_worker_env_overrides_reach_every_worker_and_bad_ones_are_refused(
+    capsys: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    import pytest
+
+    from bench import stack
+    from bench.__main__ import main
+
+    assert stack.parse_worker_env(["ANNOTEL_CHDB_PROCESS=false", "ANNOTEL_RETENTION=6h"]) == {
+        "ANNOTEL_CHDB_PROCESS": "false",
+        "ANNOTEL_RETENTION": "6h",
+    }
+    for bad in ("PATH=/tmp", "ANNOTEL_CHDB_PROCESS", "=x", "ANNOTEL_=1"):
+        with pytest.raises(ValueError, match="ANNOTEL_NAME=value"):
+            stack.parse_worker_env([bad])
+    monkeypatch.setenv("ANNOTEL_CHDB_PROCESS", "from the caller's shell")
+    monkeypatch.setattr(stack, "WORKER_OVERRIDES", {"ANNOTEL_CHDB_PROCESS": "false"})
+    env = stack.worker_env("127.0.0.1:1", tmp_path, ANNOTEL_RETENTION="6h")
+    assert env["ANNOTEL_CHDB_PROCESS"] == "false"
+    assert env["ANNOTEL_RETENTION"] == "6h"
+    with pytest.raises(SystemExit) as exited:
+        main(["--worker-env", "PATH=/tmp"])
+    assert exited.value.code == 2
+    assert "--worker-env" in capsys.readouterr().err
