@@ -223,6 +223,8 @@ def _pipeline_figures(observed: Observed, totals: dict[str, int], expect: int) -
         "peak_rss_mb": observed.peak_rss / 2**20,
         "peak_rss_file_mb": observed.peak_rss_file / 2**20,
         "peak_rss_tree_mb": observed.peak_rss_tree / 2**20,
+        "worker_cpu_s": observed.cpu_s,
+        "chdb_cpu_s": observed.children_cpu_s,
         "broker_peak_rss_mb": observed.broker_peak_rss / 2**20,
         "clickhouse_rows": rows,
         "clickhouse_inserts": observed.last("annotel_clickhouse_inserts_total"),
@@ -424,6 +426,8 @@ def scaling_run(
                 "peak_rss_mb": figures["peak_rss_mb"],
                 "peak_rss_file_mb": figures["peak_rss_file_mb"],
                 "peak_rss_tree_mb": figures["peak_rss_tree_mb"],
+                "worker_cpu_s": figures["worker_cpu_s"],
+                "chdb_cpu_s": figures["chdb_cpu_s"],
                 "peak_open_windows": figures["peak_open_windows"],
                 "peak_dedup_keys": figures["peak_dedup_keys"],
                 "final_open_windows": figures["final_open_windows"],
@@ -433,6 +437,10 @@ def scaling_run(
             }
         )
         del stream
+        log(
+            f"scaling: CPU worker {figures['worker_cpu_s']:.1f} s, chDB process "
+            f"{figures['chdb_cpu_s']:.1f} s"
+        )
         log(
             f"scaling: {n:,} x {annotators:,}: {runs[-1]['eps'] or 0:,.0f} events/s, "
             f"peak RSS {figures['peak_rss_mb']:.0f} MB, with the chDB process "
@@ -524,6 +532,8 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
             f"peak state: {d['pipeline']['peak_open_windows']:,.0f} open window keys, "
             f"{d['pipeline']['peak_dedup_keys']:,.0f} dedup keys; broker peak RSS "
             f"{d['pipeline']['broker_peak_rss_mb']:,.0f} MB",
+            f"pipeline CPU: worker {d['pipeline']['worker_cpu_s']:.1f} s, its chDB process "
+            f"{d['pipeline']['chdb_cpu_s']:.1f} s (user + system, last reading before exit)",
             f"benchmark time: {result['bench_seconds']:.0f} s",
         ]
         if d.get("rounds"):

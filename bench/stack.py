@@ -216,6 +216,8 @@ class TreeMemory:
     file_backed: int  # of ``total``
     own: int  # the process alone
     own_file_backed: int  # of ``own``
+    # CPU seconds (user + system) so far of each process of the tree, by pid
+    cpu_s: dict[int, float] = field(default_factory=dict)
 
 
 def process_memory(process: Any) -> TreeMemory:
@@ -234,10 +236,13 @@ def process_memory(process: Any) -> TreeMemory:
     except psutil.Error:
         return TreeMemory(0, 0, 0, 0)
     readings = []
+    cpu_s = {}
     for proc in [process, *children]:
         rss = file_backed = 0
         with contextlib.suppress(psutil.Error):
             rss = proc.memory_info().rss
+            times = proc.cpu_times()
+            cpu_s[proc.pid] = times.user + times.system
         with contextlib.suppress(OSError, ValueError):
             file_backed = proc_status_kb(proc.pid).get("RssFile", 0) * 1024
         readings.append((rss, file_backed))
@@ -246,6 +251,7 @@ def process_memory(process: Any) -> TreeMemory:
         file_backed=sum(f for _, f in readings),
         own=readings[0][0],
         own_file_backed=readings[0][1],
+        cpu_s=cpu_s,
     )
 
 
@@ -273,6 +279,10 @@ class Observed:
     # at each reading.
     peak_rss_tree: int = 0
     broker_peak_rss: int = 0
+    # CPU seconds (user + system) at the last reading, up to one reading interval
+    # before exit: the process itself and its children (the chDB process) summed.
+    cpu_s: float = 0.0
+    children_cpu_s: float = 0.0
     log: str = ""
     samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     peaks: dict[str, float] = field(default_factory=dict)  # max seen of each metric
@@ -320,12 +330,18 @@ class Watcher:
 
     def _run(self) -> None:
         next_scrape = 0.0
+        last_cpu: dict[int, float] = {}  # every process seen, also those gone since
         while not self._stop.is_set():
             memory = process_memory(self.process)
             if memory.own > self.observed.peak_rss:
                 self.observed.peak_rss = memory.own
                 self.observed.peak_rss_file = memory.own_file_backed
             self.observed.peak_rss_tree = max(self.observed.peak_rss_tree, memory.total)
+            if memory.cpu_s:
+                last_cpu.update(memory.cpu_s)
+                own = self.process.pid
+                self.observed.cpu_s = last_cpu.get(own, 0.0)
+                self.observed.children_cpu_s = sum(v for k, v in last_cpu.items() if k != own)
             if self.broker_process is not None:
                 self.observed.broker_peak_rss = max(
                     self.observed.broker_peak_rss, tree_rss(self.broker_process)

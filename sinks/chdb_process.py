@@ -9,8 +9,9 @@ child process gives the laptop stack the same shape: the worker's memory is
 the stream's memory, and chDB's work runs on the other core.
 
 The child owns the data directory (chDB allows one process per directory) and
-answers ``command``, ``query`` and column-oriented ``insert`` over a local
-socket pair, one request at a time. When the worker dies, however it dies,
+answers ``command``, ``query`` and ``insert`` over a local socket pair, one
+request at a time. Inserts travel as ClickHouse Native bytes that the worker
+encodes with clickhouse-connect's own codec, as for a server. When the worker dies, however it dies,
 the child reads end-of-file and exits; a new worker's child waits until the
 old one has let go of the directory. A child that dies or hangs makes the
 call fail: the writer's retry loop reconnects, which starts a new child.
@@ -50,9 +51,50 @@ class QueryResult:
 
 
 @dataclass(frozen=True)
-class _InsertContext:
-    # The child looks the column types up itself; the writer only caches this.
-    column_types: None = None
+class InsertTypes:
+    """What ``create_insert_context`` returns here: the table's column types, in order."""
+
+    column_types: list[Any]
+
+
+def native_block(
+    table: str,
+    column_names: Sequence[str],
+    column_types: Sequence[Any],
+    data: Sequence[Sequence[Any]],
+    column_oriented: bool,
+) -> bytes:
+    """The rows in ClickHouse's Native format, encoded as clickhouse-connect encodes an insert.
+
+    The worker encodes (the same codec as an insert into a server) and the
+    engine process only ingests the bytes: no Python objects cross the socket
+    and the engine process does no Python work per row.
+    """
+    from datetime import UTC
+
+    from clickhouse_connect.driver.insert import InsertContext
+    from clickhouse_connect.driver.transform import NativeTransform
+
+    context = InsertContext(
+        table,
+        list(column_names),
+        list(column_types),
+        data=data,
+        column_oriented=column_oriented,
+        server_tz=UTC,
+    )
+    out = bytearray()
+    for number, chunk in enumerate(NativeTransform.build_insert(context)):
+        if context.insert_exception is not None:
+            raise context.insert_exception
+        if number == 0:
+            # The first chunk starts with the "INSERT INTO ... FORMAT Native" line an
+            # HTTP body carries; the engine process names the table itself.
+            chunk = chunk[chunk.index(b"\n") + 1 :]
+        out += chunk
+    if context.insert_exception is not None:
+        raise context.insert_exception
+    return bytes(out)
 
 
 class ChdbProcessClient:
@@ -103,21 +145,34 @@ class ChdbProcessClient:
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
         return QueryResult(self._call("query", sql, parameters))
 
-    def create_insert_context(self, table: str, column_names: Sequence[str]) -> _InsertContext:
-        return _InsertContext()
+    def create_insert_context(self, table: str, column_names: Sequence[str]) -> InsertTypes:
+        from clickhouse_connect.datatypes.registry import get_from_name
+
+        described = dict(
+            self._call(
+                "query",
+                "SELECT name, type FROM system.columns "
+                "WHERE database = currentDatabase() AND table = {table:String}",
+                {"table": table},
+            )
+        )
+        missing = [name for name in column_names if name not in described]
+        if missing:
+            raise ChdbProcessError(f"table {table!r} has no column(s) {', '.join(missing)}")
+        return InsertTypes([get_from_name(described[name]) for name in column_names])
 
     def insert(
         self,
         table: str,
         data: Sequence[Sequence[Any]],
         column_names: Sequence[str],
-        column_types: Any = None,
+        column_types: Sequence[Any] | None = None,
         column_oriented: bool = False,
     ) -> None:
-        # Plain lists pickle without naming a class of ours.
-        self._call(
-            "insert", table, [list(part) for part in data], list(column_names), column_oriented
-        )
+        if column_types is None:
+            column_types = self.create_insert_context(table, column_names).column_types
+        body = native_block(table, column_names, column_types, data, column_oriented)
+        self._call("insert_native", table, list(column_names), body)
 
     def close(self) -> None:
         """Ask the child to close chDB and exit; kill it if it does not."""
@@ -205,7 +260,6 @@ def _serve(conn: Connection, dsn: str) -> None:
         conn.send(("error", type(exc).__name__, str(exc)))
         return
     conn.send(("ok", None))
-    types: dict[tuple[str, tuple[str, ...]], Any] = {}
     try:
         while True:
             try:
@@ -220,18 +274,9 @@ def _serve(conn: Connection, dsn: str) -> None:
                     result = client.command(request[1], parameters=request[2])
                 elif op == "query":
                     result = client.query(request[1], parameters=request[2]).result_rows
-                elif op == "insert":
-                    table, data, names, column_oriented = request[1:]
-                    key = (table, tuple(names))
-                    if key not in types:
-                        types[key] = client.create_insert_context(table, names).column_types
-                    client.insert(
-                        table,
-                        data,
-                        column_names=names,
-                        column_types=types[key],
-                        column_oriented=column_oriented,
-                    )
+                elif op == "insert_native":
+                    table, names, body = request[1:]
+                    client.raw_insert(table, names, body, fmt="Native")
                     result = None
                 else:
                     raise ValueError(f"unknown request {op!r}")

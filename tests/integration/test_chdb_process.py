@@ -93,7 +93,17 @@ def test_an_error_inside_the_process_reaches_the_caller_and_the_process_carries_
         with pytest.raises(ChdbProcessError, match="SYNTAX_ERROR"):
             child.command("SELECT nonsense(")
         with pytest.raises(ChdbProcessError, match="UNKNOWN_TABLE"):
+            child.command("INSERT INTO no_such_table VALUES (1)")
+        with pytest.raises(ChdbProcessError, match="'no_such_table' has no column"):
             child.insert("no_such_table", [[1]], ["x"])
+        migrate(child)
+        names = ["version", "name", "applied_at"]
+        # A value the column's codec cannot encode fails in the worker: nothing is sent.
+        with pytest.raises(Exception) as bad:
+            child.insert("schema_migrations", [["七"], ["n"], [None]], names, column_oriented=True)
+        assert not isinstance(bad.value, ChdbProcessError)
+        count = "SELECT count() FROM schema_migrations"
+        assert child.query(count).result_rows == [(len(MIGRATIONS),)]
         assert child.query("SELECT {s:String}", parameters={"s": "审核 ✓"}).result_rows == [
             ("审核 ✓",)
         ]
