@@ -33,7 +33,8 @@ def _best(fn: Callable[[], Any], repeat: int = 3) -> float:
 
 
 def _native_encoder() -> Callable[[dict[str, Any]], int]:
-    """What the ClickHouse writer thread does in Python: clickhouse-connect's Native encoding.
+    """What the ClickHouse writer thread does in Python: clickhouse-connect's Native encoding
+    (``sinks.chdb_process.native_block``, as the worker encodes for its chDB process).
 
     Column types come from the migrations' DDL (no server). Takes the batches
     as ``rows_for_checkpoint`` returns them, column batches or row lists.
@@ -41,9 +42,8 @@ def _native_encoder() -> Callable[[dict[str, Any]], int]:
     import re
 
     from clickhouse_connect.datatypes.registry import get_from_name
-    from clickhouse_connect.driver.insert import InsertContext
-    from clickhouse_connect.driver.transform import NativeTransform
 
+    from sinks.chdb_process import native_block
     from sinks.schema import MIGRATIONS, TABLE_COLUMNS
 
     types: dict[str, list[Any]] = {}
@@ -63,11 +63,7 @@ def _native_encoder() -> Callable[[dict[str, Any]], int]:
             columnar = hasattr(batch, "rows")
             if not (batch.rows if columnar else len(batch)):
                 continue
-            context = InsertContext(
-                table, list(TABLE_COLUMNS[table]), types[table], column_oriented=columnar
-            )
-            context.data = batch
-            size += sum(len(chunk) for chunk in NativeTransform.build_insert(context))
+            size += len(native_block(table, TABLE_COLUMNS[table], types[table], batch, columnar))
         return size
 
     return encode
