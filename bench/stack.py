@@ -213,7 +213,6 @@ class TreeMemory:
     """One reading of a process tree's resident memory."""
 
     total: int  # the process and all its descendants
-    file_backed: int  # of ``total``
     own: int  # the process alone
     own_file_backed: int  # of ``own``
     # CPU seconds (user + system) so far of each process of the tree, by pid
@@ -234,7 +233,7 @@ def process_memory(process: Any) -> TreeMemory:
     try:
         children = process.children(recursive=True)
     except psutil.Error:
-        return TreeMemory(0, 0, 0, 0)
+        return TreeMemory(0, 0, 0)
     readings = []
     cpu_s = {}
     for proc in [process, *children]:
@@ -248,7 +247,6 @@ def process_memory(process: Any) -> TreeMemory:
         readings.append((rss, file_backed))
     return TreeMemory(
         total=sum(r for r, _ in readings),
-        file_backed=sum(f for _, f in readings),
         own=readings[0][0],
         own_file_backed=readings[0][1],
         cpu_s=cpu_s,

@@ -84,7 +84,7 @@ def native_block(
     column_types: Sequence[Any],
     data: Sequence[Sequence[Any]],
     column_oriented: bool,
-) -> bytes:
+) -> bytearray:
     """The rows in ClickHouse's Native format, encoded as clickhouse-connect encodes an insert.
 
     The worker encodes (the same codec as an insert into a server) and the
@@ -115,7 +115,7 @@ def native_block(
         out += chunk
     if context.insert_exception is not None:
         raise context.insert_exception
-    return bytes(out)
+    return out  # no copy into bytes: the socket and raw_insert take a bytearray
 
 
 class ChdbProcessClient:
