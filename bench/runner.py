@@ -225,6 +225,7 @@ def _pipeline_figures(observed: Observed, totals: dict[str, int], expect: int) -
         "peak_rss_tree_mb": observed.peak_rss_tree / 2**20,
         "worker_cpu_s": observed.cpu_s,
         "chdb_cpu_s": observed.children_cpu_s,
+        "broker_cpu_s": observed.broker_cpu_s,
         "broker_peak_rss_mb": observed.broker_peak_rss / 2**20,
         "clickhouse_rows": rows,
         "clickhouse_inserts": observed.last("annotel_clickhouse_inserts_total"),
@@ -244,10 +245,40 @@ def _pipeline_figures(observed: Observed, totals: dict[str, int], expect: int) -
 
 def fixed_cost(tmp: Path) -> dict[str, Any]:
     """The pipeline on empty topics: start, recover, detect the drain, flush, exit."""
-    with broker() as (bootstrap, _):
+    with broker() as (bootstrap, broker_process):
         create_topics(bootstrap)
         log("pipeline fixed cost: worker --until-drained on empty topics")
-        return run_pipeline(bootstrap, 0, tmp, "worker-empty")
+        return run_pipeline(bootstrap, 0, tmp, "worker-empty", broker_process)
+
+
+def cpu_budget(
+    pipeline: dict[str, Any], empty: dict[str, Any], events: int, cores: int
+) -> dict[str, Any]:
+    """CPU microseconds per event of each process the pipeline keeps busy, and what they allow.
+
+    Each figure is the run's CPU seconds less those of the same worker on empty
+    topics (start-up, recovery, drain detection), divided by the events. Their
+    sum bounds the throughput of this machine whatever the code's parallelism:
+    ``cores`` seconds of CPU per second of wall time, shared by the worker, its
+    embedded ClickHouse process and the broker. A pipeline that keeps every
+    core busy reaches ``bound_eps``; one that waits on a single thread reaches
+    less.
+    """
+    parts = {
+        name: max(0.0, pipeline[key] - empty[key]) * 1e6 / events
+        for name, key in (
+            ("worker", "worker_cpu_s"),
+            ("chdb", "chdb_cpu_s"),
+            ("broker", "broker_cpu_s"),
+        )
+    }
+    total = sum(parts.values())
+    return {
+        "us_per_event": parts,
+        "total_us_per_event": total,
+        "cores": cores,
+        "bound_eps": cores * 1e6 / total if total > 0 else None,
+    }
 
 
 # -- the main run ---------------------------------------------------------------------
@@ -318,6 +349,7 @@ def main_run(
     processing = pipeline["wall_s"] - fixed
     pipeline_eps = n / processing if processing > 0 else None
     rows = pipeline["clickhouse_rows"]
+    cpu = cpu_budget(pipeline, empty, n, os.cpu_count() or 1)
     result = {
         "events": n,
         "baseline_events": baseline_n,
@@ -340,8 +372,14 @@ def main_run(
         "pipeline_wall_s": pipeline["wall_s"],
         "pipeline_fixed_s": fixed,
         "pipeline_processing_s": processing,
+        "cpu_us_per_event": cpu["total_us_per_event"],
+        "cpu_bound_eps": cpu["bound_eps"],
+        "cpu_bound_ratio_baseline": (
+            cpu["bound_eps"] / baseline["eps"] if cpu["bound_eps"] else None
+        ),
         "produce_s": produce_s,
         "details": {
+            "cpu": cpu,
             "stream": {
                 "seed": SIM_SEED,
                 "start": SIM_START.isoformat(),
@@ -533,7 +571,9 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
             f"{d['pipeline']['peak_dedup_keys']:,.0f} dedup keys; broker peak RSS "
             f"{d['pipeline']['broker_peak_rss_mb']:,.0f} MB",
             f"pipeline CPU: worker {d['pipeline']['worker_cpu_s']:.1f} s, its chDB process "
-            f"{d['pipeline']['chdb_cpu_s']:.1f} s (user + system, last reading before exit)",
+            f"{d['pipeline']['chdb_cpu_s']:.1f} s, broker {d['pipeline']['broker_cpu_s']:.1f} s "
+            "(user + system, last reading before exit)",
+            _cpu_line(d["cpu"], result["baseline_eps"]),
             f"benchmark time: {result['bench_seconds']:.0f} s",
         ]
         if d.get("rounds"):
@@ -585,3 +625,15 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
         )
         lines.append(f"scaling time: {scaling['bench_seconds']:.0f} s")
     return "\n".join(lines)
+
+
+def _cpu_line(cpu: dict[str, Any], baseline_eps: float) -> str:
+    parts = cpu["us_per_event"]
+    bound = cpu["bound_eps"]
+    ratio = bound / baseline_eps if bound and baseline_eps else None
+    return (
+        f"CPU per event, less the empty run's: worker {parts['worker']:.1f} us, chDB process "
+        f"{parts['chdb']:.1f} us, broker {parts['broker']:.1f} us, total "
+        f"{cpu['total_us_per_event']:.1f} us; with all {cpu['cores']} cores busy that allows at "
+        f"most {_f(bound)} events/s ({_f(ratio, '.1f')} x baseline)"
+    )

@@ -253,6 +253,19 @@ def process_memory(process: Any) -> TreeMemory:
     )
 
 
+def _cpu_seconds(process: Any) -> float | None:
+    """User + system CPU seconds of one process so far (None if there is none, or it is gone)."""
+    import psutil
+
+    if process is None:
+        return None
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return None
+    return float(times.user + times.system)
+
+
 def proc_status_kb(pid: int | str = "self") -> dict[str, int]:
     """The kB-valued lines of ``/proc/<pid>/status`` (VmRSS, RssAnon, RssFile ...)."""
     out = {}
@@ -281,6 +294,9 @@ class Observed:
     # before exit: the process itself and its children (the chDB process) summed.
     cpu_s: float = 0.0
     children_cpu_s: float = 0.0
+    # The broker's CPU seconds between the first and the last reading: the work the
+    # process gave it (fetches, the worker's own topics), on the same cores.
+    broker_cpu_s: float = 0.0
     log: str = ""
     samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     peaks: dict[str, float] = field(default_factory=dict)  # max seen of each metric
@@ -329,6 +345,7 @@ class Watcher:
     def _run(self) -> None:
         next_scrape = 0.0
         last_cpu: dict[int, float] = {}  # every process seen, also those gone since
+        broker_cpu_at_start = _cpu_seconds(self.broker_process)
         while not self._stop.is_set():
             memory = process_memory(self.process)
             if memory.own > self.observed.peak_rss:
@@ -344,6 +361,9 @@ class Watcher:
                 self.observed.broker_peak_rss = max(
                     self.observed.broker_peak_rss, tree_rss(self.broker_process)
                 )
+                broker_cpu = _cpu_seconds(self.broker_process)
+                if broker_cpu is not None and broker_cpu_at_start is not None:
+                    self.observed.broker_cpu_s = broker_cpu - broker_cpu_at_start
             now = time.perf_counter()
             if self.metrics_port is not None and now >= next_scrape:
                 next_scrape = now + self.scrape_every

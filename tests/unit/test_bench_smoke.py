@@ -115,6 +115,19 @@ def test_best_round_takes_each_measure_from_its_least_disturbed_round() -> None:
     assert best["pipeline_empty"]["wall_s"] == 13.5
 
 
+def test_cpu_budget_subtracts_the_empty_run_and_bounds_by_the_cores() -> None:
+    from bench.runner import cpu_budget
+
+    run = {"worker_cpu_s": 7.5, "chdb_cpu_s": 2.25, "broker_cpu_s": 0.5}
+    empty = {"worker_cpu_s": 1.5, "chdb_cpu_s": 0.75, "broker_cpu_s": 0.75}
+    budget = cpu_budget(run, empty, 100_000, 2)
+    # 6 s, 1.5 s and nothing (the broker worked less than on empty topics) per 100 000 events.
+    assert budget["us_per_event"] == {"worker": 60.0, "chdb": 15.0, "broker": 0.0}
+    assert budget["total_us_per_event"] == 75.0
+    assert math.isclose(budget["bound_eps"], 2 / 75e-6)
+    assert cpu_budget(empty, empty, 10, 2)["bound_eps"] is None
+
+
 def test_repeat_must_be_positive_and_not_with_scaling(capsys: Any) -> None:
     import pytest
 
