@@ -146,6 +146,16 @@ class ClickHouseWriter:
             self._types = {}
         return self._client
 
+    @property
+    def engine_pid(self) -> int | None:
+        """The embedded engine's process (``ANNOTEL_CHDB_PROCESS``), once connected; else None.
+
+        Read by /metrics, so that the memory of the laptop stack's ClickHouse is
+        visible where the worker's own is; a server client has no such process.
+        """
+        pid = getattr(self._client, "pid", None)
+        return pid if isinstance(pid, int) else None
+
     def write(self, batches: Mapping[str, Sequence[Sequence[Any]]]) -> None:
         with self._lock:
             for table, rows in batches.items():

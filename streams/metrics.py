@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,51 @@ class _Exposition:
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
+
+
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_figures(pid: int | str = "self") -> tuple[int, float] | None:
+    """Resident bytes and CPU seconds (user + system) of a process; None without /proc.
+
+    Read from ``/proc`` (Linux) rather than a library: two small files, no
+    dependency, and the same figures ``ps`` and the benchmark report.
+    """
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            resident_pages = int(statm.read().split()[1])
+        with open(f"/proc/{pid}/stat") as stat:
+            # Fields after the command name (which may hold spaces and parentheses):
+            # state is the first, utime the 12th and stime the 13th.
+            fields = stat.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+    return resident_pages * _PAGE_BYTES, ticks / _CLOCK_TICKS
+
+
+def _add_process(out: _Exposition, name: str, pid: int | str) -> None:
+    figures = process_figures(pid)
+    if figures is None:
+        return
+    resident, cpu = figures
+    labels = {"process": name}
+    out.add(
+        "annotel_process_resident_bytes",
+        "gauge",
+        "resident memory: the worker, and its embedded ClickHouse process when it has one",
+        resident,
+        labels,
+    )
+    out.add(
+        "annotel_process_cpu_seconds_total",
+        "counter",
+        "CPU time, user and system: the worker, and its embedded ClickHouse process",
+        cpu,
+        labels,
+    )
 
 
 def render_metrics(runtime: Runtime) -> str:
@@ -175,4 +221,8 @@ def render_metrics(runtime: Runtime) -> str:
         failing,
     )
     out.add("annotel_dead_letter_rows_total", "counter", "dlq_events rows stored", runtime.dlq_rows)
+    _add_process(out, "worker", "self")
+    engine = runtime.writer.engine_pid
+    if engine is not None:
+        _add_process(out, "clickhouse", engine)
     return out.text()

@@ -71,6 +71,14 @@ def test_two_workers_split_the_partitions_and_equal_the_oracle(
         _wait(done, 180, "both workers to checkpoint every message")
         per_worker = [scrape(p).get("annotel_events_total", 0) for p in ports]
         assert all(n > 0 for n in per_worker), per_worker
+        # Each worker reports its own memory and that of its embedded ClickHouse process
+        # (which holds the engine: far more than a bare interpreter).
+        for port in ports:
+            sampled = scrape(port, labels=True)
+            worker = sampled['annotel_process_resident_bytes{process="worker"}']
+            engine = sampled['annotel_process_resident_bytes{process="clickhouse"}']
+            assert worker > 30 * 2**20 and engine > 100 * 2**20, sampled
+            assert sampled['annotel_process_cpu_seconds_total{process="clickhouse"}'] > 0
     finally:
         for process in workers:
             process.send_signal(signal.SIGTERM)

@@ -153,8 +153,11 @@ def assert_tables(
     assert counts["dlq_events"] == stream.invalid
 
 
-def scrape(port: int) -> dict[str, float]:
-    """A worker's /metrics, summed per metric name (labels dropped); {} when not up."""
+def scrape(port: int, *, labels: bool = False) -> dict[str, float]:
+    """A worker's /metrics, summed per metric name (labels dropped); {} when not up.
+
+    With ``labels``, one entry per sample, keyed as written (``name{label="v"}``).
+    """
     import urllib.error
     import urllib.request
 
@@ -168,6 +171,6 @@ def scrape(port: int) -> dict[str, float]:
         if line.startswith("#") or not line.strip():
             continue
         name_part, value = line.rsplit(" ", 1)
-        name = name_part.split("{", 1)[0]
+        name = name_part if labels else name_part.split("{", 1)[0]
         values[name] = values.get(name, 0.0) + float(value)
     return values
