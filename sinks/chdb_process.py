@@ -194,7 +194,7 @@ class ChdbProcessClient:
         if column_types is None:
             column_types = self.create_insert_context(table, column_names).column_types
         body = native_block(table, column_names, column_types, data, column_oriented)
-        self._call("insert_native", table, list(column_names), body)
+        self._call("insert_native", table, list(column_names), payload=body)
 
     def close(self) -> None:
         """Ask the child to close chDB and exit; kill it if it does not."""
@@ -209,12 +209,19 @@ class ChdbProcessClient:
             self.process.kill()
             self.process.wait()
 
-    def _call(self, op: str, *args: Any) -> Any:
+    def _call(self, op: str, *args: Any, payload: bytes | bytearray | None = None) -> Any:
+        """One request and its reply; ``payload`` follows the request as a message of its own.
+
+        An insert body goes as raw bytes (``send_bytes``) rather than inside the
+        pickled request: pickling would copy it once in each process.
+        """
         with self._lock:
             if self._conn.closed:
                 raise ChdbProcessError("the chDB process client is closed")
             try:
                 self._conn.send((op, *args))
+                if payload is not None:
+                    self._conn.send_bytes(payload)
             except OSError as exc:
                 raise ChdbProcessError(f"the chDB process is gone ({exc})") from None
             return self._receive(timeout=self.request_timeout)
@@ -297,7 +304,11 @@ def _serve(conn: Connection, dsn: str) -> None:
                 elif op == "query":
                     result = client.query(request[1], parameters=request[2]).result_rows
                 elif op == "insert_native":
-                    table, names, body = request[1:]
+                    table, names = request[1:]
+                    try:
+                        body = conn.recv_bytes()  # sent right after the request
+                    except (EOFError, OSError):
+                        return  # the worker is gone between the two messages
                     client.raw_insert(table, names, body, fmt="Native")
                     result = None
                 else:
