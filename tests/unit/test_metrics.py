@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -26,11 +25,13 @@ def test_a_command_name_with_a_parenthesis_and_spaces(tmp_path: Path) -> None:
     # /proc/<pid>/stat puts the command name in parentheses; it may hold ") " itself.
     strange = tmp_path / "x) 1 2 3"
     strange.symlink_to(sys.executable)
-    child = subprocess.Popen(
-        [str(strange), "-c", "import time\nfor _ in range(3_000_000): pass\ntime.sleep(30)"]
+    busy_then_idle = (
+        "for _ in range(3_000_000): pass\nprint('idle', flush=True)\nimport time\ntime.sleep(30)"
     )
+    child = subprocess.Popen([str(strange), "-c", busy_then_idle], stdout=subprocess.PIPE)
     try:
-        time.sleep(1.5)
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"idle\n"  # its CPU time no longer grows
         figures = process_figures(child.pid)
         assert figures is not None
         resident, cpu = figures
