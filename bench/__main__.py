@@ -22,6 +22,8 @@ from pathlib import Path
 
 import orjson
 
+from bench import stack
+
 DEFAULT_SCALING = "100000,400000,1600000"
 
 
@@ -68,14 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="scaling only: ANNOTEL_RETENTION for the workers (default: the shipped 48h)",
     )
-    parser.add_argument(
-        "--worker-env",
-        action="append",
-        default=[],
-        metavar="ANNOTEL_NAME=VALUE",
-        help="a setting for every worker of the run, to compare one setting with the "
-        "shipped default (repeatable), e.g. ANNOTEL_CHDB_PROCESS=false",
-    )
+    stack.add_worker_env_option(parser)
     parser.add_argument("--latency-rate", type=float, default=500.0, help="live events/s")
     parser.add_argument("--latency-seconds", type=float, default=30.0, help="live run length")
     parser.add_argument("--alert-trials", type=int, default=30)
@@ -93,12 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
     if args.repeat > 1 and args.scaling:
         parser.error("--repeat applies to the main run, not to --scaling")
-    from bench import stack
-
-    try:
-        stack.WORKER_OVERRIDES.update(stack.parse_worker_env(args.worker_env))
-    except ValueError as exc:
-        parser.error(f"--worker-env: {exc}")
+    stack.apply_worker_env(parser, args.worker_env)
 
     from bench.runner import machine, main_run, render, scaling_run
 

@@ -25,6 +25,8 @@ from typing import Any
 import orjson
 
 from bench.stack import (
+    add_worker_env_option,
+    apply_worker_env,
     broker,
     build_stream,
     create_topics,
@@ -121,22 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=0.5, help="seconds between samples")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--save", type=Path, default=None)
-    parser.add_argument(
-        "--worker-env",
-        action="append",
-        default=[],
-        metavar="ANNOTEL_NAME=VALUE",
-        help="a setting for the worker (repeatable), e.g. ANNOTEL_CHDB_PROCESS=false",
-    )
+    add_worker_env_option(parser)
     args = parser.parse_args(argv)
     if args.events < 1000 or args.annotators < 1 or args.census_at < 0 or args.every <= 0:
         parser.error("--events >= 1000, --annotators >= 1, --census-at >= 0, --every > 0")
-    from bench import stack
-
-    try:
-        stack.WORKER_OVERRIDES.update(stack.parse_worker_env(args.worker_env))
-    except ValueError as exc:
-        parser.error(f"--worker-env: {exc}")
+    apply_worker_env(parser, args.worker_env)
     result = probe(args.events, args.annotators, args.census_at, args.every)
     if args.save:
         args.save.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -7,6 +7,7 @@ process under test).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -166,6 +167,26 @@ def parse_worker_env(items: list[str]) -> dict[str, str]:
     return out
 
 
+def add_worker_env_option(parser: argparse.ArgumentParser) -> None:
+    """``--worker-env ANNOTEL_NAME=VALUE`` (repeatable), for every benchmark command."""
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="ANNOTEL_NAME=VALUE",
+        help="a setting for every worker of the run, to compare one setting with the "
+        "shipped default (repeatable), e.g. ANNOTEL_CHDB_PROCESS=false",
+    )
+
+
+def apply_worker_env(parser: argparse.ArgumentParser, items: list[str]) -> None:
+    """Put the parsed ``--worker-env`` items into ``WORKER_OVERRIDES``, or exit with usage."""
+    try:
+        WORKER_OVERRIDES.update(parse_worker_env(items))
+    except ValueError as exc:
+        parser.error(f"--worker-env: {exc}")
+
+
 def worker_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
     """The shipped defaults (and ``WORKER_OVERRIDES``), plus the broker, the data and the rules."""
     env = {
@@ -201,11 +222,6 @@ def scrape(port: int, timeout: float = 2.0) -> dict[str, float]:
         name = name_part.split("{", 1)[0]
         values[name] = values.get(name, 0.0) + float(value)
     return values
-
-
-def tree_rss(process: Any) -> int:
-    """Resident bytes of a process and its children (0 once it is gone)."""
-    return process_memory(process).total
 
 
 @dataclass(frozen=True)
@@ -251,19 +267,6 @@ def process_memory(process: Any) -> TreeMemory:
         own_file_backed=readings[0][1],
         cpu_s=cpu_s,
     )
-
-
-def _cpu_seconds(process: Any) -> float | None:
-    """User + system CPU seconds of one process so far (None if there is none, or it is gone)."""
-    import psutil
-
-    if process is None:
-        return None
-    try:
-        times = process.cpu_times()
-    except psutil.Error:
-        return None
-    return float(times.user + times.system)
 
 
 def proc_status_kb(pid: int | str = "self") -> dict[str, int]:
@@ -345,7 +348,7 @@ class Watcher:
     def _run(self) -> None:
         next_scrape = 0.0
         last_cpu: dict[int, float] = {}  # every process seen, also those gone since
-        broker_cpu_at_start = _cpu_seconds(self.broker_process)
+        broker_cpu_at_start: float | None = None
         while not self._stop.is_set():
             memory = process_memory(self.process)
             if memory.own > self.observed.peak_rss:
@@ -358,11 +361,12 @@ class Watcher:
                 self.observed.cpu_s = last_cpu.get(own, 0.0)
                 self.observed.children_cpu_s = sum(v for k, v in last_cpu.items() if k != own)
             if self.broker_process is not None:
-                self.observed.broker_peak_rss = max(
-                    self.observed.broker_peak_rss, tree_rss(self.broker_process)
-                )
-                broker_cpu = _cpu_seconds(self.broker_process)
-                if broker_cpu is not None and broker_cpu_at_start is not None:
+                broker = process_memory(self.broker_process)
+                self.observed.broker_peak_rss = max(self.observed.broker_peak_rss, broker.total)
+                broker_cpu = broker.cpu_s.get(self.broker_process.pid)
+                if broker_cpu is not None:
+                    if broker_cpu_at_start is None:
+                        broker_cpu_at_start = broker_cpu
                     self.observed.broker_cpu_s = broker_cpu - broker_cpu_at_start
             now = time.perf_counter()
             if self.metrics_port is not None and now >= next_scrape:

@@ -11,9 +11,9 @@ the stream's memory, and chDB's work runs on the other core.
 The child owns the data directory (chDB allows one process per directory) and
 answers ``command``, ``query`` and ``insert`` over a local socket pair, one
 request at a time. Inserts travel as ClickHouse Native bytes that the worker
-encodes with clickhouse-connect's own codec, as for a server. When the worker dies, however it dies,
-the child reads end-of-file and exits; a new worker's child waits until the
-old one has let go of the directory. A child that dies or hangs makes the
+encodes with clickhouse-connect's own codec, as for a server. When the worker
+dies, however it dies, the child reads end-of-file and exits; a new worker's
+child waits until the old one has let go of the directory. A child that dies or hangs makes the
 call fail: the writer's retry loop reconnects, which starts a new child.
 """
 
