@@ -25,12 +25,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 # Longest a request may take before the child is presumed hung (clickhouse-connect's
 # own default send/receive timeout is 300 s).
@@ -223,7 +222,7 @@ class ChdbProcessClient:
                 if payload is not None:
                     self._conn.send_bytes(payload)
             except OSError as exc:
-                raise ChdbProcessError(f"the chDB process is gone ({exc})") from None
+                self._gone(answered=True, detail=f" ({exc.strerror or exc})")
             return self._receive(timeout=self.request_timeout)
 
     def _receive(self, timeout: float) -> Any:
@@ -231,60 +230,44 @@ class ChdbProcessClient:
             ready = self._conn.poll(timeout)
             reply = self._conn.recv() if ready else None
         except (EOFError, OSError):
-            reply = None
-            ready = True
+            self._gone(answered=True)
         if reply is None:
-            if not ready:
-                self.process.kill()
-            try:
-                status: int | None = self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                status = None
-            self._conn.close()
-            what = "did not answer" if not ready else f"exited with status {status}"
-            raise ChdbProcessError(f"the chDB process {what}")
+            self._gone(answered=False)
         if reply[0] == "error":
             raise ChdbProcessError(f"{reply[1]}: {reply[2]}")
         return reply[1]
 
+    def _gone(self, *, answered: bool, detail: str = "") -> NoReturn:
+        """Close the connection and say how the child ended, whichever side noticed first.
 
-def _wait_for_directory(path: Path, deadline: float) -> None:
-    """Wait until no process holds the engine's lock on ``path``.
-
-    ClickHouse takes an exclusive ``flock`` on ``<path>/status``. A worker
-    killed a moment ago may leave its engine process finishing its last
-    request; the engine must not be opened before then, because chDB cannot
-    be initialised again in a process where opening failed once.
-    """
-    import fcntl
-
-    status = path / "status"
-    if not status.exists():
-        return
-    while True:
-        with open(status, "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pass
-            else:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} is still held by another ClickHouse process")
-        time.sleep(0.1)
-
-
-def _open(dsn: str, deadline: float) -> Any:
-    from sinks.clickhouse import connect
-
-    _wait_for_directory(Path(dsn[len("chdb://") :]), deadline)
-    return connect(dsn)
+        A write can meet the closed socket (EPIPE) before the child is reaped,
+        so its exit status is waited for here: the caller learns "exited with
+        status -9", not only "broken pipe". A child that did not answer in
+        time is presumed hung and killed.
+        """
+        if not answered:
+            self.process.kill()
+        try:
+            status: int | None = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            status = None
+        self._conn.close()
+        if not answered:
+            what = "did not answer"
+        elif status is None:
+            what = "closed its connection"
+        else:
+            what = f"exited with status {status}"
+        raise ChdbProcessError(f"the chDB process {what}{detail}")
 
 
 def _serve(conn: Connection, dsn: str) -> None:
+    from sinks.clickhouse import connect
+
     try:
-        client = _open(dsn, time.monotonic() + OPEN_TIMEOUT_S)
+        # A worker killed a moment ago may leave its engine process finishing
+        # its last request: wait for it to let go of the directory.
+        client = connect(dsn, open_timeout=OPEN_TIMEOUT_S)
     except Exception as exc:
         conn.send(("error", type(exc).__name__, str(exc)))
         return

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sinks.schema import MIGRATIONS, TABLE_COLUMNS, for_cluster
@@ -25,23 +26,76 @@ from sinks.schema import MIGRATIONS, TABLE_COLUMNS, for_cluster
 log = logging.getLogger(__name__)
 
 
-def connect(dsn: str, *, own_process: bool = False) -> Any:
+# How long an in-process open waits for the previous owner of an embedded
+# directory: an engine process whose worker was just killed finishes its last
+# request and closes the engine within about a second.
+ENGINE_RELEASE_TIMEOUT_S = 15.0
+
+
+class EngineDirectoryBusy(TimeoutError):
+    """Another process holds the embedded ClickHouse directory."""
+
+
+def wait_for_engine_directory(path: Path, timeout: float) -> None:
+    """Wait until no process holds the engine's lock on ``path``.
+
+    ClickHouse takes an exclusive ``flock`` on ``<path>/status``. chDB cannot
+    be initialised again in a process where opening failed once, so an open
+    that would fail on the lock must not be tried: the caller waits for the
+    holder (often an engine process finishing after its worker died) or gets
+    an error that names the directory.
+    """
+    import fcntl
+
+    status = path / "status"
+    if not status.exists():
+        return
+    deadline = time.monotonic() + timeout
+    waited = False
+    while True:
+        with open(status, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass
+            else:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                return
+        if not waited:
+            waited = True
+            log.info(
+                "embedded ClickHouse directory held by another process; waiting",
+                extra={"directory": str(path), "timeout_s": timeout},
+            )
+        if time.monotonic() > deadline:
+            raise EngineDirectoryBusy(
+                f"the embedded ClickHouse directory {path} is held by another process "
+                f"(a running worker or its engine process) after {timeout:g} s; stop it, "
+                "or point ANNOTEL_CLICKHOUSE_URL at a ClickHouse server"
+            )
+        time.sleep(0.1)
+
+
+def connect(
+    dsn: str, *, own_process: bool = False, open_timeout: float = ENGINE_RELEASE_TIMEOUT_S
+) -> Any:
     """A clickhouse-connect client for a chdb:// or http(s):// DSN.
 
     With ``own_process`` an embedded engine (chdb://) runs in a child process
     and the client returned speaks to it (``sinks.chdb_process``); a server
-    DSN is unaffected.
+    DSN is unaffected. An embedded engine opened here waits up to
+    ``open_timeout`` seconds for another process to let go of its directory.
     """
     import clickhouse_connect
 
     if dsn.startswith("chdb://"):
-        from pathlib import Path
-
-        Path(dsn[len("chdb://") :]).mkdir(parents=True, exist_ok=True)
+        path = Path(dsn[len("chdb://") :])
+        path.mkdir(parents=True, exist_ok=True)
         if own_process:
             from sinks.chdb_process import ChdbProcessClient
 
             return ChdbProcessClient(dsn)
+        wait_for_engine_directory(path, open_timeout)
     return clickhouse_connect.get_client(dsn=dsn)
 
 

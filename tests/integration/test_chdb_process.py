@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sinks.chdb_process import ChdbProcessClient, ChdbProcessError
-from sinks.clickhouse import ClickHouseWriter, connect, migrate
+from sinks.clickhouse import ClickHouseWriter, EngineDirectoryBusy, connect, migrate
 from sinks.schema import MIGRATIONS, TABLE_COLUMNS
 from streams.rows import rows_for_checkpoint
 from tests.pipeline import NOW, aggregate
@@ -112,8 +112,9 @@ def test_an_error_inside_the_process_reaches_the_caller_and_the_process_carries_
     assert child.process.returncode == 0
 
 
+@pytest.mark.parametrize("reaped_first", [False, True], ids=["in-flight", "already-dead"])
 def test_a_killed_engine_process_fails_the_call_and_the_writer_starts_a_new_one(
-    tmp_path: Path,
+    tmp_path: Path, reaped_first: bool
 ) -> None:
     dsn = "chdb://" + str(tmp_path / "ch")
     started: list[ChdbProcessClient] = []
@@ -127,6 +128,13 @@ def test_a_killed_engine_process_fails_the_call_and_the_writer_starts_a_new_one(
     batches = _batches()
     first = started[0]
     os.kill(first.pid, signal.SIGKILL)
+    if reaped_first:
+        # Every thread of it has exited (the leader shows as a zombie earlier,
+        # while the engine's threads still hold the socket): the request's
+        # write meets a closed socket (EPIPE) instead of the reply's read
+        # meeting end-of-file. The caller still learns how it ended.
+        # WNOWAIT leaves the reaping to the client.
+        os.waitid(os.P_PID, first.pid, os.WEXITED | os.WNOWAIT)
     with pytest.raises(ChdbProcessError, match="exited with status -9"):
         first.command("SELECT 1")
     writer.write(batches)  # retries, closes the dead client, starts another
@@ -195,3 +203,26 @@ def test_the_engine_process_exits_with_its_worker_and_a_new_one_waits_for_the_lo
         assert sorted(rows.result_rows) == [("列",), ("锁",)]
     finally:
         opened[0].close()
+
+
+def test_an_in_process_open_waits_for_the_engine_process_and_is_not_spoiled_by_a_busy_directory(
+    tmp_path: Path,
+) -> None:
+    """chDB cannot open again in a process where one open failed: a busy directory waits."""
+    dsn = "chdb://" + str(tmp_path / "ch")
+    holder = ChdbProcessClient(dsn)
+    migrate(holder)
+    holder.insert("schema_migrations", [[97], ["审核"]], ["version", "name"], None, True)
+    with pytest.raises(EngineDirectoryBusy, match=str(tmp_path / "ch")):
+        connect(dsn, open_timeout=0.3)
+    closer = threading.Timer(1.0, holder.close)
+    closer.start()
+    began = time.monotonic()
+    client = connect(dsn)  # waits for the holder to let go, then opens in this process
+    try:
+        assert time.monotonic() - began >= 0.5
+        rows = client.query("SELECT name FROM schema_migrations WHERE version = 97").result_rows
+        assert rows == [("审核",)]
+    finally:
+        client.close()
+        closer.join()
