@@ -82,7 +82,7 @@ class _Failure(Exception):
 
 def _connect(dsn: str) -> Any:
     """A client, or a failure that names the target by its redacted form only."""
-    from sinks.clickhouse import connect
+    from sinks.clickhouse import EngineDirectoryBusy, connect
 
     if dsn.startswith("chdb://"):
         path = Path(dsn[len("chdb://") :])
@@ -93,7 +93,10 @@ def _connect(dsn: str) -> Any:
             )
     try:
         return connect(dsn)
+    except EngineDirectoryBusy as exc:
+        raise _Failure(f"cannot open: {exc}") from None
     except Exception as exc:
+        # The lock can also be taken between the wait and chDB's own open.
         if dsn.startswith("chdb://") and "EmbeddedServer" in str(exc):
             raise _Failure(
                 f"cannot open {dsn[len('chdb://') :]}: the embedded ClickHouse opens a data "

@@ -70,21 +70,21 @@ def wait_for_engine_directory(path: Path, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise EngineDirectoryBusy(
                 f"the embedded ClickHouse directory {path} is held by another process "
-                f"(a running worker or its engine process) after {timeout:g} s; stop it, "
-                "or point ANNOTEL_CLICKHOUSE_URL at a ClickHouse server"
+                f"(a running worker, `annotel demo`, or their engine process) after "
+                f"{timeout:g} s; stop it, or run against a ClickHouse server "
+                "(ANNOTEL_CLICKHOUSE_URL)"
             )
         time.sleep(0.1)
 
 
-def connect(
-    dsn: str, *, own_process: bool = False, open_timeout: float = ENGINE_RELEASE_TIMEOUT_S
-) -> Any:
+def connect(dsn: str, *, own_process: bool = False, open_timeout: float | None = None) -> Any:
     """A clickhouse-connect client for a chdb:// or http(s):// DSN.
 
     With ``own_process`` an embedded engine (chdb://) runs in a child process
     and the client returned speaks to it (``sinks.chdb_process``); a server
     DSN is unaffected. An embedded engine opened here waits up to
-    ``open_timeout`` seconds for another process to let go of its directory.
+    ``open_timeout`` seconds (``ENGINE_RELEASE_TIMEOUT_S`` by default) for
+    another process to let go of its directory.
     """
     import clickhouse_connect
 
@@ -95,7 +95,9 @@ def connect(
             from sinks.chdb_process import ChdbProcessClient
 
             return ChdbProcessClient(dsn)
-        wait_for_engine_directory(path, open_timeout)
+        wait_for_engine_directory(
+            path, ENGINE_RELEASE_TIMEOUT_S if open_timeout is None else open_timeout
+        )
     return clickhouse_connect.get_client(dsn=dsn)
 
 

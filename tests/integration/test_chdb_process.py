@@ -226,3 +226,22 @@ def test_an_in_process_open_waits_for_the_engine_process_and_is_not_spoiled_by_a
     finally:
         client.close()
         closer.join()
+
+
+def test_a_worker_gone_between_an_insert_request_and_its_body_leaves_no_engine_behind(
+    tmp_path: Path,
+) -> None:
+    """The body follows its request as a second message; the worker can die in between."""
+    dsn = "chdb://" + str(tmp_path / "ch")
+    child = ChdbProcessClient(dsn)
+    migrate(child)
+    # The worker's half of the protocol, cut short: the request, then nothing.
+    child._conn.send(("insert_native", "schema_migrations", ["version", "name"]))
+    child._conn.close()
+    assert child.process.wait(timeout=30) == 0, "the engine process closed chDB and exited"
+    reopened = connect(dsn, open_timeout=5)  # the directory is free and intact
+    try:
+        count = reopened.query("SELECT count() FROM schema_migrations").result_rows
+        assert count == [(len(MIGRATIONS),)]
+    finally:
+        reopened.close()

@@ -709,3 +709,33 @@ def test_empty_database(tmp_path: Path) -> None:
     assert runs["top"]["rc"] == 0 and "no metrics yet" in runs["top"]["stdout"]
     assert runs["alerts"]["rc"] == 0 and "no firing alerts" in runs["alerts"]["stdout"]
     assert runs["missing"]["rc"] == 1 and "no database at" in runs["missing"]["stderr"]
+
+
+def busy_child(data_dir: str, out_dir: str) -> None:
+    """A command while another process's engine holds the directory, then once it is free."""
+    import sinks.clickhouse
+    from sinks.chdb_process import ChdbProcessClient
+    from sinks.clickhouse import migrate
+
+    holder = ChdbProcessClient("chdb://" + str(Path(data_dir) / "clickhouse"))
+    migrate(holder)
+    default = sinks.clickhouse.ENGINE_RELEASE_TIMEOUT_S
+    sinks.clickhouse.ENGINE_RELEASE_TIMEOUT_S = 0.3
+    try:
+        runs = {"held": _cli(["top", "--data-dir", data_dir])}
+    finally:
+        holder.close()
+        sinks.clickhouse.ENGINE_RELEASE_TIMEOUT_S = default
+    # Nothing was tried on the engine while it was held: this same process opens it now.
+    runs["free"] = _cli(["top", "--data-dir", data_dir])
+    (Path(out_dir) / "result.json").write_text(json.dumps(runs, ensure_ascii=False))
+
+
+def test_a_directory_held_by_another_process_is_named_not_opened(tmp_path: Path) -> None:
+    runs = _in_child("busy_child", tmp_path / "data", tmp_path / "out")
+    held = runs["held"]
+    assert held["rc"] == 1
+    assert "is held by another process (a running worker" in held["stderr"], held["stderr"]
+    assert str(tmp_path / "data" / "clickhouse") in held["stderr"]
+    assert runs["free"]["rc"] == 0, runs["free"]["stderr"]
+    assert "no metrics yet" in runs["free"]["stdout"]
