@@ -4,8 +4,14 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from streams.broker import embedded_broker
+
+# Property tests judge results, not speed: a busy CI machine must not fail
+# them on Hypothesis's per-example time limit.
+settings.register_profile("annotel", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("annotel")
 
 # Tests never read a developer's .env or ANNOTEL_* variables by accident.
 for _name in list(os.environ):

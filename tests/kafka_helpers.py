@@ -9,12 +9,16 @@ from kafka import KafkaConsumer, TopicPartition
 
 
 def consume_all(bootstrap: str, topic: str, timeout: float = 15.0) -> list[Any]:
-    """Every record on a topic, from the beginning, across partitions."""
+    """Every record on a topic when called, from the beginning, across partitions.
+
+    Reads up to the end offsets taken at the start rather than until the
+    consumer has been idle a while: a slow first fetch is not the end of the
+    topic. Past ``timeout`` it fails instead of returning part of the topic.
+    """
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        consumer_timeout_ms=1500,
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -23,16 +27,13 @@ def consume_all(bootstrap: str, topic: str, timeout: float = 15.0) -> list[Any]:
             return []
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
         records: list[Any] = []
         deadline = time.monotonic() + timeout
-        idle_rounds = 0
-        while time.monotonic() < deadline and idle_rounds < 3:
-            batch = consumer.poll(timeout_ms=500)
-            if not batch:
-                idle_rounds += 1
-                continue
-            idle_rounds = 0
-            for recs in batch.values():
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: {len(records)} records read, end offsets {end}")
+            for recs in consumer.poll(timeout_ms=500).values():
                 records.extend(recs)
         return records
     finally:

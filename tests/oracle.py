@@ -210,12 +210,17 @@ def oracle(
     return expected, dict(errors)
 
 
+# A worker killed a moment ago leaves its engine process finishing its last
+# request and closing the directory: on a loaded machine that can take long.
+OPEN_TIMEOUT_S = 120.0
+
+
 def read_tables(
     dsn: str,
 ) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], int], dict[str, int]]:
     from sinks.clickhouse import connect
 
-    client = connect(dsn)
+    client = connect(dsn, open_timeout=OPEN_TIMEOUT_S)
     try:
         columns = [
             "window_start",
@@ -285,7 +290,7 @@ def read_union(
     letters: set[str] = set()
     key_columns = "window_start, project_id, queue_id, vendor_id, locale, source, annotator_id"
     for dsn in dsns:
-        client = connect(dsn)
+        client = connect(dsn, open_timeout=OPEN_TIMEOUT_S)
         try:
             result = client.query(
                 f"SELECT {key_columns}, {', '.join(FIELDS)}, version FROM metrics_1m"

@@ -110,6 +110,7 @@ def test_an_incident_fires_once_and_resolves_once_across_a_restart(
         while not consume_all(fresh_broker, "annotation.alerts", timeout=2):
             assert time.monotonic() < deadline, "the alert never fired"
             assert process.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
+            time.sleep(0.2)
         process.send_signal(signal.SIGKILL)
         process.wait(30)
 

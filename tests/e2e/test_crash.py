@@ -140,7 +140,8 @@ def test_a_failed_checkpoint_write_exits_the_worker_and_a_restart_loses_nothing(
     assert code > 0, f"exit {code}:\n{text[-3000:]}"
     injected = [float(ln.split(MARK, 1)[1]) for ln in text.splitlines() if MARK in ln]
     assert len(injected) == 1, text[-3000:]  # no write was tried after the failed one
-    assert exited_at - injected[0] < 15, text[-3000:]
+    # Exits on its own, well before a live worker's run would end (the timeout's 120 s).
+    assert exited_at - injected[0] < 60, text[-3000:]
     assert "CheckpointFailed" in text and "checkpoint failed: DatabaseError" in text
     assert "final checkpoint skipped" in text  # even on the way out, nothing more is written
     # Logged as JSON lines (stderr is not a terminal), before and after mode took over

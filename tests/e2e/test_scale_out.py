@@ -33,12 +33,29 @@ def _wait(condition: object, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _scraped(port: int, needs: str) -> dict[str, float]:
+    """One worker's metrics (by sample, with labels) once they hold ``needs``.
+
+    A single scrape may time out on a busy machine; it gives {} then.
+    """
+    got: dict[str, float] = {}
+
+    def has() -> bool:
+        got.update(scrape(port, labels=True))
+        return needs in got
+
+    _wait(has, 30, f"{needs} on port {port}")
+    return got
+
+
 def test_two_workers_split_the_partitions_and_equal_the_oracle(
     fresh_broker: str, tmp_path: Path
 ) -> None:
     stream = generate(seed=29, count=12_000)
     create_topics(fresh_broker, partitions=4)
     ports = [free_port(), free_port()]
+    while ports[1] == ports[0]:
+        ports[1] = free_port()
     dirs = [tmp_path / "w0", tmp_path / "w1"]
     workers = [
         start_worker(
@@ -69,12 +86,12 @@ def test_two_workers_split_the_partitions_and_equal_the_oracle(
             )
 
         _wait(done, 180, "both workers to checkpoint every message")
-        per_worker = [scrape(p).get("annotel_events_total", 0) for p in ports]
+        per_worker = [_scraped(p, "annotel_events_total")["annotel_events_total"] for p in ports]
         assert all(n > 0 for n in per_worker), per_worker
         # Each worker reports its own memory and that of its embedded ClickHouse process
         # (which holds the engine: far more than a bare interpreter).
         for port in ports:
-            sampled = scrape(port, labels=True)
+            sampled = _scraped(port, 'annotel_process_resident_bytes{process="clickhouse"}')
             worker = sampled['annotel_process_resident_bytes{process="worker"}']
             engine = sampled['annotel_process_resident_bytes{process="clickhouse"}']
             assert worker > 30 * 2**20 and engine > 100 * 2**20, sampled

@@ -89,7 +89,10 @@ async def test_checkpoints_are_written_in_order_while_the_next_batch_is_processe
     recorder.gate.clear()  # the first flush cannot publish yet
     await proc.process([Message(TOPIC, 0, i, v) for i, v in enumerate(lines[:200])])
     await proc.checkpoint(wait=False)
-    await asyncio.sleep(0.05)
+    for _ in range(1000):  # the flush thread picks the checkpoint up
+        if recorder.rows:
+            break
+        await asyncio.sleep(0.01)
     # The next batch is processed while the first checkpoint is still in flight.
     await proc.process([Message(TOPIC, 0, 200 + i, v) for i, v in enumerate(lines[200:])])
     assert recorder.records == [] and len(recorder.rows) == 1
