@@ -92,7 +92,7 @@ def _connect(dsn: str) -> Any:
                 "(run `annotel demo` or the worker, or pass --data-dir)"
             )
     try:
-        return connect(dsn)
+        return connect(dsn, read_only=True)
     except EngineDirectoryBusy as exc:
         raise _Failure(f"cannot open: {exc}") from None
     except Exception as exc:

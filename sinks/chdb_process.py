@@ -13,7 +13,9 @@ answers ``command``, ``query`` and ``insert`` over a local socket pair, one
 request at a time. Inserts travel as ClickHouse Native bytes that the worker
 encodes with clickhouse-connect's own codec, as for a server. When the worker
 dies, however it dies, the child reads end-of-file and exits; a new worker's
-child waits until the old one has let go of the directory. A child that dies or hangs makes the
+child waits until the old one has let go of the directory. The child also
+answers read-only queries of other commands while the worker runs
+(``sinks.engine_reader``). A child that dies or hangs makes the
 call fail: the writer's retry loop reconnects, which starts a new child.
 """
 
@@ -25,7 +27,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -47,6 +49,7 @@ class QueryResult:
     """The part of clickhouse-connect's ``QueryResult`` that callers here read."""
 
     result_rows: list[tuple[Any, ...]]
+    column_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,65 @@ def native_block(
     return out  # no copy into bytes: the socket and raw_insert take a bytearray
 
 
-class ChdbProcessClient:
+class EngineChannel:
+    """Requests to a process that serves chDB, one at a time, over a local socket.
+
+    Shared by the worker's client of its own engine process and by the
+    read-only clients of a running one (``sinks.engine_reader``).
+    """
+
+    _conn: Connection
+    _lock: threading.Lock
+    request_timeout: float
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
+        names, rows = self._call("query", sql, parameters)
+        return QueryResult(rows, tuple(names))
+
+    def close(self) -> None:
+        """Tell the serving side this client is done; idempotent."""
+        with self._lock:
+            if not self._conn.closed:
+                with contextlib.suppress(OSError):
+                    self._conn.send(("close",))
+                self._conn.close()
+
+    def _call(self, op: str, *args: Any, payload: bytes | bytearray | None = None) -> Any:
+        """One request and its reply; ``payload`` follows the request as a message of its own.
+
+        An insert body goes as raw bytes (``send_bytes``) rather than inside the
+        pickled request: pickling would copy it once in each process.
+        """
+        with self._lock:
+            if self._conn.closed:
+                raise ChdbProcessError("the chDB process client is closed")
+            try:
+                self._conn.send((op, *args))
+                if payload is not None:
+                    self._conn.send_bytes(payload)
+            except OSError as exc:
+                self._gone(answered=True, detail=f" ({exc.strerror or exc})")
+            return self._receive(timeout=self.request_timeout)
+
+    def _receive(self, timeout: float) -> Any:
+        try:
+            ready = self._conn.poll(timeout)
+            reply = self._conn.recv() if ready else None
+        except (EOFError, OSError):
+            self._gone(answered=True)
+        if reply is None:
+            self._gone(answered=False)
+        if reply[0] == "error":
+            raise ChdbProcessError(f"{reply[1]}: {reply[2]}")
+        return reply[1]
+
+    def _gone(self, *, answered: bool, detail: str = "") -> NoReturn:
+        self._conn.close()
+        what = "closed the connection" if answered else "did not answer"
+        raise ChdbProcessError(f"the chDB process {what}{detail}")
+
+
+class ChdbProcessClient(EngineChannel):
     """A clickhouse-connect-like client whose chDB engine runs in a child process."""
 
     def __init__(
@@ -163,19 +224,15 @@ class ChdbProcessClient:
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         return self._call("command", sql, parameters)
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
-        return QueryResult(self._call("query", sql, parameters))
-
     def create_insert_context(self, table: str, column_names: Sequence[str]) -> InsertTypes:
         from clickhouse_connect.datatypes.registry import get_from_name
 
         described = dict(
-            self._call(
-                "query",
+            self.query(
                 "SELECT name, type FROM system.columns "
                 "WHERE database = currentDatabase() AND table = {table:String}",
                 {"table": table},
-            )
+            ).result_rows
         )
         missing = [name for name in column_names if name not in described]
         if missing:
@@ -197,45 +254,12 @@ class ChdbProcessClient:
 
     def close(self) -> None:
         """Ask the child to close chDB and exit; kill it if it does not."""
-        with self._lock:
-            if not self._conn.closed:
-                with contextlib.suppress(OSError):
-                    self._conn.send(("close",))
-                self._conn.close()
+        super().close()
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-    def _call(self, op: str, *args: Any, payload: bytes | bytearray | None = None) -> Any:
-        """One request and its reply; ``payload`` follows the request as a message of its own.
-
-        An insert body goes as raw bytes (``send_bytes``) rather than inside the
-        pickled request: pickling would copy it once in each process.
-        """
-        with self._lock:
-            if self._conn.closed:
-                raise ChdbProcessError("the chDB process client is closed")
-            try:
-                self._conn.send((op, *args))
-                if payload is not None:
-                    self._conn.send_bytes(payload)
-            except OSError as exc:
-                self._gone(answered=True, detail=f" ({exc.strerror or exc})")
-            return self._receive(timeout=self.request_timeout)
-
-    def _receive(self, timeout: float) -> Any:
-        try:
-            ready = self._conn.poll(timeout)
-            reply = self._conn.recv() if ready else None
-        except (EOFError, OSError):
-            self._gone(answered=True)
-        if reply is None:
-            self._gone(answered=False)
-        if reply[0] == "error":
-            raise ChdbProcessError(f"{reply[1]}: {reply[2]}")
-        return reply[1]
 
     def _gone(self, *, answered: bool, detail: str = "") -> NoReturn:
         """Close the connection and say how the child ended, whichever side noticed first.
@@ -261,8 +285,71 @@ class ChdbProcessClient:
         raise ChdbProcessError(f"the chDB process {what}{detail}")
 
 
+class _PeerGone(Exception):
+    """The other end closed the socket in the middle of a request."""
+
+
+Handler = Callable[[Connection, tuple[Any, ...]], Any]
+
+
+def query_handler(client: Any, settings: dict[str, Any] | None = None) -> Handler:
+    """A ``query`` request: column names and rows, as ``EngineChannel.query`` expects."""
+
+    def run(conn: Connection, args: tuple[Any, ...]) -> Any:
+        result = client.query(args[0], parameters=args[1], settings=settings)
+        return list(result.column_names), result.result_rows
+
+    return run
+
+
+def serve_requests(conn: Connection, handlers: dict[str, Handler]) -> None:
+    """Answer requests one at a time until the peer closes the socket or asks to close.
+
+    An error of a request goes back to the caller, with ClickHouse's text, and
+    the loop carries on: one bad query does not end the engine process.
+    """
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return  # the peer is gone
+        op = request[0]
+        if op == "close":
+            return
+        reply: tuple[Any, ...]
+        try:
+            handler = handlers.get(op)
+            if handler is None:
+                raise ValueError(f"unknown request {op!r}")
+            reply = ("ok", handler(conn, tuple(request[1:])))
+        except _PeerGone:
+            return
+        except Exception as exc:
+            reply = ("error", type(exc).__name__, str(exc))
+        try:
+            conn.send(reply)
+        except OSError:
+            return
+
+
+def _worker_handlers(client: Any) -> dict[str, Handler]:
+    def command(conn: Connection, args: tuple[Any, ...]) -> Any:
+        return client.command(args[0], parameters=args[1])
+
+    def insert_native(conn: Connection, args: tuple[Any, ...]) -> None:
+        table, names = args
+        try:
+            body = conn.recv_bytes()  # sent right after the request
+        except (EOFError, OSError):
+            raise _PeerGone from None  # the worker is gone between the two messages
+        client.raw_insert(table, names, body, fmt="Native")
+
+    return {"command": command, "query": query_handler(client), "insert_native": insert_native}
+
+
 def _serve(conn: Connection, dsn: str) -> None:
     from sinks.clickhouse import connect
+    from sinks.engine_reader import serve_readers
 
     try:
         # A worker killed a moment ago may leave its engine process finishing
@@ -272,35 +359,11 @@ def _serve(conn: Connection, dsn: str) -> None:
         conn.send(("error", type(exc).__name__, str(exc)))
         return
     conn.send(("ok", None))
+    stop_readers = serve_readers(dsn)
     try:
-        while True:
-            try:
-                request = conn.recv()
-            except (EOFError, OSError):
-                return  # the worker is gone
-            op = request[0]
-            if op == "close":
-                return
-            try:
-                if op == "command":
-                    result = client.command(request[1], parameters=request[2])
-                elif op == "query":
-                    result = client.query(request[1], parameters=request[2]).result_rows
-                elif op == "insert_native":
-                    table, names = request[1:]
-                    try:
-                        body = conn.recv_bytes()  # sent right after the request
-                    except (EOFError, OSError):
-                        return  # the worker is gone between the two messages
-                    client.raw_insert(table, names, body, fmt="Native")
-                    result = None
-                else:
-                    raise ValueError(f"unknown request {op!r}")
-            except Exception as exc:
-                conn.send(("error", type(exc).__name__, str(exc)))
-            else:
-                conn.send(("ok", result))
+        serve_requests(conn, _worker_handlers(client))
     finally:
+        stop_readers()
         client.close()
 
 

@@ -36,6 +36,19 @@ class EngineDirectoryBusy(TimeoutError):
     """Another process holds the embedded ClickHouse directory."""
 
 
+def _held(status: Path) -> bool:
+    """Whether another open file holds the engine's lock on ``status`` (not waiting)."""
+    import fcntl
+
+    with open(status, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 def wait_for_engine_directory(path: Path, timeout: float) -> None:
     """Wait until no process holds the engine's lock on ``path``.
 
@@ -45,28 +58,15 @@ def wait_for_engine_directory(path: Path, timeout: float) -> None:
     holder (often an engine process finishing after its worker died) or gets
     an error that names the directory.
     """
-    import fcntl
-
     status = path / "status"
-    if not status.exists():
+    if not status.exists() or not _held(status):
         return
+    log.info(
+        "embedded ClickHouse directory held by another process; waiting",
+        extra={"directory": str(path), "timeout_s": timeout},
+    )
     deadline = time.monotonic() + timeout
-    waited = False
-    while True:
-        with open(status, "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pass
-            else:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                return
-        if not waited:
-            waited = True
-            log.info(
-                "embedded ClickHouse directory held by another process; waiting",
-                extra={"directory": str(path), "timeout_s": timeout},
-            )
+    while _held(status):
         if time.monotonic() > deadline:
             raise EngineDirectoryBusy(
                 f"the embedded ClickHouse directory {path} is held by another process "
@@ -77,14 +77,22 @@ def wait_for_engine_directory(path: Path, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def connect(dsn: str, *, own_process: bool = False, open_timeout: float | None = None) -> Any:
+def connect(
+    dsn: str,
+    *,
+    own_process: bool = False,
+    open_timeout: float | None = None,
+    read_only: bool = False,
+) -> Any:
     """A clickhouse-connect client for a chdb:// or http(s):// DSN.
 
     With ``own_process`` an embedded engine (chdb://) runs in a child process
     and the client returned speaks to it (``sinks.chdb_process``); a server
     DSN is unaffected. An embedded engine opened here waits up to
     ``open_timeout`` seconds (``ENGINE_RELEASE_TIMEOUT_S`` by default) for
-    another process to let go of its directory.
+    another process to let go of its directory. With ``read_only``, a
+    directory held by a running worker's engine process is read through that
+    process instead (``sinks.engine_reader``): queries only.
     """
     import clickhouse_connect
 
@@ -95,6 +103,15 @@ def connect(dsn: str, *, own_process: bool = False, open_timeout: float | None =
             from sinks.chdb_process import ChdbProcessClient
 
             return ChdbProcessClient(dsn)
+        if read_only and (path / "status").exists() and _held(path / "status"):
+            from sinks.engine_reader import EngineReader
+
+            reader = EngineReader.attach(path)
+            if reader is not None:
+                log.info(
+                    "reading through the running engine process", extra={"directory": str(path)}
+                )
+                return reader
         wait_for_engine_directory(
             path, ENGINE_RELEASE_TIMEOUT_S if open_timeout is None else open_timeout
         )

@@ -216,11 +216,11 @@ OPEN_TIMEOUT_S = 120.0
 
 
 def read_tables(
-    dsn: str,
+    dsn: str, *, read_only: bool = False
 ) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], int], dict[str, int]]:
     from sinks.clickhouse import connect
 
-    client = connect(dsn, open_timeout=OPEN_TIMEOUT_S)
+    client = connect(dsn, open_timeout=OPEN_TIMEOUT_S, read_only=read_only)
     try:
         columns = [
             "window_start",
@@ -275,12 +275,14 @@ def compare_metrics(
 
 
 def read_union(
-    dsns: list[str],
+    dsns: list[str], *, read_only: bool = False
 ) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], int], dict[str, int]]:
     """The tables of several workers' databases, merged the way ReplacingMergeTree would.
 
     Each key keeps its highest-version row across all databases: when a
-    partition moves between workers, the new owner's rows supersede.
+    partition moves between workers, the new owner's rows supersede. With
+    ``read_only``, databases of running workers are read through their engine
+    processes.
     """
     from sinks.clickhouse import connect
 
@@ -290,7 +292,7 @@ def read_union(
     letters: set[str] = set()
     key_columns = "window_start, project_id, queue_id, vendor_id, locale, source, annotator_id"
     for dsn in dsns:
-        client = connect(dsn, open_timeout=OPEN_TIMEOUT_S)
+        client = connect(dsn, open_timeout=OPEN_TIMEOUT_S, read_only=read_only)
         try:
             result = client.query(
                 f"SELECT {key_columns}, {', '.join(FIELDS)}, version FROM metrics_1m"

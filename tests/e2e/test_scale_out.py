@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from tests.e2e.worker_helpers import (
     start_worker,
     worker_env,
 )
-from tests.oracle import generate, read_union
+from tests.oracle import PROJECTS, generate, read_union
 
 pytestmark = pytest.mark.e2e
 
@@ -96,6 +99,21 @@ def test_two_workers_split_the_partitions_and_equal_the_oracle(
             engine = sampled['annotel_process_resident_bytes{process="clickhouse"}']
             assert worker > 30 * 2**20 and engine > 100 * 2**20, sampled
             assert sampled['annotel_process_cpu_seconds_total{process="clickhouse"}'] > 0
+        # While both still run: their databases, read through their engine processes
+        # (queries only), already equal the oracle, and `annotel top` reads one.
+        assert_tables(
+            stream, *read_union([f"chdb://{d / 'clickhouse'}" for d in dirs], read_only=True)
+        )
+        top = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "top", "--json"],
+            env=worker_env(fresh_broker, dirs[0]),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert top.returncode == 0, top.stderr
+        shown = {p["project_id"] for p in json.loads(top.stdout)["projects"]}
+        assert shown and shown <= set(PROJECTS), shown
     finally:
         for process in workers:
             process.send_signal(signal.SIGTERM)

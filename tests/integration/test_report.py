@@ -712,27 +712,47 @@ def test_empty_database(tmp_path: Path) -> None:
 
 
 def busy_child(data_dir: str, out_dir: str) -> None:
-    """A command while another process's engine holds the directory, then once it is free."""
+    """The commands beside a running engine process, beside another holder, and once free."""
     import sinks.clickhouse
     from sinks.chdb_process import ChdbProcessClient
     from sinks.clickhouse import migrate
 
-    holder = ChdbProcessClient("chdb://" + str(Path(data_dir) / "clickhouse"))
-    migrate(holder)
+    dsn = "chdb://" + str(Path(data_dir) / "clickhouse")
+    engine = ChdbProcessClient(dsn)  # as a worker holds it
+    migrate(engine)
+    try:
+        runs = {"beside_engine": _cli(["top", "--data-dir", data_dir])}
+    finally:
+        engine.close()
+    # A holder that is not an engine process (chDB loaded into some other program).
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from sinks.clickhouse import connect; c = connect({dsn!r}); print(1, flush=True); "
+            "import time; time.sleep(600)",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == b"1"
     default = sinks.clickhouse.ENGINE_RELEASE_TIMEOUT_S
     sinks.clickhouse.ENGINE_RELEASE_TIMEOUT_S = 0.3
     try:
-        runs = {"held": _cli(["top", "--data-dir", data_dir])}
+        runs["held"] = _cli(["top", "--data-dir", data_dir])
     finally:
-        holder.close()
         sinks.clickhouse.ENGINE_RELEASE_TIMEOUT_S = default
+        holder.kill()
+        holder.wait()
     # Nothing was tried on the engine while it was held: this same process opens it now.
     runs["free"] = _cli(["top", "--data-dir", data_dir])
     (Path(out_dir) / "result.json").write_text(json.dumps(runs, ensure_ascii=False))
 
 
-def test_a_directory_held_by_another_process_is_named_not_opened(tmp_path: Path) -> None:
+def test_commands_read_beside_a_worker_and_name_any_other_holder(tmp_path: Path) -> None:
     runs = _in_child("busy_child", tmp_path / "data", tmp_path / "out")
+    beside = runs["beside_engine"]
+    assert beside["rc"] == 0 and "no metrics yet" in beside["stdout"], beside
     held = runs["held"]
     assert held["rc"] == 1
     assert "is held by another process (a running worker" in held["stderr"], held["stderr"]
