@@ -313,6 +313,8 @@ def serve_requests(conn: Connection, handlers: dict[str, Handler]) -> None:
             request = conn.recv()
         except (EOFError, OSError):
             return  # the peer is gone
+        except Exception:
+            return  # not a request of ours (unpickling failed): end this channel, not the process
         op = request[0]
         if op == "close":
             return
@@ -358,8 +360,9 @@ def _serve(conn: Connection, dsn: str) -> None:
     except Exception as exc:
         conn.send(("error", type(exc).__name__, str(exc)))
         return
-    conn.send(("ok", None))
+    # Readers can attach once the worker hears "ok": the socket is bound first.
     stop_readers = serve_readers(dsn)
+    conn.send(("ok", None))
     try:
         serve_requests(conn, _worker_handlers(client))
     finally:
@@ -382,4 +385,10 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    # The engine is closed and the directory written: end here, without the
+    # interpreter's teardown, which a reader thread still inside chDB (past
+    # READER_STOP_TIMEOUT_S) could crash.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

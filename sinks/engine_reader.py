@@ -10,7 +10,12 @@ Unix socket; a command that finds the directory held sends its queries there.
   a directory of mode 0700 that both sides check is theirs before use (the
   replies are pickled, as on the worker's own channel).
 - Only reads pass: every query runs with ClickHouse's ``readonly=1``, which
-  refuses INSERT, DDL and a change of the setting itself, whatever the SQL.
+  refuses INSERT, DDL and a change of the setting itself, also in a second
+  statement after a ``;`` (tested). It guards against accidents, not against
+  this same user, who could open the directory anyway once the worker stops.
+- The socket lives where ``$TMPDIR`` points: a worker and a command started
+  with different ``TMPDIR`` values do not find each other (the command then
+  says the directory is held).
 - The worker is not slowed by a reader beyond the query itself: each reader
   has its own thread and engine handle in the engine process.
 """
@@ -25,6 +30,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -37,6 +43,8 @@ READ_ONLY = {"readonly": 1}
 ATTACH_TIMEOUT_S = 10.0
 # Longest a read may take (a report over months of minutes is a few seconds).
 READ_TIMEOUT_S = 300.0
+# How long a stopping engine process lets readers finish the query they are running.
+READER_STOP_TIMEOUT_S = 10.0
 
 
 class UnsafeSocketDirectory(RuntimeError):
@@ -89,23 +97,31 @@ def serve_readers(dsn: str) -> Callable[[], None]:
         print(f"annotel engine: no read-only socket: {exc}", file=sys.stderr)
         return lambda: None
 
-    def answer(conn: Connection) -> None:
+    stopping = threading.Event()
+    readers: dict[threading.Thread, socket.socket] = {}
+    guard = threading.Lock()
+
+    def answer(sock: socket.socket) -> None:
+        # The Connection reads a duplicate descriptor; ``sock`` stays for stop()'s shutdown.
+        conn = Connection(os.dup(sock.fileno()))
+        client = None
         try:
+            if stopping.is_set():
+                return
             # A handle of its own on the engine this process already holds (no lock wait).
             client = clickhouse_connect.get_client(dsn=dsn)
-        except Exception as exc:
-            with contextlib.suppress(OSError):
-                conn.send(("error", type(exc).__name__, str(exc)))
-            conn.close()
-            return
-        try:
             conn.send(("ok", None))
             serve_requests(conn, {"query": query_handler(client, READ_ONLY)})
-        except OSError:
-            pass
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                conn.send(("error", type(exc).__name__, str(exc)))
         finally:
-            client.close()
+            if client is not None:
+                client.close()
             conn.close()
+            sock.close()
+            with guard:
+                readers.pop(threading.current_thread(), None)
 
     def accept() -> None:
         while True:
@@ -113,17 +129,36 @@ def serve_readers(dsn: str) -> Callable[[], None]:
                 sock, _ = listener.accept()
             except OSError:
                 return  # stopped
-            conn = Connection(sock.detach())
-            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+            thread = threading.Thread(target=answer, args=(sock,), daemon=True)
+            with guard:
+                if stopping.is_set():
+                    sock.close()
+                    return
+                readers[thread] = sock
+            thread.start()
 
     threading.Thread(target=accept, name="engine-readers", daemon=True).start()
 
     def stop() -> None:
+        """Let readers finish their current query, then end their connections.
+
+        The engine must not be closed, nor the process end, while a reader's
+        query runs inside it: measured, that can end the process with SIGSEGV.
+        """
+        stopping.set()
         with contextlib.suppress(OSError):
             listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         listener.close()
         with contextlib.suppress(OSError):
             path.unlink()
+        with guard:
+            current = dict(readers)
+        for sock in current.values():
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # the reader's next recv or send fails
+        deadline = time.monotonic() + READER_STOP_TIMEOUT_S
+        for thread in current:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     return stop
 

@@ -7,6 +7,7 @@ import signal
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,7 @@ def test_a_reader_sees_the_rows_and_can_change_nothing(tmp_path: Path) -> None:
                 "ALTER TABLE schema_migrations DELETE WHERE 1",
                 "DROP TABLE schema_migrations",
                 "SELECT 1 SETTINGS readonly = 0",
+                "DROP TABLE schema_migrations; SELECT 1",  # a statement smuggled before a SELECT
             ):
                 with pytest.raises(ChdbProcessError, match="READONLY"):
                     reader.query(sql)
@@ -69,11 +71,13 @@ def test_readers_and_the_worker_at_once(tmp_path: Path) -> None:
     seen: list[list[int]] = [[], []]
     errors: list[BaseException] = []
     stop = threading.Event()
+    attached = threading.Barrier(3, timeout=60)
 
     def read(into: list[int]) -> None:
         try:
             reader = EngineReader.attach(tmp_path / "ch")
             assert reader is not None
+            attached.wait()  # the inserts start once both readers are in
             while not stop.is_set():
                 into.append(_count(reader))
             reader.close()
@@ -83,6 +87,7 @@ def test_readers_and_the_worker_at_once(tmp_path: Path) -> None:
     threads = [threading.Thread(target=read, args=(s,)) for s in seen]
     for thread in threads:
         thread.start()
+    attached.wait()
     try:
         for version in range(1000, 1040):
             engine.insert("schema_migrations", [[version], [f"批{version}"]], NAMES, None, True)
@@ -95,6 +100,7 @@ def test_readers_and_the_worker_at_once(tmp_path: Path) -> None:
         assert _count(engine) == 40
         for counts in seen:
             assert counts and counts == sorted(counts), counts[:50]
+        assert any(len(set(counts)) > 1 for counts in seen), "a reader saw inserts land"
     finally:
         engine.close()
 
@@ -116,6 +122,27 @@ def test_the_socket_is_private_and_an_engine_process_exits_with_a_reader_attache
     assert not sock.exists(), "the engine process removed its socket"
     with pytest.raises(ChdbProcessError, match="closed the connection"):
         reader.query("SELECT 1")
+
+
+def test_a_worker_stops_while_a_reader_is_mid_query(tmp_path: Path) -> None:
+    engine = _engine(tmp_path / "ch")
+    reader = EngineReader.attach(tmp_path / "ch")
+    assert reader is not None
+    failed: list[BaseException] = []
+
+    def slow() -> None:
+        try:
+            reader.query("SELECT sleepEachRow(0.1) FROM numbers(25)")  # 2.5 s
+        except BaseException as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.5)  # the query is running (it lasts 2.5 s)
+    engine.close()  # waits for the reader's query, then the engine closes cleanly
+    assert engine.process.returncode == 0
+    thread.join(30)
+    assert failed and isinstance(failed[0], ChdbProcessError), failed
 
 
 def test_a_killed_engine_process_leaves_a_socket_nobody_answers(tmp_path: Path) -> None:
