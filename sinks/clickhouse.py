@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+import os
 import random
 import re
 import threading
@@ -36,17 +37,27 @@ class EngineDirectoryBusy(TimeoutError):
     """Another process holds the embedded ClickHouse directory."""
 
 
-def _held(status: Path) -> bool:
-    """Whether another open file holds the engine's lock on ``status`` (not waiting)."""
+def _held(path: Path) -> bool:
+    """Whether another open file holds the engine's lock on ``<path>/status`` (not waiting).
+
+    The file is opened read-only (``flock`` needs no write access) and a
+    directory the engine never opened has none: it is not held.
+    """
     import fcntl
 
-    with open(status, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
+    try:
+        fd = os.open(path / "status", os.O_RDONLY)
+    except FileNotFoundError:
         return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def wait_for_engine_directory(path: Path, timeout: float) -> None:
@@ -58,15 +69,14 @@ def wait_for_engine_directory(path: Path, timeout: float) -> None:
     holder (often an engine process finishing after its worker died) or gets
     an error that names the directory.
     """
-    status = path / "status"
-    if not status.exists() or not _held(status):
+    if not _held(path):
         return
     log.info(
         "embedded ClickHouse directory held by another process; waiting",
         extra={"directory": str(path), "timeout_s": timeout},
     )
     deadline = time.monotonic() + timeout
-    while _held(status):
+    while _held(path):
         if time.monotonic() > deadline:
             raise EngineDirectoryBusy(
                 f"the embedded ClickHouse directory {path} is held by another process "
@@ -103,7 +113,7 @@ def connect(
             from sinks.chdb_process import ChdbProcessClient
 
             return ChdbProcessClient(dsn)
-        if read_only and (path / "status").exists() and _held(path / "status"):
+        if read_only and _held(path):
             from sinks.engine_reader import EngineReader
 
             reader = EngineReader.attach(path)
