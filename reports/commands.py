@@ -7,10 +7,13 @@ never reads them)::
         reports.commands.register,
         dsn_from_settings=lambda: _settings().clickhouse_dsn(),
         rules_from_settings=lambda: _settings().rules_file,  # optional
+        tls_from_settings=lambda: _settings().clickhouse_tls(),  # optional
     )
 
 ``dsn_from_settings`` is called only when a command runs without
-``--data-dir`` (so ``ANNOTEL_CLICKHOUSE_URL`` or ``ANNOTEL_DATA_DIR`` apply);
+``--data-dir`` (so ``ANNOTEL_CLICKHOUSE_URL`` or ``ANNOTEL_DATA_DIR`` apply),
+and ``tls_from_settings`` (optional) with it: the CA and client certificate
+files for an ``https://`` server;
 ``rules_from_settings`` (optional) gives the deployed rules file
 (``ANNOTEL_RULES_FILE``), used by ``annotel report`` when ``--rules`` is not
 given, before falling back to the shipped example rules.
@@ -26,26 +29,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from alerts.rules import RulesError, load_rules
 from reports.model import PeriodError
 from reports.queries import NotAnnotelDatabase
+from schemas.redact import describe_error, redact
+from sinks.server_url import TlsFiles
 
 
 def shipped_rules() -> Path:
     import alerts
 
     return Path(alerts.__file__).resolve().parent / "examples" / "rules.yaml"
-
-
-def redact(dsn: str) -> str:
-    """The DSN with any password replaced, safe to print."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def data_dir_dsn(data_dir: str) -> str:
@@ -80,7 +75,7 @@ class _Failure(Exception):
         self.code = code
 
 
-def _connect(dsn: str) -> Any:
+def _connect(dsn: str, tls: TlsFiles | None) -> Any:
     """A client, or a failure that names the target by its redacted form only."""
     from sinks.clickhouse import EngineDirectoryBusy, connect
 
@@ -92,7 +87,7 @@ def _connect(dsn: str) -> Any:
                 "(run `annotel demo` or the worker, or pass --data-dir)"
             )
     try:
-        return connect(dsn, read_only=True)
+        return connect(dsn, read_only=True, tls=tls)
     except EngineDirectoryBusy as exc:
         raise _Failure(f"cannot open: {exc}") from None
     except Exception as exc:
@@ -104,17 +99,12 @@ def _connect(dsn: str) -> Any:
                 "`annotel demo`) may hold it. Stop it, or run against a ClickHouse server "
                 "(ANNOTEL_CLICKHOUSE_URL)."
             ) from None
-        raise _Failure(f"{redact(dsn)}: {_reason(exc)}") from None
+        raise _Failure(f"{redact(dsn)}: {describe_error(exc)}") from None
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0][:300] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _run(name: str, dsn: str, work: Callable[[Any], int]) -> int:
+def _run(name: str, dsn: str, work: Callable[[Any], int], tls: TlsFiles | None = None) -> int:
     try:
-        client = _connect(dsn)
+        client = _connect(dsn, tls)
         try:
             return work(client)
         finally:
@@ -134,12 +124,14 @@ def _run(name: str, dsn: str, work: Callable[[Any], int]) -> int:
         print(f"annotel {name}: {redact(dsn)}: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:
-        # Never the raw DSN: it may carry a password.
-        print(f"annotel {name}: {redact(dsn)}: {_reason(exc)}", file=sys.stderr)
+        # Never the raw DSN or the raw error text: either may carry a password.
+        print(f"annotel {name}: {redact(dsn)}: {describe_error(exc)}", file=sys.stderr)
         return 1
 
 
-def cmd_report(args: argparse.Namespace, dsn: str, default_rules: Path | None) -> int:
+def cmd_report(
+    args: argparse.Namespace, dsn: str, default_rules: Path | None, tls: TlsFiles | None = None
+) -> int:
     from reports.html import render_html
     from reports.markdown import render_markdown
     from reports.model import NoData, Options, build_report
@@ -192,10 +184,10 @@ def cmd_report(args: argparse.Namespace, dsn: str, default_rules: Path | None) -
             )
         return 0
 
-    return _run("report", dsn, work)
+    return _run("report", dsn, work, tls)
 
 
-def cmd_top(args: argparse.Namespace, dsn: str) -> int:
+def cmd_top(args: argparse.Namespace, dsn: str, tls: TlsFiles | None = None) -> int:
     from reports.live import render_status, status
 
     def work(client: Any) -> int:
@@ -206,10 +198,10 @@ def cmd_top(args: argparse.Namespace, dsn: str) -> int:
             print(render_status(state, redact(dsn)))
         return 0
 
-    return _run("top", dsn, work)
+    return _run("top", dsn, work, tls)
 
 
-def cmd_alerts_list(args: argparse.Namespace, dsn: str) -> int:
+def cmd_alerts_list(args: argparse.Namespace, dsn: str, tls: TlsFiles | None = None) -> int:
     from reports.live import alert_json, current_alerts, render_alerts
 
     def work(client: Any) -> int:
@@ -220,19 +212,23 @@ def cmd_alerts_list(args: argparse.Namespace, dsn: str) -> int:
             print(render_alerts(alerts, args.status))
         return 0
 
-    return _run("alerts list", dsn, work)
+    return _run("alerts list", dsn, work, tls)
 
 
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     dsn_from_settings: Callable[[], str],
     rules_from_settings: Callable[[], Path | None] | None = None,
+    tls_from_settings: Callable[[], TlsFiles] | None = None,
 ) -> None:
     """Add ``report``, ``top`` and ``alerts list`` to the ``annotel`` parser (see the module
-    docstring for the two callables)."""
+    docstring for the callables)."""
 
     def dsn(args: argparse.Namespace) -> str:
         return data_dir_dsn(args.data_dir) if args.data_dir else dsn_from_settings()
+
+    def tls(args: argparse.Namespace) -> TlsFiles | None:
+        return None if args.data_dir or tls_from_settings is None else tls_from_settings()
 
     def source(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -295,7 +291,7 @@ def register(
     report.add_argument("--top", type=_positive, default=10, help="leaderboard length")
     report.set_defaults(
         func=lambda args: cmd_report(
-            args, dsn(args), rules_from_settings() if rules_from_settings else None
+            args, dsn(args), rules_from_settings() if rules_from_settings else None, tls(args)
         )
     )
 
@@ -304,7 +300,7 @@ def register(
     )
     source(top)
     top.add_argument("--json", action="store_true", help="print one JSON object")
-    top.set_defaults(func=lambda args: cmd_top(args, dsn(args)))
+    top.set_defaults(func=lambda args: cmd_top(args, dsn(args), tls(args)))
 
     alerts = sub.add_parser("alerts", help="alerts recorded in ClickHouse")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
@@ -314,7 +310,7 @@ def register(
     source(listing)
     listing.add_argument("--status", choices=("firing", "resolved"))
     listing.add_argument("--json", action="store_true", help="print a JSON array")
-    listing.set_defaults(func=lambda args: cmd_alerts_list(args, dsn(args)))
+    listing.set_defaults(func=lambda args: cmd_alerts_list(args, dsn(args), tls(args)))
 
 
 def main(argv: list[str] | None = None, dsn_from_settings: Callable[[], str] | None = None) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sinks.schema import MIGRATIONS, TABLE_COLUMNS, for_cluster
+from sinks.server_url import TlsFiles, client_arguments, parse_server_url
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,13 @@ def connect(
     own_process: bool = False,
     open_timeout: float | None = None,
     read_only: bool = False,
+    tls: TlsFiles | None = None,
 ) -> Any:
     """A clickhouse-connect client for a chdb:// or http(s):// DSN.
+
+    A server DSN is parsed here (``sinks.server_url``), not by
+    clickhouse-connect: ``https://`` is TLS with verification on any port,
+    with the CA and client certificate of ``tls``.
 
     With ``own_process`` an embedded engine (chdb://) runs in a child process
     and the client returned speaks to it (``sinks.chdb_process``); a server
@@ -125,7 +131,8 @@ def connect(
         wait_for_engine_directory(
             path, ENGINE_RELEASE_TIMEOUT_S if open_timeout is None else open_timeout
         )
-    return clickhouse_connect.get_client(dsn=dsn)
+        return clickhouse_connect.get_client(dsn=dsn)
+    return clickhouse_connect.get_client(**client_arguments(parse_server_url(dsn), tls))
 
 
 def migration_sql(cluster: str | None = None) -> list[tuple[int, str, str]]:

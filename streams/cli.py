@@ -156,6 +156,7 @@ def _register_commands() -> None:
                 report_commands.register,
                 dsn_from_settings=lambda: _settings().clickhouse_dsn(),
                 rules_from_settings=lambda: _settings().rules_file,
+                tls_from_settings=lambda: _settings().clickhouse_tls(),
             ),
         ]
     )

@@ -12,6 +12,8 @@ import os
 import sys
 from typing import Any
 
+from schemas.redact import describe_error
+
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from sinks.clickhouse import connect, migrate, migration_sql, read_only_user_sql
@@ -47,15 +49,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        client: Any = connect(dsn)
+        client: Any = connect(dsn, tls=settings.clickhouse_tls())
         applied = migrate(client, settings.clickhouse_cluster)
         for sql in statements:
             client.command(sql)
     except Exception as exc:
-        # The DSN may carry a password: name the target by its redacted form only.
+        # The DSN and the client's error may carry a password: both are redacted.
         print(
-            f"annotel migrate: {settings.clickhouse_display()}: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:300] if str(exc) else ''}",
+            f"annotel migrate: {settings.clickhouse_display()}: {describe_error(exc)}",
             file=sys.stderr,
         )
         return 1

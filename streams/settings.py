@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.durations import parse_duration
+from schemas.redact import add_secret, redact
+from sinks.server_url import ServerUrlError, TlsFiles, parse_server_url
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
@@ -70,7 +79,24 @@ class Settings(BaseSettings):
     clickhouse_url: SecretStr | None = Field(
         None,
         description="chdb:///abs/path (embedded, default under the data dir) or "
-        "http(s)://user:password@host:port/database for a server.",
+        "http(s)://user:password@host:port/database for a server; https:// is TLS with "
+        "the server's certificate verified, on any port (default 8443; http:// 8123). "
+        "Percent-encode reserved characters in the password.",
+    )
+    clickhouse_ca_file: FilePath | None = Field(
+        None,
+        description="PEM file of the CA that signed the ClickHouse server's certificate "
+        "(https:// only; default: the system's trusted CAs).",
+    )
+    clickhouse_cert_file: FilePath | None = Field(
+        None,
+        description="Client certificate (PEM) for mutual TLS (https:// only); sent beside the "
+        "URL's password, or authenticating the user by itself when the URL has none.",
+    )
+    clickhouse_key_file: FilePath | None = Field(
+        None,
+        description="Private key (PEM) of ANNOTEL_CLICKHOUSE_CERT_FILE, when that file "
+        "does not hold it.",
     )
     chdb_process: bool = Field(
         True,
@@ -127,9 +153,34 @@ class Settings(BaseSettings):
     def _clickhouse_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
-        scheme = urlsplit(value.get_secret_value()).scheme
+        url = value.get_secret_value()
+        scheme = url.partition("://")[0].lower()
         if scheme not in ("chdb", "http", "https"):
             raise ValueError("must start with chdb://, http:// or https://")
+        if scheme != "chdb":
+            try:
+                parse_server_url(url)
+            except ServerUrlError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("clickhouse_ca_file", "clickhouse_cert_file", "clickhouse_key_file")
+    @classmethod
+    def _tls_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # A CA file beside an http:// URL would leave the reader believing TLS is on.
+        if "clickhouse_url" not in info.data:
+            return value  # the URL itself is invalid and reported
+        url = info.data["clickhouse_url"]
+        if value is not None and (
+            url is None or not url.get_secret_value().lower().startswith("https://")
+        ):
+            raise ValueError("needs an https:// ANNOTEL_CLICKHOUSE_URL")
+        if (
+            value is not None
+            and info.field_name == "clickhouse_key_file"
+            and info.data.get("clickhouse_cert_file") is None
+        ):
+            raise ValueError("needs ANNOTEL_CLICKHOUSE_CERT_FILE")
         return value
 
     @property
@@ -148,25 +199,36 @@ class Settings(BaseSettings):
 
     def clickhouse_display(self) -> str:
         """The DSN with any password replaced, safe for logs and summaries."""
-        return redact_url(self.clickhouse_dsn())
+        return redact(self.clickhouse_dsn())
 
+    def clickhouse_tls(self) -> TlsFiles:
+        return TlsFiles(
+            self.clickhouse_ca_file, self.clickhouse_cert_file, self.clickhouse_key_file
+        )
 
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    def register_secrets(self) -> None:
+        """Make the secrets these settings hold unprintable in this process (``schemas.redact``)."""
+        dsn = self.clickhouse_dsn()
+        if not dsn.startswith("chdb://"):
+            server = parse_server_url(dsn)
+            add_secret(server.password, user=server.username or "default")
+        if self.kafka_sasl_password is not None:
+            add_secret(self.kafka_sasl_password.get_secret_value(), user=self.kafka_sasl_username)
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings, turning pydantic's error into one line per variable."""
+    """Build settings, turning pydantic's error into one line per variable.
+
+    The settings' secrets are registered with the redactor, so no log line,
+    printed error or URL of this process can show them.
+    """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for error in exc.errors(include_url=False):
             name = "ANNOTEL_" + "_".join(str(p) for p in error["loc"]).upper()
             lines.append(f"{name}: {error['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    settings.register_secrets()
+    return settings

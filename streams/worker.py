@@ -61,10 +61,11 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
         from streams.broker import free_port
 
         web_port = free_port()
-    dsn = settings.clickhouse_dsn()
+    dsn, tls = settings.clickhouse_dsn(), settings.clickhouse_tls()
     stopping = [False]
     writer = ClickHouseWriter(
-        lambda: connect(dsn, own_process=settings.chdb_process), should_stop=lambda: stopping[0]
+        lambda: connect(dsn, own_process=settings.chdb_process, tls=tls),
+        should_stop=lambda: stopping[0],
     )
     runtime = create_app(
         settings,

@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 
 from schemas.durations import format_duration, parse_duration
-from streams.settings import Settings, SettingsError, load_settings, redact_url
+from schemas.redact import redact
+from sinks.server_url import TlsFiles
+from streams.settings import Settings, SettingsError, load_settings
 
 
 @pytest.mark.parametrize(
@@ -76,6 +78,56 @@ def test_server_url_is_redacted_for_display(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ANNOTEL_CLICKHOUSE_URL", "https://writer:s3cr3t@127.0.0.1:8443/annotel")
     settings = load_settings(_env_file=None)
     assert settings.clickhouse_dsn().endswith("/annotel")
-    assert "s3cr3t" not in settings.clickhouse_display()
+    assert settings.clickhouse_display() == "https://writer:***@127.0.0.1:8443/annotel"
     assert "s3cr3t" not in repr(settings)
-    assert redact_url("http://127.0.0.1:8123") == "http://127.0.0.1:8123"
+    assert Settings(
+        _env_file=None, clickhouse_url="http://127.0.0.1:8123"
+    ).clickhouse_display() == ("http://127.0.0.1:8123")
+
+
+def test_loaded_settings_make_their_secrets_unprintable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "ANNOTEL_CLICKHOUSE_URL", "https://127.0.0.1/db?user=w&password=Lp9%2Fsecret"
+    )
+    monkeypatch.setenv("ANNOTEL_KAFKA_SASL_PASSWORD", "Kf7-sasl-secret")
+    load_settings(_env_file=None)
+    text = "server said: bad password Lp9/secret (Lp9%2Fsecret); broker: Kf7-sasl-secret"
+    assert redact(text) == "server said: bad password *** (***); broker: ***"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://writer:Lp9/secret@127.0.0.1:8443/db",
+        "https://127.0.0.1/db?password=Lp9#secret",
+        "https://127.0.0.1/db?verify=false",
+    ],
+)
+def test_an_unreadable_server_url_is_refused_without_echo(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("ANNOTEL_CLICKHOUSE_URL", url)
+    with pytest.raises(SettingsError) as info:
+        load_settings(_env_file=None)
+    assert "ANNOTEL_CLICKHOUSE_URL" in str(info.value)
+    assert "Lp9" not in str(info.value) and "secret" not in str(info.value)
+
+
+def test_tls_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("ANNOTEL_CLICKHOUSE_URL", "https://h:9440/")
+    monkeypatch.setenv("ANNOTEL_CLICKHOUSE_CA_FILE", str(ca))
+    assert load_settings(_env_file=None).clickhouse_tls() == TlsFiles(ca_file=ca)
+    # A CA file beside an http:// URL would only look like TLS.
+    monkeypatch.setenv("ANNOTEL_CLICKHOUSE_URL", "http://h:8443/")
+    with pytest.raises(SettingsError, match=r"ANNOTEL_CLICKHOUSE_CA_FILE: .*https://"):
+        load_settings(_env_file=None)
+    monkeypatch.setenv("ANNOTEL_CLICKHOUSE_URL", "https://h/")
+    monkeypatch.setenv("ANNOTEL_CLICKHOUSE_CA_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(SettingsError, match="ANNOTEL_CLICKHOUSE_CA_FILE"):
+        load_settings(_env_file=None)
+    monkeypatch.delenv("ANNOTEL_CLICKHOUSE_CA_FILE")
+    monkeypatch.setenv("ANNOTEL_CLICKHOUSE_KEY_FILE", str(ca))
+    with pytest.raises(SettingsError, match=r"ANNOTEL_CLICKHOUSE_KEY_FILE: .*CERT_FILE"):
+        load_settings(_env_file=None)
