@@ -60,6 +60,7 @@ from alerts.model import (
     WebhookReceiver,
 )
 from schemas.durations import parse_duration
+from schemas.redact import add_secret
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,7 @@ def _from_env(env: Mapping[str, str], variable: str, receiver: str) -> _Secret:
         raise ReceiverConfigError(
             f"receiver {receiver!r}: environment variable {variable} is not set (or empty)"
         )
+    add_secret(value.strip())  # and no log line or traceback of this process can show it
     return _Secret(value.strip())
 
 

@@ -49,15 +49,17 @@ CREDENTIAL_NAMES = (
     r"|routing[_\-]key|sign|sig|auth|authorization|credentials?|x-amz-[a-z\-]+"
 )
 _STOP = "\\s'\"<>`"
-_NAMED = re.compile(
-    rf"(?<![A-Za-z0-9_.\-])(?P<name>{CREDENTIAL_NAMES})(?![A-Za-z0-9_.\-])"
-    r"(?P<sep>[\"']?\s*[=:]\s*)"
-    r"(?:"
-    r"(?P<scheme>(?:Basic|Bearer|Digest|Negotiate|Token)\s+)(?P<token>[^\s'\"<>`,;]+)"
-    r"|\"(?P<dq>(?:[^\"\\]|\\.)*)\""
-    r"|'(?P<sq>(?:[^'\\]|\\.)*)'"
-    rf"|(?P<bare>(?:[^{_STOP}&]|&(?![A-Za-z0-9_.\-]+=))+)"
-    r")",
+# A name followed by = or : (the name is then checked against CREDENTIAL_NAMES
+# whole: one token at a time keeps the scan linear), and the value after it.
+_ASSIGNMENT = re.compile(r"(?<![A-Za-z0-9_.\-])(?P<name>[A-Za-z0-9_.\-]+)[\"']?\s*[=:]\s*")
+_CREDENTIAL = re.compile(CREDENTIAL_NAMES, re.IGNORECASE)
+# Every credential name contains one of these: texts without any skip the scan.
+_HINT = re.compile(r"pass|pwd|secret|token|key|sig|auth|cred|amz", re.IGNORECASE)
+_VALUE = re.compile(
+    r"(?P<scheme>(?:Basic|Bearer|Digest|Negotiate|Token)\s+)[^\s'\"<>`,;]+"
+    r"|\"(?:[^\"\\]|\\.)*\""
+    r"|'(?:[^'\\]|\\.)*'"
+    rf"|(?:[^{_STOP}&]|&(?![A-Za-z0-9_.\-]+=))+",
     re.IGNORECASE,
 )
 _USERINFO = re.compile(
@@ -115,19 +117,31 @@ class Redactor:
         known = self._known
         if known is not None:
             text = known.sub(MASK, text)
-        text = _NAMED.sub(_mask_named, text)
+        text = _mask_named(text)
         return _USERINFO.sub(_mask_userinfo, text)
 
 
-def _mask_named(match: re.Match[str]) -> str:
-    head = match.group("name") + match.group("sep")
-    if match.group("scheme") is not None:
-        return f"{head}{match.group('scheme')}{MASK}"
-    if match.group("dq") is not None:
-        return f'{head}"{MASK}"'
-    if match.group("sq") is not None:
-        return f"{head}'{MASK}'"
-    return head + MASK
+def _mask_named(text: str) -> str:
+    if _HINT.search(text) is None:
+        return text
+    parts: list[str] = []
+    done = 0
+    for match in _ASSIGNMENT.finditer(text):
+        if match.start() < done or not _CREDENTIAL.fullmatch(match.group("name")):
+            continue
+        value = _VALUE.match(text, match.end())
+        if value is None:
+            continue
+        parts.append(text[done : match.end()])
+        if value.group("scheme") is not None:
+            parts.append(value.group("scheme") + MASK)
+        elif value.group()[0] in "\"'":
+            parts.append(value.group()[0] + MASK + value.group()[0])
+        else:
+            parts.append(MASK)
+        done = value.end()
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:

@@ -44,6 +44,7 @@ from types import FrameType
 from typing import Any
 
 from schemas.metrics import KEY_DIMENSIONS
+from schemas.redact import redact
 from streams.live_view import (
     AlertWatcher,
     FeedProgress,
@@ -308,7 +309,7 @@ class Feed(threading.Thread):
                     break
         except Exception as exc:
             if not self.stop_event.is_set():
-                self.error = f"publishing failed: {type(exc).__name__}: {exc}"
+                self.error = redact(f"publishing failed: {type(exc).__name__}: {exc}")
         finally:
             with contextlib.suppress(Exception):
                 kafka_producer.close(timeout=2)
