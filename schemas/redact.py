@@ -165,7 +165,10 @@ def redact(text: str) -> str:
 
 
 def describe_error(exc: BaseException, limit: int = 300) -> str:
-    """``Type: first line of the message``, redacted: how commands report a client's error."""
-    lines = str(exc).splitlines()
+    """``Type: first line of the message``, redacted: how commands report a client's error.
+
+    Redacted before it is cut, so a secret straddling the limit is still whole when matched.
+    """
+    lines = redact(str(exc)).splitlines()
     first = lines[0][:limit] if lines else ""
-    return redact(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -126,4 +126,7 @@ def test_describe_error_and_the_process_redactor() -> None:
     exc = RuntimeError("auth failed for Tq8-registered-secret\nsecond line")
     assert describe_error(exc) == "RuntimeError: auth failed for ***"
     assert describe_error(ValueError()) == "ValueError"
+    # A secret across the length limit is masked whole, not cut to a visible prefix.
+    long = RuntimeError("x" * 290 + " Tq8-registered-secret and more")
+    assert "Tq8" not in describe_error(long)
     assert "Tq8" not in redact(base64.b64encode(b"svc:Tq8-registered-secret").decode())
