@@ -13,9 +13,11 @@ import base64
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -38,9 +40,26 @@ class Tls:
     port: int
     events: Path
     relay: Recorder
+    connections_before: int = 0
 
     def url(self, scheme: str = "https", query: str = "") -> str:
         return f"{scheme}://{USER}:{ENCODED}@127.0.0.1:{self.relay.port}/{query}"
+
+    def settled_events(self, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The server's events once every connection of this test has its handshake recorded.
+
+        The server writes a handshake's outcome after the client has already
+        given up on it: reading at once could miss it, or leave it to land in
+        the next test's record.
+        """
+        expected = self.relay.connections - self.connections_before
+        deadline = time.monotonic() + timeout
+        while True:
+            events = read_events(self.events)
+            handshakes = [e for e in events if e["event"].startswith("handshake")]
+            if len(handshakes) >= expected or time.monotonic() > deadline:
+                return events
+            time.sleep(0.05)
 
 
 def _write_ca(ca: trustme.CA, path: Path) -> Path:
@@ -69,11 +88,13 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tls]:
 
 
 @pytest.fixture
-def fresh(tls: Tls) -> Tls:
+def fresh(tls: Tls) -> Iterator[Tls]:
     """The shared server with an empty events file and an empty byte record."""
     tls.events.write_text("")
     tls.relay.sent.clear()
-    return tls
+    tls.connections_before = tls.relay.connections
+    yield tls
+    tls.settled_events()
 
 
 def _plain_text_sent(sent: bytes) -> list[bytes]:
@@ -91,7 +112,7 @@ def test_https_on_a_nonstandard_port_is_tls_with_the_right_ca(fresh: Tls) -> Non
         assert client.query("SELECT {n:UInt32} * 2", parameters={"n": 21}).result_rows == [(42,)]
     finally:
         client.close()
-    events = read_events(fresh.events)
+    events = fresh.settled_events()
     assert events[0]["event"] == "handshake"
     assert events[0]["version"] in ("TLSv1.2", "TLSv1.3")
     assert not [e for e in events if e["event"] == "handshake_failed"]
@@ -108,7 +129,7 @@ def test_an_untrusted_certificate_is_refused(fresh: Tls) -> None:
     for files in (TlsFiles(ca_file=fresh.other_ca), TlsFiles()):
         with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
             connect(fresh.url(), tls=files)
-    events = read_events(fresh.events)
+    events = fresh.settled_events()
     failed = [e for e in events if e["event"] == "handshake_failed"]
     assert len(failed) >= 2 and all(not e["plain"] for e in failed)
     assert "UNKNOWN_CA" in failed[0]["reason"]
@@ -121,7 +142,7 @@ def test_http_scheme_is_plain_whatever_the_port(fresh: Tls) -> None:
     """The scheme decides both ways: http:// to a TLS port is plain HTTP (and fails)."""
     with pytest.raises(Exception, match=r"Connection aborted|RemoteDisconnected"):
         connect(fresh.url("http"))
-    events = read_events(fresh.events)
+    events = fresh.settled_events()
     assert events and all(e["event"] == "handshake_failed" and e["plain"] for e in events)
     assert bytes(fresh.relay.sent).startswith(b"POST ")
 
