@@ -184,3 +184,20 @@ def test_migrations_and_inserts_run_over_tls(fresh: Tls, tmp_path: Path) -> None
     assert _plain_text_sent(bytes(fresh.relay.sent)) == []
     for output in (migrated.stdout + migrated.stderr, top.stdout + top.stderr):
         assert "Qzx1" not in output and ENCODED not in output
+
+
+def test_the_host_name_is_verified_too(tmp_path: Path) -> None:
+    """A certificate for another name fails; ``server_host_name`` names the one to expect."""
+    ca = trustme.CA()
+    server_pem = tmp_path / "server.pem"
+    ca.issue_cert("ch.internal").private_key_and_cert_chain_pem.write_to_path(str(server_pem))
+    files = TlsFiles(ca_file=_write_ca(ca, tmp_path / "ca.pem"))
+    with https_clickhouse(server_pem, server_pem, tmp_path / "data", USER, PASSWORD) as (port, _):
+        url = f"https://{USER}:{ENCODED}@127.0.0.1:{port}/"
+        with pytest.raises(Exception, match=r"VERIFY_FAILED.*not valid for .127\.0\.0\.1"):
+            connect(url, tls=files)
+        client = connect(url + "?server_host_name=ch.internal", tls=files)
+        try:
+            assert client.command("SELECT 1") == 1
+        finally:
+            client.close()
