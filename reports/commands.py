@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from alerts.rules import RulesError, load_rules
-from reports.model import PeriodError
+from reports.period import NoData, PeriodError
 from reports.queries import NotAnnotelDatabase
 
 
@@ -142,7 +142,8 @@ def _run(name: str, dsn: str, work: Callable[[Any], int]) -> int:
 def cmd_report(args: argparse.Namespace, dsn: str, default_rules: Path | None) -> int:
     from reports.html import render_html
     from reports.markdown import render_markdown
-    from reports.model import NoData, Options, build_report
+    from reports.model import build_report
+    from reports.types import Options
 
     rules_path = Path(args.rules) if args.rules else default_rules or shipped_rules()
     rules_label = str(rules_path)

@@ -12,18 +12,10 @@ from html import escape
 
 from alerts.rules import THROUGHPUT
 from reports import charts, fmt
-from reports.model import (
-    METRICS,
-    MIN_POINT_SAMPLES,
-    TARGET_POINT_SAMPLES,
-    TREND_METRICS,
-    AnnotatorRow,
-    Figures,
-    Report,
-    SlaCell,
-    incident_order,
-    show_value,
-)
+from reports.figures import METRICS, TREND_METRICS, Figures, show_value
+from reports.sections.incidents import incident_order
+from reports.sections.trends import MIN_POINT_SAMPLES, TARGET_POINT_SAMPLES
+from reports.types import AnnotatorRow, Report, SlaCell
 from schemas.metrics import RATES
 
 CSS = """
