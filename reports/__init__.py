@@ -1,6 +1,11 @@
 """Reports for people: the leadership report (``annotel report``), the terminal status
 (``annotel top``) and the current alerts (``annotel alerts list``), read from ClickHouse.
 
-Depends on ``schemas``, ``sinks`` and ``alerts`` only; the command line hands in the
-DSN (``reports.commands.register``), so nothing here reads settings.
+The flow: ``reports.queries`` reads plain rows (all the ClickHouse I/O);
+``reports.sections`` computes each section from its rows (pure); the
+composition (``reports.model.build_report``, ``reports.live.status``) pairs the
+two; ``reports.html`` and ``reports.markdown`` lay out the ``reports.types.Report``.
+The command line hands in the DSN (``reports.commands.register``), so nothing
+here reads settings; ``reports.commands`` is also the only module that opens a
+client (through ``sinks``).
 """

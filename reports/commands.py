@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.rules import RulesError, load_rules
-from reports.model import PeriodError
+from reports.period import NoData, PeriodError
 from reports.queries import NotAnnotelDatabase
 from schemas.redact import describe_error, redact
 from sinks.server_url import TlsFiles
@@ -134,7 +134,8 @@ def cmd_report(
 ) -> int:
     from reports.html import render_html
     from reports.markdown import render_markdown
-    from reports.model import NoData, Options, build_report
+    from reports.model import build_report
+    from reports.types import Options
 
     rules_path = Path(args.rules) if args.rules else default_rules or shipped_rules()
     rules_label = str(rules_path)

@@ -4,89 +4,29 @@ and ``annotel alerts list`` (the current state of every alert series)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.rules import THROUGHPUT
 from reports import fmt
 from reports import queries as q
-from reports.model import SEVERITY_ORDER, Figures, combine, show_value
-from schemas.metrics import KEY_DIMENSIONS, WINDOW_SECONDS
-
-HOUR = timedelta(hours=1)
-
-
-@dataclass
-class ProjectStatus:
-    project_id: str
-    figures: Figures
-    last_minute: datetime | None
-    firing: int
-
-
-@dataclass
-class Status:
-    as_of: datetime | None  # the end of the newest minute with data
-    start: datetime | None  # the start of the span measured (an hour, or since data began)
-    projects: list[ProjectStatus]
-    firing: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "as_of": fmt.iso(self.as_of),
-            "window_start": fmt.iso(self.start),
-            "window_s": (self.as_of - self.start).total_seconds()
-            if self.as_of and self.start
-            else None,
-            "projects": [
-                {
-                    "project_id": p.project_id,
-                    "tasks_submitted": p.figures.n("tasks_submitted"),
-                    "throughput_per_hour": p.figures.rate(THROUGHPUT),
-                    "aht_s": p.figures.rate("aht_s"),
-                    "audits": p.figures.n("audits"),
-                    "audit_pass_rate": p.figures.rate("audit_pass_rate"),
-                    "gold_submitted": p.figures.n("gold_submitted"),
-                    "gold_accuracy": p.figures.rate("gold_accuracy"),
-                    "firing_alerts": p.firing,
-                    "last_minute": fmt.iso(p.last_minute),
-                }
-                for p in self.projects
-            ],
-            "firing_alerts": len(self.firing),
-        }
+from reports.figures import show_value
+from reports.sections import status as top
+from reports.sections.incidents import SEVERITY_ORDER
+from reports.sections.status import HOUR, Status
+from schemas.metrics import KEY_DIMENSIONS
 
 
 def status(client: Any) -> Status:
-    """The last hour of every project, up to the newest minute with data (event time).
-
-    Measured over the last hour before the end of the newest minute, or since the data
-    began when that is less; a project quiet for the whole hour is still listed, with
-    its last minute, so a stall shows.
-    """
+    """The last hour of every project, up to the newest minute with data (event time):
+    the rows from ``reports.queries``, the figures from ``reports.sections.status``."""
     q.check_schema(client)
     firing = q.current_alerts(client, "firing")
-    bounds = q.data_bounds(client)
-    if bounds is None:
-        return Status(None, None, [], firing)
-    end = bounds[1] + timedelta(seconds=WINDOW_SECONDS)
-    start = max(end - HOUR, bounds[0])
-    period = q.Period(start, end)
-    rows = {str(r["project_id"]): r for r in q.grouped_sums(client, period, ["project_id"])}
-    last = {str(r["project_id"]): r["last_minute"] for r in q.latest_minutes(client)}
-    per_project = Counter(str((a["labels"] or {}).get("project_id", "")) for a in firing)
-    projects = [
-        ProjectStatus(
-            project,
-            Figures(combine([rows[project]] if project in rows else []), period.seconds),
-            last.get(project),
-            per_project.get(project, 0),
-        )
-        for project in sorted(set(last) | set(rows))
-    ]
-    projects.sort(key=lambda p: (-p.figures.n("tasks_submitted"), p.project_id))
-    return Status(end, start, projects, firing)
+    span = top.status_span(q.data_bounds(client))
+    if span is None:
+        return top.status(None, firing, [], [])
+    sums = q.grouped_sums(client, span, ["project_id"])
+    return top.status(span, firing, sums, q.latest_minutes(client))
 
 
 def render_status(state: Status, source: str, now: datetime | None = None) -> str:

@@ -7,15 +7,9 @@ from collections.abc import Sequence
 
 from alerts.rules import THROUGHPUT
 from reports import fmt
-from reports.model import (
-    METRICS,
-    TREND_METRICS,
-    AnnotatorRow,
-    Figures,
-    Report,
-    incident_order,
-    show_value,
-)
+from reports.figures import METRICS, TREND_METRICS, Figures, show_value
+from reports.sections.incidents import incident_order
+from reports.types import AnnotatorRow, Report
 
 SPARKS = "▁▂▃▄▅▆▇█"
 

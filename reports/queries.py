@@ -1,4 +1,9 @@
-"""The SQL of the reports: read-only, parameterized, over the public tables and views.
+"""All the ClickHouse I/O of the reports (``annotel report``, ``top``, ``alerts list``).
+
+Each function takes a client and parameters and returns plain rows (dicts
+keyed by column name, times made UTC-aware); the sections in
+``reports.sections`` compute from those rows and never see a client. The SQL
+is read-only, over the public tables and views.
 
 Values always travel as ``{name:Type}`` query parameters, never inside the SQL
 text. The only names spliced into SQL are grouping columns, and those must be
@@ -10,10 +15,11 @@ computed from them by ``schemas.metrics.RATES`` (one definition everywhere).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from reports.figures import MACHINE_SOURCE
+from reports.period import Period
 from schemas.metrics import AGGREGATE_FIELDS, KEY_DIMENSIONS, MAX_FIELDS
 
 REQUIRED_TABLES = ("metrics_1m_final", "audit_errors_1m", "alerts")
@@ -23,33 +29,14 @@ SUMS_SQL = ",\n    ".join(
     f"{'max' if name in MAX_FIELDS else 'sum'}({name}) AS {name}" for name in AGGREGATE_FIELDS
 )
 
-# Machine labels carry the model as annotator_id; they are not contributors.
-MACHINE_SOURCE = "machine"
-
 
 class NotAnnotelDatabase(Exception):
     """The database lacks the annotel tables (never migrated, or the wrong database)."""
 
 
-@dataclass(frozen=True)
-class Period:
-    """A half-open UTC interval ``[start, end)`` of event time (``window_start``)."""
-
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("period bounds must carry a time zone")
-        if self.end <= self.start:
-            raise ValueError("the period must end after it starts")
-
-    @property
-    def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
-
-    def params(self) -> dict[str, Any]:
-        return {"start": self.start.astimezone(UTC), "end": self.end.astimezone(UTC)}
+def period_params(period: Period) -> dict[str, Any]:
+    """The ``{start}`` and ``{end}`` query parameters of a period."""
+    return {"start": period.start.astimezone(UTC), "end": period.end.astimezone(UTC)}
 
 
 def utc(value: datetime) -> datetime:
@@ -113,7 +100,7 @@ def grouped_sums(
     leaves out machine labels (``source = 'machine'``).
     """
     columns = _dims(dims)
-    parameters: dict[str, Any] = period.params()
+    parameters: dict[str, Any] = period_params(period)
     keys = list(columns)
     select = list(columns)
     if bucket_s is not None:
@@ -154,7 +141,7 @@ WHERE window_start >= {{start:DateTime('UTC')}} AND window_start < {{end:DateTim
   AND source != {{machine:String}}
 GROUP BY annotator_id
 ORDER BY annotator_id"""
-    return _rows(client, sql, {**period.params(), "machine": MACHINE_SOURCE})
+    return _rows(client, sql, {**period_params(period), "machine": MACHINE_SOURCE})
 
 
 def error_categories(client: Any, period: Period) -> list[dict[str, Any]]:
@@ -171,7 +158,7 @@ FROM (
 )
 GROUP BY error_category
 ORDER BY errors DESC, error_category"""
-    return _rows(client, sql, period.params())
+    return _rows(client, sql, period_params(period))
 
 
 def error_categories_by_vendor(client: Any, period: Period) -> list[dict[str, Any]]:
@@ -180,7 +167,7 @@ FROM audit_errors_1m FINAL
 WHERE window_start >= {start:DateTime('UTC')} AND window_start < {end:DateTime('UTC')}
 GROUP BY vendor_id, source, error_category
 ORDER BY vendor_id, source, errors DESC, error_category"""
-    return _rows(client, sql, period.params())
+    return _rows(client, sql, period_params(period))
 
 
 _ALERT_TIMES = (
@@ -230,7 +217,7 @@ HAVING a_resolves = 0 OR a_resolved_at > {{start:DateTime('UTC')}}
 ORDER BY starts_at, a_rule, fingerprint"""
     rows = [
         {name.removeprefix("a_"): value for name, value in row.items()}
-        for row in _rows(client, sql, period.params())
+        for row in _rows(client, sql, period_params(period))
     ]
     for row in rows:
         resolved_at = row.pop("resolved_at")

@@ -1,0 +1,74 @@
+"""Incidents: the alert episodes that overlap the period, and a summary per rule.
+
+An episode is a firing, its repeats and its resolve (one ``starts_at``); one
+still firing lasts until the end of the data (``horizon``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from reports.period import Period
+from reports.types import Incident, RuleIncidents
+from schemas.metrics import KEY_DIMENSIONS
+
+SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+
+
+def incidents(
+    rows: Sequence[Mapping[str, Any]], period: Period, horizon: datetime
+) -> tuple[list[Incident], list[RuleIncidents]]:
+    """The section from ``reports.queries.alert_episodes`` rows (in their order), and the
+    rules ranked by severity, then by how often they fired."""
+    episodes = [_incident(row, period, horizon) for row in rows]
+    per_rule: dict[str, RuleIncidents] = {}
+    for episode in episodes:
+        item = per_rule.setdefault(
+            episode.rule, RuleIncidents(episode.rule, episode.severity, 0, 0, 0.0, 0.0)
+        )
+        item.episodes += 1
+        item.ongoing += episode.ongoing
+        item.total_s += episode.duration_s
+        item.longest_s = max(item.longest_s, episode.duration_s)
+    ranked = sorted(
+        per_rule.values(), key=lambda r: (SEVERITY_ORDER.get(r.severity, 9), -r.episodes, r.rule)
+    )
+    return episodes, ranked
+
+
+def _incident(row: Mapping[str, Any], period: Period, horizon: datetime) -> Incident:
+    labels: Mapping[str, str] = row["labels"] or {}
+    scope = {d: str(labels[d]) for d in KEY_DIMENSIONS if d in labels}
+    values = [v for v in row["firing_values"] if v is not None]
+    threshold = row["threshold"]
+    worst = None
+    if values:
+        worst = (
+            max(values, key=lambda v: abs(v - threshold)) if threshold is not None else values[0]
+        )
+    ongoing = row["ends_at"] is None
+    until = row["ends_at"] if not ongoing else max(horizon, row["starts_at"])
+    annotations: Mapping[str, str] = row["annotations"] or {}
+    return Incident(
+        fingerprint=row["fingerprint"],
+        rule=row["rule"],
+        severity=row["severity"],
+        metric=row["metric"],
+        scope=scope,
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        fired_at=row.get("fired_at"),
+        duration_s=(until - row["starts_at"]).total_seconds(),
+        ongoing=ongoing,
+        worst_value=worst,
+        threshold=threshold,
+        summary=str(annotations.get("summary", "")),
+        before_period=row["starts_at"] < period.start,
+    )
+
+
+def incident_order(episode: Incident) -> tuple[Any, ...]:
+    """Most important first: severity, still firing, longest."""
+    return (SEVERITY_ORDER.get(episode.severity, 9), not episode.ongoing, -episode.duration_s)
