@@ -25,6 +25,9 @@ experience and for the stream's health, in that order of risk:
   delivery. A request that timed out may still have been received, and it is
   retried: the receiver may then see it twice. PagerDuty (same ``dedup_key``)
   and Alertmanager (same fingerprint) fold such duplicates; Slack shows two.
+* A reply's body is read up to ``RESPONSE_BODY_MAX`` bytes and never
+  decompressed: a receiver answering 150 MiB (or a gzip bomb) costs the worker
+  64 KiB, not the body. The status code alone classifies the delivery.
 * Secrets (Slack webhook URL, PagerDuty routing key, ``url_env`` URLs) are read
   from ``env`` at construction and kept in ``_Secret`` holders. Logs, errors,
   ``stats()`` and ``repr`` name a receiver by its name and redacted host only,
@@ -65,6 +68,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 1000
 SEEN_IDS_MAX = 100_000  # event ids remembered per receiver to refuse a second send
+RESPONSE_BODY_MAX = 64 * 1024  # bytes of a reply read: room for an error text, no more
 _USER_AGENT = "annotation-telemetry-alerts/1"
 
 AnyReceiver = WebhookReceiver | SlackReceiver | PagerDutyReceiver | StdoutReceiver
@@ -184,6 +188,27 @@ def _retry_after(header: str | None, now_wall: float) -> float | None:
         return max(0.0, parsedate_to_datetime(header).timestamp() - now_wall)
     except (TypeError, ValueError):
         return None
+
+
+async def read_bounded(response: aiohttp.ClientResponse, limit: int = RESPONSE_BODY_MAX) -> bytes:
+    """The first ``limit`` bytes of a reply body, read as they arrive.
+
+    The rest is never read: leaving the response then closes the connection
+    instead of returning it to the pool, which costs a reconnect only to a
+    receiver that talks too much.
+    """
+    body = bytearray()
+    while len(body) < limit:
+        chunk = await response.content.read(limit - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)
+
+
+def _session() -> aiohttp.ClientSession:
+    """No automatic decompression: a small compressed reply must not expand in memory."""
+    return aiohttp.ClientSession(auto_decompress=False)
 
 
 @dataclass
@@ -429,7 +454,7 @@ class _Lane:
                 ) as response:
                     status = response.status
                     retry_after = response.headers.get("Retry-After")
-                    await response.read()
+                    await read_bounded(response)
             except TimeoutError:
                 reason = f"timeout after {self._timeout_s:g}s"
             except aiohttp.ClientError as exc:
@@ -591,7 +616,7 @@ class Dispatcher:
             return
         self._started = True
         if any(lane.kind != "stdout" for lane in self._lanes.values()):
-            factory = self._session_factory or aiohttp.ClientSession
+            factory = self._session_factory or _session
             self._session = factory()
         for lane in self._lanes.values():
             lane.session = self._session
