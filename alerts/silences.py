@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from alerts.yaml_load import YamlTooLarge, load_bounded
 from schemas.durations import parse_duration
 
 
@@ -104,7 +105,9 @@ class Silences:
 
 def _parse(text: str, source: str) -> Silences:
     try:
-        data = yaml.safe_load(text)
+        _root, data = load_bounded(text)
+    except YamlTooLarge as exc:
+        raise SilencesError([f"YAML refused: {exc.problem}"], source) from None
     except yaml.YAMLError as exc:
         raise SilencesError([f"YAML syntax error: {exc}"], source) from None
     if data is None:
