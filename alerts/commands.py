@@ -20,6 +20,7 @@ from alerts.model import ReceiverConfig, env_variables
 from alerts.receiver_config import receiver_problems
 from alerts.rules import RulesError, check_file, load_rules
 from alerts.silences import Silence, SilencesError, add_silence, load_silences
+from schemas.display import visible
 from schemas.durations import parse_duration
 
 DEFAULT_SILENCES = "silences.yaml"
@@ -53,7 +54,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     if ruleset is not None:
         problems = [*problems, *receiver_problems(ruleset.receivers, env)]
     for problem in problems:
-        print(f"{args.file}: {problem}")
+        print(visible(f"{args.file}: {problem}"))
     if ruleset is not None:
         _print_env(ruleset.receivers, env)
     if problems or ruleset is None:
@@ -149,8 +150,10 @@ def cmd_silence_list(args: argparse.Namespace) -> int:
         who = f" by {silence.created_by}" if silence.created_by else ""
         note = f" ({silence.comment})" if silence.comment else ""
         print(
-            f"{silence.id}  {_status(silence, now):7}  until {_iso(silence.ends_at)}  "
-            f"{matchers}{who}{note}"
+            visible(
+                f"{silence.id}  {_status(silence, now):7}  until {_iso(silence.ends_at)}  "
+                f"{matchers}{who}{note}"
+            )
         )
     return 0
 

@@ -70,6 +70,7 @@ from alerts.receiver_config import (
     receiver_problems,
     resolve,
 )
+from schemas.display import visible
 
 log = logging.getLogger(__name__)
 
@@ -381,7 +382,8 @@ class _Lane:
         stream = self._stdout if self._stdout is not None else sys.stdout
         try:
             for event in events:
-                stream.write(event.to_json().decode() + "\n")
+                # JSON escapes spelled out for C1, bidi and zero-width characters too.
+                stream.write(visible(event.to_json().decode()) + "\n")
             stream.flush()
         except (OSError, ValueError) as exc:
             self._record_failure(len(events), f"write error ({type(exc).__name__})")

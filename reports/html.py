@@ -24,6 +24,7 @@ from reports.model import (
     incident_order,
     show_value,
 )
+from schemas.display import visible
 from schemas.metrics import RATES
 
 CSS = """
@@ -86,7 +87,8 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; }
 
 
 def _e(value: object) -> str:
-    return escape(str(value), quote=True)
+    """Text and attribute values: HTML-escaped, unsafe characters shown (schemas.display)."""
+    return escape(visible(str(value)), quote=True)
 
 
 def _table(

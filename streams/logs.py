@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from schemas.display import visible
+
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 
 
@@ -29,7 +31,8 @@ class JsonFormatter(logging.Formatter):
                 data[key] = value
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(data, default=str).decode()
+        # orjson escapes C0 only: C1, bidi and zero-width characters become escapes too.
+        return visible(orjson.dumps(data, default=str).decode())
 
 
 class TextFormatter(logging.Formatter):
@@ -43,7 +46,7 @@ class TextFormatter(logging.Formatter):
         text = f"{base}  {extras}" if extras else base
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
-        return text
+        return visible(text, keep="\n")
 
 
 def setup_logging(level: str = "INFO", json_logs: bool | None = None) -> None:
