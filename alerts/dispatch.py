@@ -25,8 +25,12 @@ experience and for the stream's health, in that order of risk:
   delivery. A request that timed out may still have been received, and it is
   retried: the receiver may then see it twice. PagerDuty (same ``dedup_key``)
   and Alertmanager (same fingerprint) fold such duplicates; Slack shows two.
+* A reply's body is read up to ``RESPONSE_BODY_MAX`` bytes and never
+  decompressed: a receiver answering 150 MiB (or a gzip bomb) costs the worker
+  64 KiB, not the body. The status code alone classifies the delivery.
 * Secrets (Slack webhook URL, PagerDuty routing key, ``url_env`` URLs) are read
-  from ``env`` at construction and kept in ``_Secret`` holders. Logs, errors,
+  from ``env`` at construction (``alerts.receiver_config``, whose checks
+  ``annotel rules check`` runs too) and kept in ``Secret`` holders. Logs, errors,
   ``stats()`` and ``repr`` name a receiver by its name and redacted host only,
   and failures are described by status code or exception type, never by the
   exception's text (aiohttp puts the full URL in it).
@@ -59,20 +63,23 @@ from alerts.model import (
     StdoutReceiver,
     WebhookReceiver,
 )
-from schemas.durations import parse_duration
-from schemas.redact import add_secret
+from alerts.receiver_config import (
+    AnyReceiver,
+    ReceiverConfigError,
+    Secret,
+    receiver_problems,
+    resolve,
+)
+from schemas.display import visible
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Dispatcher", "ReceiverConfigError", "RetryPolicy", "read_bounded", "receiver_problems"]
+
 DEFAULT_QUEUE_SIZE = 1000
 SEEN_IDS_MAX = 100_000  # event ids remembered per receiver to refuse a second send
+RESPONSE_BODY_MAX = 64 * 1024  # bytes of a reply read: room for an error text, no more
 _USER_AGENT = "annotation-telemetry-alerts/1"
-
-AnyReceiver = WebhookReceiver | SlackReceiver | PagerDutyReceiver | StdoutReceiver
-
-
-class ReceiverConfigError(ValueError):
-    """A receiver cannot be built; the message names the receiver and variable, never a value."""
 
 
 @dataclass(frozen=True)
@@ -123,23 +130,6 @@ class ReceiverStats:
     consecutive_failures: int
 
 
-class _Secret:
-    """A string that refuses to be printed: repr, str and format all show a mask."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
-
-
 def redacted_host(url: str) -> str:
     """Host and port only: paths, queries and user info can all carry tokens."""
     try:
@@ -151,27 +141,6 @@ def redacted_host(url: str) -> str:
     if not host:
         return "<invalid url>"
     return f"{host}:{port}" if port else host
-
-
-def _check_url(url: str, receiver: str, where: str) -> None:
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ReceiverConfigError(f"receiver {receiver!r}: {where} is not an http(s) URL")
-
-
-def _from_env(env: Mapping[str, str], variable: str, receiver: str) -> _Secret:
-    value = env.get(variable, "")
-    if not value.strip():
-        raise ReceiverConfigError(
-            f"receiver {receiver!r}: environment variable {variable} is not set (or empty)"
-        )
-    add_secret(value.strip())  # and no log line or traceback of this process can show it
-    return _Secret(value.strip())
 
 
 def _retry_after(header: str | None, now_wall: float) -> float | None:
@@ -186,6 +155,27 @@ def _retry_after(header: str | None, now_wall: float) -> float | None:
         return max(0.0, parsedate_to_datetime(header).timestamp() - now_wall)
     except (TypeError, ValueError):
         return None
+
+
+async def read_bounded(response: aiohttp.ClientResponse, limit: int = RESPONSE_BODY_MAX) -> bytes:
+    """The first ``limit`` bytes of a reply body, read as they arrive.
+
+    The rest is never read: leaving the response then closes the connection
+    instead of returning it to the pool, which costs a reconnect only to a
+    receiver that talks too much.
+    """
+    body = bytearray()
+    while len(body) < limit:
+        chunk = await response.content.read(limit - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)
+
+
+def _session() -> aiohttp.ClientSession:
+    """No automatic decompression: a small compressed reply must not expand in memory."""
+    return aiohttp.ClientSession(auto_decompress=False)
 
 
 @dataclass
@@ -203,9 +193,10 @@ class _Lane:
         name: str,
         config: AnyReceiver,
         *,
-        url: _Secret | None,
-        routing_key: _Secret | None,
+        url: Secret | None,
+        routing_key: Secret | None,
         target: str,
+        group_wait_s: float,
         queue_size: int,
         clock: Callable[[], float],
         retry: RetryPolicy,
@@ -225,10 +216,7 @@ class _Lane:
         self._retry = retry
         self._external_url = external_url
         self._stdout = stdout
-        try:
-            self._group_wait = parse_duration(config.group_wait)
-        except ValueError as exc:
-            raise ReceiverConfigError(f"receiver {name!r}: group_wait: {exc}") from None
+        self._group_wait = group_wait_s
         self._interval = 1.0 / config.max_per_second
         self._timeout_s = getattr(config, "timeout_s", 10.0)
         self._groups: dict[tuple[str, ...], _Group] = {}
@@ -394,7 +382,8 @@ class _Lane:
         stream = self._stdout if self._stdout is not None else sys.stdout
         try:
             for event in events:
-                stream.write(event.to_json().decode() + "\n")
+                # JSON escapes spelled out for C1, bidi and zero-width characters too.
+                stream.write(visible(event.to_json().decode()) + "\n")
             stream.flush()
         except (OSError, ValueError) as exc:
             self._record_failure(len(events), f"write error ({type(exc).__name__})")
@@ -431,7 +420,7 @@ class _Lane:
                 ) as response:
                     status = response.status
                     retry_after = response.headers.get("Retry-After")
-                    await response.read()
+                    await read_bounded(response)
             except TimeoutError:
                 reason = f"timeout after {self._timeout_s:g}s"
             except aiohttp.ClientError as exc:
@@ -522,27 +511,18 @@ def _build_lane(
     env: Mapping[str, str],
     **common: Any,
 ) -> _Lane:
-    url: _Secret | None = None
-    routing_key: _Secret | None = None
-    if isinstance(config, SlackReceiver):
-        url = _from_env(env, config.webhook_url_env, name)
-        _check_url(url.reveal(), name, f"the value of {config.webhook_url_env}")
-    elif isinstance(config, PagerDutyReceiver):
-        routing_key = _from_env(env, config.routing_key_env, name)
-        _check_url(config.url, name, "url")
-        url = _Secret(config.url)
-    elif isinstance(config, WebhookReceiver):
-        if (config.url is None) == (config.url_env is None):
-            raise ReceiverConfigError(f"receiver {name!r}: set exactly one of url and url_env")
-        if config.url_env is not None:
-            url = _from_env(env, config.url_env, name)
-            _check_url(url.reveal(), name, f"the value of {config.url_env}")
-        else:
-            assert config.url is not None
-            _check_url(config.url, name, "url")
-            url = _Secret(config.url)
+    resolved = resolve(name, config, env)
+    url = resolved.url
     target = "stdout" if url is None else redacted_host(url.reveal())
-    return _Lane(name, config, url=url, routing_key=routing_key, target=target, **common)
+    return _Lane(
+        name,
+        config,
+        url=url,
+        routing_key=resolved.routing_key,
+        target=target,
+        group_wait_s=resolved.group_wait_s,
+        **common,
+    )
 
 
 class Dispatcher:
@@ -593,7 +573,7 @@ class Dispatcher:
             return
         self._started = True
         if any(lane.kind != "stdout" for lane in self._lanes.values()):
-            factory = self._session_factory or aiohttp.ClientSession
+            factory = self._session_factory or _session
             self._session = factory()
         for lane in self._lanes.values():
             lane.session = self._session

@@ -5,10 +5,17 @@ unit test and the dispatcher stays about delivery only. Each builder follows
 the receiving tool's published contract (Alertmanager webhook v4, PagerDuty
 Events API v2, Slack incoming webhooks) because on-call people already have
 tooling and habits around those shapes.
+
+Values from the data (ids in scopes, labels and rendered annotations) are
+made literal for the text a person reads: ``slack_text`` for Slack's mrkdwn
+and fallback text; unsafe characters as escapes in PagerDuty's display
+fields. JSON and Alertmanager payloads are data for machines, whose routing
+matches exact label values: JSON encoding is their only escaping.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +23,7 @@ from typing import Any
 import orjson
 
 from alerts.model import SEVERITIES, AlertEvent
+from schemas.display import visible
 from schemas.durations import format_duration
 
 # Alertmanager's zero time: what it puts in ``endsAt`` while an alert is firing.
@@ -218,28 +226,32 @@ def pagerduty_event(event: AlertEvent, routing_key: str, external_url: str = "")
     }
     if event.annotations.get("description"):
         details["description"] = event.annotations["description"]
+    # The fields PagerDuty shows (web, push, SMS, voice) get unsafe characters as escapes;
+    # custom_details keep the exact values, as data.
     payload: dict[str, Any] = {
-        "summary": _truncate(summary(event), PD_SUMMARY_MAX),
-        "source": ("annotel:" + "/".join(event.scope.values())) if event.scope else "annotel",
+        "summary": _truncate(visible(summary(event)), PD_SUMMARY_MAX),
+        "source": visible("annotel:" + "/".join(event.scope.values()))
+        if event.scope
+        else "annotel",
         "severity": severity,
         "timestamp": rfc3339(event.window_end),
-        "class": event.rule,
+        "class": visible(event.rule),
         "custom_details": details,
     }
     group = _first_label(event.scope, _PD_GROUP_LABELS)
     if group:
-        payload["group"] = group
+        payload["group"] = visible(group)
     component = _first_label(event.scope, _PD_COMPONENT_LABELS)
     if component:
-        payload["component"] = component
+        payload["component"] = visible(component)
     body: dict[str, Any] = {
         "routing_key": routing_key,
         "event_action": "trigger",
         "dedup_key": dedup_key,
         "payload": payload,
     }
-    runbook = event.annotations.get("runbook_url")
-    if runbook:
+    runbook = event.annotations.get("runbook_url", "")
+    if _link_safe(runbook):
         body["links"] = [{"href": runbook, "text": "Runbook"}]
     if external_url:
         body["client"] = "annotation-telemetry"
@@ -250,9 +262,21 @@ def pagerduty_event(event: AlertEvent, routing_key: str, external_url: str = "")
 # -- Slack incoming webhook ---------------------------------------------------------------------
 
 
-def _mrkdwn_escape(text: str) -> str:
-    """Slack's three control characters; everything else (Chinese included) passes as is."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# @here, @channel, @everyone as words (not the "@here" of "me@here.example").
+_SLACK_MENTION = re.compile(r"(?<!\w)@(?=(?:channel|here|everyone)(?!\w))", re.IGNORECASE)
+
+
+def slack_text(text: str) -> str:
+    """Text from the data, made literal for Slack's ``mrkdwn`` and top-level ``text``.
+
+    ``& < >`` become entities, as Slack requires: no ``<!channel>``, ``<!here>``,
+    ``<@U123>`` or ``<url|label>`` can form from an id. A plain ``@here`` /
+    ``@channel`` / ``@everyone`` (a mention when a workspace parses names) gets
+    a full-width ＠. Unsafe characters are shown as escapes (``schemas.display``).
+    Everything else, Chinese included, passes as is.
+    """
+    text = visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SLACK_MENTION.sub("＠", text)
 
 
 def _emoji(event: AlertEvent) -> str:
@@ -265,7 +289,7 @@ def _slack_section(event: AlertEvent) -> dict[str, Any]:
     state = "RESOLVED" if event.status == "resolved" else "FIRING"
     if event.repeat and event.status == "firing":
         state = "STILL FIRING (repeat)"
-    esc = _mrkdwn_escape
+    esc = slack_text
     lines = [
         f"{_emoji(event)} *{esc(event.rule)}* · {event.severity} · {state}",
         esc(summary(event)),
@@ -274,12 +298,21 @@ def _slack_section(event: AlertEvent) -> dict[str, Any]:
         f"*Window:* {_window_text(event)}",
     ]
     runbook = event.annotations.get("runbook_url", "")
-    if runbook and "|" not in runbook and ">" not in runbook:
+    if _link_safe(runbook):
         lines.append(f"<{runbook}|Runbook>")
     return {
         "type": "section",
         "text": {"type": "mrkdwn", "text": _truncate("\n".join(lines), SLACK_SECTION_MAX)},
     }
+
+
+def _link_safe(url: str) -> bool:
+    """An http(s) URL that cannot break out of Slack's ``<url|label>`` (templates take ids)."""
+    return (
+        url.startswith(("https://", "http://"))
+        and url.isprintable()
+        and not any(char in url for char in "|<> ")
+    )
 
 
 def _head_emoji(events: Sequence[AlertEvent]) -> str:
@@ -319,7 +352,8 @@ def slack_message(events: Sequence[AlertEvent]) -> dict[str, Any]:
             "type": "header",
             "text": {
                 "type": "plain_text",
-                "text": _truncate(f"{head_emoji} {title}", SLACK_HEADER_MAX),
+                # plain_text: Slack parses nothing in it; only unsafe characters to show.
+                "text": _truncate(visible(f"{head_emoji} {title}"), SLACK_HEADER_MAX),
                 "emoji": True,
             },
         }
@@ -335,8 +369,9 @@ def slack_message(events: Sequence[AlertEvent]) -> dict[str, Any]:
                 "elements": [{"type": "mrkdwn", "text": f"+{hidden} more alerts not shown"}],
             }
         )
-    text_lines = [f"{head_emoji} {title}"]
-    text_lines.extend(f"{_emoji(e)} {summary(e)}" for e in events[:10])
+    # The fallback (notifications, screen readers) is parsed like mrkdwn: escaped the same way.
+    text_lines = [f"{head_emoji} {slack_text(title)}"]
+    text_lines.extend(f"{_emoji(e)} {slack_text(summary(e))}" for e in events[:10])
     if len(events) > 10:
         text_lines.append(f"+{len(events) - 10} more")
     return {"text": _truncate("\n".join(text_lines), SLACK_TEXT_MAX), "blocks": blocks}

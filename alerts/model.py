@@ -180,3 +180,18 @@ ReceiverConfig = Annotated[
     WebhookReceiver | SlackReceiver | PagerDutyReceiver | StdoutReceiver,
     Field(discriminator="type"),
 ]
+
+
+def env_variables(receivers: Mapping[str, BaseModel]) -> list[tuple[str, str, str]]:
+    """``(variable, receiver, setting)`` for every ``*_env`` setting, in file order.
+
+    Found by the setting's name, so a receiver kind added later is covered
+    without a list to keep in step.
+    """
+    found: list[tuple[str, str, str]] = []
+    for name, config in receivers.items():
+        for setting in type(config).model_fields:
+            value = getattr(config, setting)
+            if setting.endswith("_env") and isinstance(value, str):
+                found.append((value, name, setting))
+    return found

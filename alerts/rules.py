@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from alerts.model import ReceiverConfig, Severity, WebhookReceiver
+from alerts.yaml_load import YamlTooLarge, load_bounded
 from schemas.durations import format_duration, parse_duration
 from schemas.metrics import KEY_DIMENSIONS, RATES
 
@@ -663,8 +664,9 @@ def _build(data: Any, lines: _Lines, base_dir: Path | None) -> tuple[RuleSet | N
 
 def _parse_text(text: str, base_dir: Path | None) -> tuple[RuleSet | None, list[str]]:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = load_bounded(text)
+    except YamlTooLarge as exc:
+        return None, [f"YAML refused: {exc.problem}"]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

@@ -4,15 +4,19 @@ A silence mutes notifications, not history: a silenced event is still
 published and stored, flagged ``muted_by="silence:<id>"``. Every silence must
 expire (``ends_at`` is required) so a forgotten one cannot hide an outage
 forever. ``annotel silence add`` writes the file atomically (temp file and
-rename) so the worker never reads half a file.
+rename) so the worker never reads half a file, under a lock so concurrent adds
+all persist, keeping the file's permissions, and through a symlink to its
+target.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-import tempfile
+import stat
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from alerts.yaml_load import YamlTooLarge, load_bounded
 from schemas.durations import parse_duration
 
 
@@ -104,7 +109,9 @@ class Silences:
 
 def _parse(text: str, source: str) -> Silences:
     try:
-        data = yaml.safe_load(text)
+        _root, data = load_bounded(text)
+    except YamlTooLarge as exc:
+        raise SilencesError([f"YAML refused: {exc.problem}"], source) from None
     except yaml.YAMLError as exc:
         raise SilencesError([f"YAML syntax error: {exc}"], source) from None
     if data is None:
@@ -144,19 +151,56 @@ def load_silences(path: str | Path) -> Silences:
     return _parse(text, str(file))
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write a sibling temp file, fsync it, then rename over ``path``: readers see old or new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+@contextlib.contextmanager
+def _locked(target: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``.<name>.lock`` beside ``target`` (waits for it).
+
+    Serialises concurrent ``annotel silence add`` runs: each reads the file,
+    appends, and replaces it inside the lock, so none loses another's silence.
+    The lock file stays (removing it would let two writers lock different
+    files); readers (the worker) never take it: the replace is atomic for them.
+    """
+    fd = os.open(target.parent / f".{target.name}.lock", os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Write a sibling temp file, fsync it, then rename over ``target``: readers see old or new.
+
+    The new file keeps the old one's permission bits (and, where allowed, its
+    owner and group), so a worker running as another user still reads it; a
+    new file gets the usual mode for new files (0666 less the umask).
+    ``target`` must already be resolved: renaming over a symlink would replace
+    the link, not the file it points to.
+    """
+    try:
+        old: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        old = None
+    temp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            if old is not None:
+                os.fchmod(handle.fileno(), stat.S_IMODE(old.st_mode))
+                with contextlib.suppress(OSError):  # only root may give a file away
+                    os.fchown(handle.fileno(), old.st_uid, old.st_gid)
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, path)
+        os.replace(temp, target)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)
 
 
 def dump_silences(silences: Silences) -> str:
@@ -197,8 +241,6 @@ def add_silence(
         end = _utc(ends_at)
     if end <= start:
         raise ValueError("the silence would end before it starts")
-    file = Path(path)
-    existing = load_silences(file)
     silence = Silence(
         id=uuid.uuid4().hex[:12],
         matchers=dict(matchers),
@@ -207,5 +249,10 @@ def add_silence(
         created_by=created_by,
         comment=comment,
     )
-    _write_atomically(file, dump_silences(Silences((*existing.items, silence))))
+    # Through a symlink to the file it names: the link stays, its target is updated.
+    target = Path(os.path.realpath(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(target):
+        existing = load_silences(target)
+        _write_atomically(target, dump_silences(Silences((*existing.items, silence))))
     return silence

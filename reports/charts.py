@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from reports.fmt import text_width
+from schemas.display import visible
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies (yellow left out:
 # it vanishes on white).
@@ -24,7 +25,8 @@ WIDTH = 960
 
 
 def _e(text: str) -> str:
-    return escape(text, quote=True)
+    """Text and attribute values: HTML-escaped, unsafe characters shown (schemas.display)."""
+    return escape(visible(text), quote=True)
 
 
 def _n(value: float) -> str:

@@ -33,6 +33,7 @@ from typing import Any
 from alerts.rules import RulesError, load_rules
 from reports.period import NoData, PeriodError
 from reports.queries import NotAnnotelDatabase
+from schemas.display import visible
 from schemas.redact import describe_error, redact
 from sinks.server_url import TlsFiles
 
@@ -176,7 +177,7 @@ def cmd_report(
         else:
             Path(out).write_text(text, encoding="utf-8")
         if report.notice is not None:
-            print(f"annotel report: {report.notice}", file=sys.stderr)
+            print(visible(f"annotel report: {report.notice}"), file=sys.stderr)
         if out != "-":
             print(
                 f"wrote {out}: {report.period.start:%Y-%m-%d %H:%M} – "
@@ -193,10 +194,11 @@ def cmd_top(args: argparse.Namespace, dsn: str, tls: TlsFiles | None = None) -> 
 
     def work(client: Any) -> int:
         state = status(client)
+        # Ids are shown, never obeyed: see schemas.display (JSON keeps its exact values).
         if args.json:
-            print(json.dumps(state.to_json(), ensure_ascii=False))
+            print(visible(json.dumps(state.to_json(), ensure_ascii=False)))
         else:
-            print(render_status(state, redact(dsn)))
+            print(visible(render_status(state, redact(dsn)), keep="\n"))
         return 0
 
     return _run("top", dsn, work, tls)
@@ -208,9 +210,9 @@ def cmd_alerts_list(args: argparse.Namespace, dsn: str, tls: TlsFiles | None = N
     def work(client: Any) -> int:
         alerts = current_alerts(client, args.status)
         if args.json:
-            print(json.dumps([alert_json(a) for a in alerts], ensure_ascii=False))
+            print(visible(json.dumps([alert_json(a) for a in alerts], ensure_ascii=False)))
         else:
-            print(render_alerts(alerts, args.status))
+            print(visible(render_alerts(alerts, args.status), keep="\n"))
         return 0
 
     return _run("alerts list", dsn, work, tls)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime
 
+from schemas.display import visible
 from schemas.durations import format_duration
 
 IN_HOUSE = "(in-house)"
@@ -92,8 +93,14 @@ def pad(text: str, width: int, right: bool = False) -> str:
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
-    """A plain-text table aligned for terminals (CJK-aware)."""
+    """A plain-text table aligned for terminals (CJK-aware).
+
+    Cells are made ``visible`` before they are measured: a control or bidi
+    character in an id is shown as its escape, and the columns still line up.
+    """
     right = right or set()
+    headers = [visible(h) for h in headers]
+    rows = [[visible(cell) for cell in row] for row in rows]
     widths = [text_width(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):

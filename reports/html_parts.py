@@ -9,10 +9,12 @@ from html import escape
 from alerts.rules import THROUGHPUT
 from reports import fmt
 from reports.figures import Figures
+from schemas.display import visible
 
 
 def esc(value: object) -> str:
-    return escape(str(value), quote=True)
+    """Text and attribute values: HTML-escaped, unsafe characters shown (schemas.display)."""
+    return escape(visible(str(value)), quote=True)
 
 
 def table(

@@ -1,8 +1,15 @@
 """The report as Markdown (``annotel report --format md``): the same sections as the HTML,
-with tables and text sparklines instead of charts, for wikis, tickets and e-mail."""
+with tables and text sparklines instead of charts, for wikis, tickets and e-mail.
+
+Every value from the data (project, queue, vendor and annotator ids, error
+categories, rule names, sentences built from them) goes through ``md``, so an
+id cannot open a link, an image, raw HTML, a code span or a table cell; only
+the report's own markup (``Md``) is written as is.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from alerts.rules import THROUGHPUT
@@ -10,19 +17,55 @@ from reports import fmt
 from reports.figures import METRICS, TREND_METRICS, Figures, show_value
 from reports.sections.incidents import incident_order
 from reports.types import AnnotatorRow, Report
+from schemas.display import visible
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
+# Backslash-escaped wherever they appear: \ (so a value cannot escape what follows it),
+# ` (code spans), * and ~ (emphasis), [ ] (links, images), # (headings), | (table cells).
+_ALWAYS = frozenset("\\`*~[]#|")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}  # raw HTML, autolinks; any renderer
+_SPECIAL = re.compile(r"[\\`*~\[\]#|&<>_]")
 
-def _cell(value: object) -> str:
-    """Table cell text: pipes escaped, no line breaks."""
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+class Md(str):
+    """Markdown the report writes itself (bold, code spans): passed through ``md`` unchanged."""
+
+    __slots__ = ()
+
+
+def md(value: object) -> str:
+    """``value`` as literal text in Markdown (CommonMark and GitHub's tables).
+
+    Unsafe characters first become visible escapes (``schemas.display``); then
+    ``& < >`` become entities (inert in every renderer, raw HTML ones too) and
+    Markdown's punctuation is backslash-escaped. ``_`` is left alone between
+    two letters or digits, where it cannot emphasise, so ``vendor_quality_low``
+    stays readable in the file.
+    """
+    if isinstance(value, Md):
+        return value
+    text = visible(str(value))
+    if not _SPECIAL.search(text):
+        return text
+    out: list[str] = []
+    last = len(text) - 1
+    for i, char in enumerate(text):
+        if char in _ENTITIES:
+            out.append(_ENTITIES[char])
+        elif char in _ALWAYS:
+            out.append("\\" + char)
+        elif char == "_" and not (0 < i < last and text[i - 1].isalnum() and text[i + 1].isalnum()):
+            out.append("\\_")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[int]) -> str:
-    head = "| " + " | ".join(_cell(h) for h in headers) + " |"
+    head = "| " + " | ".join(md(h) for h in headers) + " |"
     rule = "|" + "|".join("---:" if i in right else "---" for i in range(len(headers))) + "|"
-    body = ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    body = ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
     return "\n".join([head, rule, *body])
 
 
@@ -73,24 +116,29 @@ def render_markdown(report: Report) -> str:
         "# Annotation operations report",
         "",
         f"Period **{period}** ({fmt.duration(report.period.seconds)}) · rules: "
-        f"{report.rules_file} · data: `{report.source}` · generated "
+        f"{md(report.rules_file)} · data: {md(report.source)} · generated "
         f"{fmt.when(report.generated_at)}",
         "",
     ]
     if report.notice is not None:
-        out += [f"> {report.notice}", ""]
+        out += [f"> {md(report.notice)}", ""]
         out += _incidents(report)
         return "\n".join(out).rstrip() + "\n"
     t = report.totals
     out += ["## Summary", ""]
-    out += [f"- {sentence}" for sentence in report.summary]
+    out += [f"- {md(sentence)}" for sentence in report.summary]
     out.append("")
     changes = report.changes
     if changes is not None and changes.movers:
-        out += ["### What changed: the biggest movers", "", f"Compared: {changes.basis_text}.", ""]
+        out += [
+            "### What changed: the biggest movers",
+            "",
+            f"Compared: {md(changes.basis_text)}.",
+            "",
+        ]
         for m in changes.movers:
             arrow = "▲" if m.change > 0 else "▼"
-            out.append(f"- {arrow} {m.sentence} ({'better' if m.better else 'worse'})")
+            out.append(f"- {arrow} {md(m.sentence)} ({'better' if m.better else 'worse'})")
         out.append("")
     out += [
         "## Projects",
@@ -151,8 +199,8 @@ def _sla(report: Report) -> list[str]:
     out = [
         "## SLA attainment",
         "",
-        f"Share of each rule's windows (rules: {report.rules_file}; judged as the alert evaluator "
-        "judges them, windows below `min_samples` not counted) that met the SLA.",
+        f"Share of each rule's windows (rules: {md(report.rules_file)}; judged as the alert "
+        "evaluator judges them, windows below `min_samples` not counted) that met the SLA.",
         "",
     ]
     rules = [r for r in sla.rules if any(c.rule == r.name for c in sla.cells)]
@@ -182,7 +230,8 @@ def _sla(report: Report) -> list[str]:
             "",
         ]
     if sla.skipped:
-        out += ["Not measured: " + "; ".join(f"{n} ({why})" for n, why in sla.skipped) + ".", ""]
+        skipped = "; ".join(f"{md(name)} ({md(why)})" for name, why in sla.skipped)
+        out += [f"Not measured: {skipped}.", ""]
     return out
 
 
@@ -206,11 +255,11 @@ def _trends(report: Report) -> list[str]:
                     info.show(present[-1]),
                     info.show(min(present)),
                     info.show(max(present)),
-                    f"`{sparkline(values)}`",
+                    Md(f"`{sparkline(values)}`"),
                 ]
             )
         out += [
-            f"### {info.label} ({fmt.window(trends.buckets[metric])} buckets)",
+            f"### {md(info.label)} ({fmt.window(trends.buckets[metric])} buckets)",
             "",
             _table(["project", "first", "last", "min", "max", "trend"], rows, {1, 2, 3, 4}),
             "",
@@ -250,7 +299,7 @@ def _incidents(report: Report) -> list[str]:
                 e.rule,
                 _scope(e.scope),
                 fmt.when(e.starts_at) + (" (before the period)" if e.before_period else ""),
-                "**still firing**" if e.ongoing else fmt.when(e.ends_at),
+                Md("**still firing**") if e.ongoing else fmt.when(e.ends_at),
                 ("≥ " if e.ongoing else "") + fmt.duration(e.duration_s),
                 f"{show_value(e.metric, e.worst_value)} (threshold "
                 f"{show_value(e.metric, e.threshold)})",

@@ -18,6 +18,7 @@ from typing import Any
 
 import faust
 from faust.types import TP
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from alerts.rules import RuleSet
 from schemas.deadletter import DeadLetter
@@ -179,6 +180,30 @@ def state_loader(settings: Settings) -> Callable[[int], Any]:
     return load
 
 
+class _OwnPagesOnly(AiohttpWeb):
+    """Faust's web server without Faust's pages: only what ``create_app`` registers is served.
+
+    Faust mounts ``/router/`` and ``/table/`` (cluster topology, table data),
+    ``/`` (an index, or statistics and ``/assignment/`` in debug), ``/graph/``
+    and ``/performance/`` from these lists. This worker has no Faust tables and
+    routes nothing, so none of them has a use here, and each is something more
+    to expose on the port beside ``/health`` and ``/metrics``.
+    """
+
+    default_blueprints = ()
+    production_blueprints = ()
+    debug_blueprints = ()
+    optional_blueprints = ()
+
+
+class _App(faust.App):
+    # Faust's private hook (App._new_web) is the one place the web driver
+    # class is chosen; the blueprint lists above are its documented extension
+    # point. tests/e2e/test_web_pages.py fails if Faust's pages come back.
+    def _new_web(self) -> AiohttpWeb:
+        return _OwnPagesOnly(self)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -199,7 +224,7 @@ def create_app(
             broker_heartbeat_interval=1,
             producer_max_batch_size=1,
         )
-    app = faust.App(
+    app = _App(
         APP_ID,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         broker_credentials=faust_credentials(settings),
@@ -213,6 +238,11 @@ def create_app(
         web_bind=settings.web_bind,
         web_port=web_port if web_port is not None else settings.web_port,
         web_host=settings.web_bind,
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         stream_buffer_maxsize=max(4096, settings.batch_size),
         **options,
     )

@@ -43,6 +43,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from schemas.display import visible
 from schemas.metrics import KEY_DIMENSIONS
 from schemas.redact import redact
 from streams.live_view import (
@@ -626,7 +627,7 @@ class DemoRun:
         if self.painter is not None:
             self.notes.append(text)
             return
-        print(text, file=sys.stderr, flush=True)
+        print(visible(text, keep="\n"), file=sys.stderr, flush=True)
 
     # lifecycle ---------------------------------------------------------------------
 
@@ -879,7 +880,7 @@ class DemoRun:
             encoding="utf-8",
         )
         if plan.json:
-            print(json.dumps(summary, ensure_ascii=False))
+            print(visible(json.dumps(summary, ensure_ascii=False)))
         else:
             print_summary(summary, plan)
         return 0
@@ -1043,7 +1044,7 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
         f"print(connect('{summary['clickhouse']}').query("
         "'SELECT * FROM metrics_hourly LIMIT 5').result_rows)\""
     )
-    print("\n".join(out))
+    print(visible("\n".join(out), keep="\n"))  # ids as escapes, never terminal commands
 
 
 def _python() -> str:

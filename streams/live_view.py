@@ -28,6 +28,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from schemas.display import visible
+
 _LABELS = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -331,7 +333,8 @@ def render(state: ViewState, width: int = 100, alert_lines: int = 8) -> list[str
             f"{pad(scope_text(note.scope), 34)} {format_value(note.metric, note.value)}{muted}"
         )
     lines.extend(f" {note}" for note in state.notes)
-    return [fit(line, width) for line in lines]
+    # Rule names and scopes come from the data: shown as escapes, never obeyed by the terminal.
+    return [fit(visible(line), width) for line in lines]
 
 
 class Painter:

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from schemas.display import visible
 from schemas.redact import CREDENTIAL_NAMES, MASK, redact
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
@@ -73,7 +74,8 @@ class JsonFormatter(logging.Formatter):
             data["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
             data["exc"] = record.exc_text
-        return orjson.dumps(data, default=str).decode()
+        # orjson escapes C0 only: C1, bidi and zero-width characters become escapes too.
+        return visible(orjson.dumps(data, default=str).decode())
 
 
 class TextFormatter(logging.Formatter):
@@ -89,7 +91,7 @@ class TextFormatter(logging.Formatter):
             text += "\n" + self.formatException(record.exc_info)
         elif record.exc_text:
             text += "\n" + record.exc_text
-        return text
+        return visible(text, keep="\n")
 
 
 def _redacted_excepthook(

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import sys
 from typing import Any
 
@@ -49,12 +50,23 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
 
     rules = None
     if settings.rules_file is not None:
+        from alerts.receiver_config import receiver_problems
         from alerts.rules import RulesError, load_rules
 
         try:
             rules = load_rules(settings.rules_file)
         except RulesError as exc:
             print(f"annotel worker: invalid rules file, not starting:\n{exc}", file=sys.stderr)
+            return 2
+        # The checks `annotel rules check` runs: a receiver that cannot send is
+        # refused here, before topics or ClickHouse are touched.
+        problems = receiver_problems(rules.receivers, os.environ)
+        if problems:
+            print(
+                "annotel worker: receivers cannot be used, not starting:\n  "
+                + "\n  ".join(problems),
+                file=sys.stderr,
+            )
             return 2
     flavor, partitions = prepare(settings)
     if web_port == 0:

@@ -401,7 +401,8 @@ def test_add_silence_writes_atomically_and_round_trips_chinese(tmp_path: Path) -
         created_by="lin",
         now=NOW,
     )
-    assert os.listdir(tmp_path) == ["silences.yaml"]  # no temp file left behind
+    # No temp file left behind; the lock file stays for the next writer.
+    assert sorted(os.listdir(tmp_path)) == [".silences.yaml.lock", "silences.yaml"]
     assert "供应商甲" in path.read_text(encoding="utf-8")
     loaded = load_silences(path)
     assert loaded.items == (first, second)
