@@ -236,13 +236,14 @@ def test_an_in_process_open_waits_for_the_engine_process_and_is_not_spoiled_by_a
 def test_a_worker_gone_between_an_insert_request_and_its_body_leaves_no_engine_behind(
     tmp_path: Path,
 ) -> None:
-    """The body follows its request as a second message; the worker can die in between."""
+    """The body follows its request's header as a frame of its own; the worker can die between."""
     dsn = "chdb://" + str(tmp_path / "ch")
     child = ChdbProcessClient(dsn)
     migrate(child)
-    # The worker's half of the protocol, cut short: the request, then nothing.
-    child._conn.send(("insert_native", "schema_migrations", ["version", "name"]))
-    child._conn.close()
+    # The worker's half of the protocol, cut short: a header announcing a body, then nothing.
+    header = {"op": "insert_native", "table": "schema_migrations", "columns": ["version", "name"]}
+    child._wire.send({**header, "body": True})
+    child._wire.close()
     assert child.process.wait(timeout=30) == 0, "the engine process closed chDB and exited"
     reopened = connect(dsn, open_timeout=5)  # the directory is free and intact
     try:
