@@ -34,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from clickhouse_connect.driver.binding import format_bind_value
+
 # The AST node of each accepted statement kind (exactly, or as a prefix).
 SELECT_NODE = "SelectWithUnionQuery"
 ACCEPTED_PREFIXES = ("Show", "Describe", "Exists")
@@ -54,7 +56,7 @@ def checked_statement(rows: Rows, sql: str, params: Mapping[str, str]) -> str:
     """
     ((formatted, masked),) = rows(
         "SELECT formatQuerySingleLine({statement:String}) AS f, normalizeQuery(f)",
-        {"statement": sql},
+        {"statement": format_bind_value(sql)},  # escaped, as a parameter's text must be
     )
     tree = [str(row[0]) for row in rows(f"EXPLAIN AST {formatted}", params)]
     node = tree[0].split(" ", 1)[0] if tree else ""
