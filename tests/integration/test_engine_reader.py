@@ -111,7 +111,10 @@ REFUSED = {
     ),
     "exists-into-outfile": ("EXISTS TABLE schema_migrations INTO OUTFILE '{out}'", "INTO OUTFILE"),
     "insert": ("INSERT INTO schema_migrations (version, name) VALUES (1001, '写')", "not INSERT"),
-    "insert-select": ("INSERT INTO schema_migrations SELECT * FROM schema_migrations", "not INSERT"),
+    "insert-select": (
+        "INSERT INTO schema_migrations SELECT * FROM schema_migrations",
+        "not INSERT",
+    ),
     "insert-into-table-function": (
         "INSERT INTO FUNCTION file('{out}', 'CSV', 'a UInt8') SELECT 1",
         "not INSERT",
@@ -122,7 +125,7 @@ REFUSED = {
     "create": ("CREATE TABLE scratch (a UInt8) ENGINE = Memory", "not CREATE"),
     "optimize": ("OPTIMIZE TABLE schema_migrations FINAL", "not OPTIMIZE"),
     "set-readonly": ("SET readonly = 0", "not SET"),
-    # A change of a setting meets readonly=1 while the statement is parsed; the same value, the check.
+    # A changed setting meets readonly=1 as the statement is parsed; an unchanged one, the check.
     "settings-readonly": ("SELECT 1 SETTINGS readonly = 0", "Cannot modify 'readonly'"),
     "settings-time-limit": (
         "SELECT 1 SETTINGS max_execution_time = 0",
@@ -223,7 +226,7 @@ def test_a_reader_cannot_cancel_the_worker_s_query(shared: dict[str, Any]) -> No
 
 
 def test_nothing_sent_to_the_socket_is_unpickled(shared: dict[str, Any]) -> None:
-    """A crafted ``__reduce__`` payload, in a frame as ``Connection.send`` writes it, runs nothing."""
+    """A crafted ``__reduce__`` payload, framed as ``Connection.send`` writes it, runs nothing."""
     marker = shared["base"] / "pickle-ran"
 
     class Touch:
