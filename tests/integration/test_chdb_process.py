@@ -251,3 +251,20 @@ def test_a_worker_gone_between_an_insert_request_and_its_body_leaves_no_engine_b
         assert count == [(len(MIGRATIONS),)]
     finally:
         reopened.close()
+
+
+def test_the_engine_process_unpickles_nothing_its_worker_sends(tmp_path: Path) -> None:
+    """The worker's socket pair speaks the same data protocol: a pickle payload runs nothing."""
+    marker = tmp_path / "pickle-ran"
+
+    class Touch:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (open, (str(marker), "w"))
+
+    child = ChdbProcessClient("chdb://" + str(tmp_path / "ch"))
+    migrate(child)
+    child._wire._conn.send(Touch())  # a pickled message, framed as the old protocol was
+    header, _ = child._wire.receive()
+    assert header == {"error": "ProtocolError", "message": "a message header must be a JSON object"}
+    assert child.process.wait(timeout=30) == 0, "the channel ended: the engine closed and exited"
+    assert not marker.exists(), "the payload did not run"
