@@ -13,9 +13,9 @@ answers ``command``, ``query`` and ``insert`` over a local socket pair, one
 request at a time, in the messages of ``sinks.engine_wire`` (JSON headers, no
 pickle). Rows travel both ways as ClickHouse Native bytes that the worker
 encodes (inserts) and decodes (query results) with clickhouse-connect's own
-codec, as for a server. When the worker
-dies, however it dies, the child reads end-of-file and exits; a new worker's
-child waits until the old one has let go of the directory. The child also
+codec, as for a server. When the worker dies, however it dies, the child
+reads end-of-file and exits; a new worker's child waits until the old one
+has let go of the directory. The child also
 answers read-only queries of other commands while the worker runs
 (``sinks.engine_reader``). A child that dies or hangs makes the
 call fail: the writer's retry loop reconnects, which starts a new child.
@@ -447,9 +447,14 @@ def _serve(wire: Wire, dsn: str, reader_time_limit_s: float | None) -> None:
         # A worker killed a moment ago may leave its engine process finishing
         # its last request: wait for it to let go of the directory.
         client = connect(dsn, open_timeout=OPEN_TIMEOUT_S)
+    except Exception as exc:
+        wire.send(error_reply(exc))
+        return
+    try:
         handle = open_handle(dsn)
         zone = engine_timezone(handle)
     except Exception as exc:
+        client.close()
         wire.send(error_reply(exc))
         return
     # Readers can attach once the worker hears "ok": the socket is bound first.

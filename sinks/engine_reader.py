@@ -31,6 +31,10 @@ Unix socket; a command that finds the directory held sends its queries there.
   says the directory is held).
 - The worker is not slowed by a reader beyond the query itself: each reader
   has its own thread and engine handle in the engine process.
+
+What this guards is the running worker (its inserts, merges and files) and
+the engine process (no code runs from a message), not the data from this
+same user, who can read it here and open the directory once the worker stops.
 """
 
 from __future__ import annotations
