@@ -10,10 +10,12 @@ the stream's memory, and chDB's work runs on the other core.
 
 The child owns the data directory (chDB allows one process per directory) and
 answers ``command``, ``query`` and ``insert`` over a local socket pair, one
-request at a time. Inserts travel as ClickHouse Native bytes that the worker
-encodes with clickhouse-connect's own codec, as for a server. When the worker
-dies, however it dies, the child reads end-of-file and exits; a new worker's
-child waits until the old one has let go of the directory. The child also
+request at a time, in the messages of ``sinks.engine_wire`` (JSON headers, no
+pickle). Rows travel both ways as ClickHouse Native bytes that the worker
+encodes (inserts) and decodes (query results) with clickhouse-connect's own
+codec, as for a server. When the worker dies, however it dies, the child
+reads end-of-file and exits; a new worker's child waits until the old one
+has let go of the directory. The child also
 answers read-only queries of other commands while the worker runs
 (``sinks.engine_reader``). A child that dies or hangs makes the
 call fail: the writer's retry loop reconnects, which starts a new child.
@@ -27,11 +29,25 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, NoReturn
+
+import orjson
+from clickhouse_connect.driver.summary import QuerySummary
+
+from sinks.engine_wire import (
+    EngineZone,
+    ProtocolError,
+    Wire,
+    decode_native,
+    engine_error_text,
+    error_reply,
+    params_field,
+    query_request,
+    text_field,
+)
 
 # Longest a request may take before the child is presumed hung (clickhouse-connect's
 # own default send/receive timeout is 300 s).
@@ -124,56 +140,67 @@ class EngineChannel:
     """Requests to a process that serves chDB, one at a time, over a local socket.
 
     Shared by the worker's client of its own engine process and by the
-    read-only clients of a running one (``sinks.engine_reader``).
+    read-only clients of a running one (``sinks.engine_reader``). Both speak
+    ``sinks.engine_wire``: JSON headers and Native bodies, no pickle. A query
+    is bound and its result decoded here, by clickhouse-connect, as for a
+    server; the engine process only runs it.
     """
 
-    _conn: Connection
+    _wire: Wire
     _lock: threading.Lock
+    _zone: EngineZone
     request_timeout: float
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
-        names, rows = self._call("query", sql, parameters)
-        return QueryResult(rows, tuple(names))
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
+        request, context = query_request(sql, parameters, self._zone)
+        _, body = self._call(request)
+        if body is None:
+            raise ChdbProcessError("the chDB process answered a query without its result")
+        rows, names = decode_native(body, context)
+        return QueryResult(rows, names)
 
     def close(self) -> None:
         """Tell the serving side this client is done; idempotent."""
         with self._lock:
-            if not self._conn.closed:
+            if not self._wire.closed:
                 with contextlib.suppress(OSError):
-                    self._conn.send(("close",))
-                self._conn.close()
+                    self._wire.send({"op": "close"})
+                self._wire.close()
 
-    def _call(self, op: str, *args: Any, payload: bytes | bytearray | None = None) -> Any:
-        """One request and its reply; ``payload`` follows the request as a message of its own.
+    def _hello(self, timeout: float) -> None:
+        """The serving side's first message: ready, and the engine's time zone."""
+        value, _ = self._receive(timeout)
+        zone = value.get("timezone") if isinstance(value, dict) else None
+        self._zone = EngineZone.named(zone if isinstance(zone, str) else "UTC")
 
-        An insert body goes as raw bytes (``send_bytes``) rather than inside the
-        pickled request: pickling would copy it once in each process.
-        """
+    def _call(
+        self, request: Mapping[str, Any], body: bytes | bytearray | None = None
+    ) -> tuple[Any, bytes | None]:
+        """One request (with its body, if any) and its reply."""
         with self._lock:
-            if self._conn.closed:
+            if self._wire.closed:
                 raise ChdbProcessError("the chDB process client is closed")
             try:
-                self._conn.send((op, *args))
-                if payload is not None:
-                    self._conn.send_bytes(payload)
+                self._wire.send(request, body)
             except OSError as exc:
                 self._gone(answered=True, detail=f" ({exc.strerror or exc})")
             return self._receive(timeout=self.request_timeout)
 
-    def _receive(self, timeout: float) -> Any:
+    def _receive(self, timeout: float) -> tuple[Any, bytes | None]:
         try:
-            ready = self._conn.poll(timeout)
-            reply = self._conn.recv() if ready else None
+            if not self._wire.poll(timeout):
+                self._gone(answered=False)
+            header, body = self._wire.receive()
         except (EOFError, OSError):
             self._gone(answered=True)
-        if reply is None:
-            self._gone(answered=False)
-        if reply[0] == "error":
-            raise ChdbProcessError(f"{reply[1]}: {reply[2]}")
-        return reply[1]
+        except ProtocolError as exc:
+            self._gone(answered=True, detail=f" ({exc})")
+        if "error" in header:
+            raise ChdbProcessError(f"{header['error']}: {header.get('message', '')}")
+        return header.get("ok"), body
 
     def _gone(self, *, answered: bool, detail: str = "") -> NoReturn:
-        self._conn.close()
+        self._wire.close()
         what = "closed the connection" if answered else "did not answer"
         raise ChdbProcessError(f"the chDB process {what}{detail}")
 
@@ -187,7 +214,10 @@ class ChdbProcessClient(EngineChannel):
         *,
         open_timeout: float = OPEN_TIMEOUT_S,
         request_timeout: float = REQUEST_TIMEOUT_S,
+        reader_time_limit_s: float | None = None,
     ):
+        """Start the engine process; ``reader_time_limit_s`` overrides how long a reader's
+        query may run there (``sinks.engine_reader.READER_TIME_LIMIT_S``)."""
         if not dsn.startswith("chdb://"):
             raise ValueError("ChdbProcessClient serves chdb:// DSNs only")
         self.dsn = dsn
@@ -198,9 +228,12 @@ class ChdbProcessClient(EngineChannel):
         root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        argv = [sys.executable, "-m", "sinks.chdb_process", str(child.fileno()), dsn]
+        if reader_time_limit_s is not None:
+            argv.append(repr(float(reader_time_limit_s)))
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "sinks.chdb_process", str(child.fileno()), dsn],
+                argv,
                 pass_fds=[child.fileno()],
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -210,9 +243,9 @@ class ChdbProcessClient(EngineChannel):
             )
         finally:
             child.close()
-        self._conn = Connection(parent.detach())
+        self._wire = Wire(parent.detach())
         try:
-            self._receive(timeout=open_timeout + 30.0)  # the child's "ready"
+            self._hello(timeout=open_timeout + 30.0)  # the child's "ready"
         except BaseException:
             self.close()
             raise
@@ -221,8 +254,20 @@ class ChdbProcessClient(EngineChannel):
     def pid(self) -> int:
         return self.process.pid
 
-    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
-        return self._call("command", sql, parameters)
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        """A statement run by the engine process (DDL, migrations): str, int, list or summary.
+
+        It takes no parameters: values travel as data only in queries and
+        inserts, and no caller binds values into a command.
+        """
+        if parameters:
+            raise ChdbProcessError(
+                "a command to the chDB process takes no parameters; bind values in a query"
+            )
+        value, _ = self._call({"op": "command", "sql": sql})
+        if isinstance(value, dict) and isinstance(value.get("summary"), dict):
+            return QuerySummary(value["summary"])
+        return value.get("value") if isinstance(value, dict) else value
 
     def create_insert_context(self, table: str, column_names: Sequence[str]) -> InsertTypes:
         from clickhouse_connect.datatypes.registry import get_from_name
@@ -250,7 +295,7 @@ class ChdbProcessClient(EngineChannel):
         if column_types is None:
             column_types = self.create_insert_context(table, column_names).column_types
         body = native_block(table, column_names, column_types, data, column_oriented)
-        self._call("insert_native", table, list(column_names), payload=body)
+        self._call({"op": "insert_native", "table": table, "columns": list(column_names)}, body)
 
     def close(self) -> None:
         """Ask the child to close chDB and exit; kill it if it does not."""
@@ -275,7 +320,7 @@ class ChdbProcessClient(EngineChannel):
             status: int | None = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             status = None
-        self._conn.close()
+        self._wire.close()
         if not answered:
             what = "did not answer"
         elif status is None:
@@ -285,71 +330,116 @@ class ChdbProcessClient(EngineChannel):
         raise ChdbProcessError(f"the chDB process {what}{detail}")
 
 
-class _PeerGone(Exception):
-    """The other end closed the socket in the middle of a request."""
+# A request's header and body; the reply's value (JSON) and body (Native bytes), if any.
+Handler = Callable[[dict[str, Any], bytes | None], tuple[Any, bytes | None]]
 
 
-Handler = Callable[[Connection, tuple[Any, ...]], Any]
+class DatabaseError(RuntimeError):
+    """An error of the engine, with ClickHouse's text (named as clickhouse-connect names it)."""
 
 
-def query_handler(client: Any, settings: dict[str, Any] | None = None) -> Handler:
-    """A ``query`` request: column names and rows, as ``EngineChannel.query`` expects."""
+def run_native(handle: Any, sql: str, params: Mapping[str, str]) -> bytes:
+    """Run a query on a chDB connection handle; its result in ClickHouse's Native format.
 
-    def run(conn: Connection, args: tuple[Any, ...]) -> Any:
-        result = client.query(args[0], parameters=args[1], settings=settings)
-        return list(result.column_names), result.result_rows
+    The parameters are already bound as text by the client (``sinks.engine_wire``).
+    """
+    try:
+        result = handle.query(f"{sql}\n FORMAT Native", "Native", params=dict(params))
+    except Exception as exc:
+        raise DatabaseError(engine_error_text(exc)) from None
+    data: bytes = result.bytes()
+    return data
 
-    return run
+
+def query_rows(handle: Any, sql: str, params: Mapping[str, str]) -> list[list[Any]]:
+    """The rows of a small query of the engine process's own, as JSON values."""
+    try:
+        result = handle.query(sql, "JSONCompact", params=dict(params))
+    except Exception as exc:
+        raise DatabaseError(engine_error_text(exc)) from None
+    rows: list[list[Any]] = orjson.loads(result.bytes())["data"]
+    return rows
 
 
-def serve_requests(conn: Connection, handlers: dict[str, Handler]) -> None:
+def engine_timezone(handle: Any) -> str:
+    """The engine's time zone, sent to each client so that it decodes as for a server."""
+    return str(query_rows(handle, "SELECT timezone()", {})[0][0])
+
+
+def serve_requests(
+    wire: Wire, handlers: Mapping[str, Handler], *, max_body: int | None = None
+) -> None:
     """Answer requests one at a time until the peer closes the socket or asks to close.
 
     An error of a request goes back to the caller, with ClickHouse's text, and
-    the loop carries on: one bad query does not end the engine process.
+    the loop carries on: one bad query does not end the engine process. A
+    message that is not one of ours gets an error and ends this channel (the
+    peer does not speak the protocol, and the stream may be out of step).
+    ``max_body=0`` refuses requests that carry a body.
     """
     while True:
         try:
-            request = conn.recv()
+            header, body = wire.receive(max_body)
         except (EOFError, OSError):
-            return  # the peer is gone
-        except Exception:
-            return  # not a request of ours (unpickling failed): end this channel, not the process
-        op = request[0]
+            return  # the peer is gone (also between a request and its body)
+        except ProtocolError as exc:
+            with contextlib.suppress(OSError):
+                wire.send(error_reply(exc))
+            return
+        op = header.get("op")
         if op == "close":
             return
-        reply: tuple[Any, ...]
+        reply: dict[str, Any]
+        payload: bytes | None = None
         try:
-            handler = handlers.get(op)
+            handler = handlers.get(op) if isinstance(op, str) else None
             if handler is None:
-                raise ValueError(f"unknown request {op!r}")
-            reply = ("ok", handler(conn, tuple(request[1:])))
-        except _PeerGone:
-            return
+                raise ProtocolError(f"unknown request {op!r}")
+            value, payload = handler(header, body)
+            reply = {"ok": value}
         except Exception as exc:
-            reply = ("error", type(exc).__name__, str(exc))
+            reply, payload = error_reply(exc), None
         try:
-            conn.send(reply)
+            wire.send(reply, payload)
         except OSError:
             return
 
 
-def _worker_handlers(client: Any) -> dict[str, Handler]:
-    def command(conn: Connection, args: tuple[Any, ...]) -> Any:
-        return client.command(args[0], parameters=args[1])
+def _worker_handlers(client: Any, handle: Any) -> dict[str, Handler]:
+    """The worker's requests: statements and inserts through clickhouse-connect's engine
+    client, queries on a chDB handle of their own (their parameters arrive bound)."""
 
-    def insert_native(conn: Connection, args: tuple[Any, ...]) -> None:
-        table, names = args
-        try:
-            body = conn.recv_bytes()  # sent right after the request
-        except (EOFError, OSError):
-            raise _PeerGone from None  # the worker is gone between the two messages
-        client.raw_insert(table, names, body, fmt="Native")
+    def command(header: dict[str, Any], body: bytes | None) -> tuple[Any, None]:
+        result = client.command(text_field(header, "sql"))
+        if isinstance(result, QuerySummary):
+            return {"summary": dict(result.summary)}, None
+        return {"value": list(result) if isinstance(result, tuple) else result}, None
 
-    return {"command": command, "query": query_handler(client), "insert_native": insert_native}
+    def query(header: dict[str, Any], body: bytes | None) -> tuple[None, bytes]:
+        return None, run_native(handle, text_field(header, "sql"), params_field(header))
+
+    def insert_native(header: dict[str, Any], body: bytes | None) -> tuple[None, None]:
+        columns = header.get("columns")
+        if body is None or not isinstance(columns, list):
+            raise ProtocolError("an insert names its columns and carries its rows as the body")
+        client.raw_insert(text_field(header, "table"), columns, body, fmt="Native")
+        return None, None
+
+    return {"command": command, "query": query, "insert_native": insert_native}
 
 
-def _serve(conn: Connection, dsn: str) -> None:
+def open_handle(dsn: str) -> Any:
+    """A chDB connection handle of its own on the engine this process holds (chDB allows
+    many handles on one directory; each has its own settings)."""
+    # The engine library (some 230 MB mapped) loads in the engine process only, never in
+    # the worker or in a reader's process, which import this module for its clients.
+    import chdb
+
+    connect: Callable[[str], Any] = chdb.connect  # untyped in chdb
+    return connect(engine_path(dsn))
+
+
+def _serve(wire: Wire, dsn: str, reader_time_limit_s: float | None) -> None:
     from sinks.clickhouse import connect
     from sinks.engine_reader import serve_readers
 
@@ -358,16 +448,30 @@ def _serve(conn: Connection, dsn: str) -> None:
         # its last request: wait for it to let go of the directory.
         client = connect(dsn, open_timeout=OPEN_TIMEOUT_S)
     except Exception as exc:
-        conn.send(("error", type(exc).__name__, str(exc)))
+        wire.send(error_reply(exc))
+        return
+    try:
+        handle = open_handle(dsn)
+        zone = engine_timezone(handle)
+    except Exception as exc:
+        client.close()
+        wire.send(error_reply(exc))
         return
     # Readers can attach once the worker hears "ok": the socket is bound first.
-    stop_readers = serve_readers(dsn)
-    conn.send(("ok", None))
+    stop_readers = serve_readers(dsn, time_limit_s=reader_time_limit_s)
+    wire.send({"ok": {"timezone": zone}})
     try:
-        serve_requests(conn, _worker_handlers(client))
+        serve_requests(wire, _worker_handlers(client, handle))
     finally:
         stop_readers()
+        handle.close()
         client.close()
+
+
+def engine_path(dsn: str) -> str:
+    """The directory as chDB's connection string names it (clickhouse-connect resolves it the
+    same way: chDB compares the strings, and one process may open one directory)."""
+    return os.path.realpath(dsn[len("chdb://") :])
 
 
 def main(argv: Sequence[str]) -> int:
@@ -376,11 +480,12 @@ def main(argv: Sequence[str]) -> int:
     # The worker decides when this process ends (by closing the socket).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd, dsn = int(argv[0]), argv[1]
-    conn = Connection(fd)
+    reader_time_limit_s = float(argv[2]) if len(argv) > 2 else None
+    wire = Wire(fd)
     try:
-        _serve(conn, dsn)
+        _serve(wire, dsn, reader_time_limit_s)
     finally:
-        conn.close()
+        wire.close()
     return 0
 
 

@@ -7,17 +7,34 @@ it until the worker stopped. The engine process therefore also listens on a
 Unix socket; a command that finds the directory held sends its queries there.
 
 - Only this user reaches the socket: it lives in ``$TMPDIR/annotel-<uid>/``,
-  a directory of mode 0700 that both sides check is theirs before use (the
-  replies are pickled, as on the worker's own channel).
-- Only reads pass: every query runs with ClickHouse's ``readonly=1``, which
-  refuses INSERT, DDL and a change of the setting itself, also in a second
-  statement after a ``;`` (tested). It guards against accidents, not against
-  this same user, who could open the directory anyway once the worker stops.
+  a directory of mode 0700 that both sides check is theirs before use, and
+  the engine process asks the kernel for each peer's uid (``SO_PEERCRED``)
+  and serves only its own: a process of another uid gets an error and the
+  connection ends before anything else is read.
+- Requests and replies are data (``sinks.engine_wire``: JSON headers, query
+  results in ClickHouse's Native format), never pickle: a peer cannot make
+  the engine process run code, and a message that is not ours ends its
+  channel.
+- Only reads pass: ``sinks.reader_statements`` lets through a single
+  ``SELECT`` / ``WITH`` / ``SHOW`` / ``DESCRIBE`` / ``EXISTS`` statement
+  without ``INTO OUTFILE``, ``FORMAT`` or ``SETTINGS``, checked by the
+  engine's own parser, and each reader's engine handle has ``readonly=1``.
+- A reader's query runs at most ``READER_TIME_LIMIT_S`` seconds (the
+  engine's ``max_execution_time``, which ``readonly=1`` keeps the reader from
+  changing); past it the reader gets ClickHouse's ``TIMEOUT_EXCEEDED`` and the
+  engine serves on.
+- The listen backlog (``LISTEN_BACKLOG``) queues 64 connections while the
+  engine is busy, and a reader that finds it full retries until
+  ``ATTACH_TIMEOUT_S``: 32 ``annotel top`` at once are all served (tested).
 - The socket lives where ``$TMPDIR`` points: a worker and a command started
   with different ``TMPDIR`` values do not find each other (the command then
   says the directory is held).
 - The worker is not slowed by a reader beyond the query itself: each reader
   has its own thread and engine handle in the engine process.
+
+What this guards is the running worker (its inserts, merges and files) and
+the engine process (no code runs from a message), not the data from this
+same user, who can read it here and open the directory once the worker stops.
 """
 
 from __future__ import annotations
@@ -27,28 +44,46 @@ import hashlib
 import os
 import socket
 import stat
+import struct
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from multiprocessing.connection import Connection
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sinks.chdb_process import ChdbProcessError, EngineChannel, query_handler, serve_requests
+from sinks.chdb_process import (
+    ChdbProcessError,
+    EngineChannel,
+    Handler,
+    engine_timezone,
+    open_handle,
+    query_rows,
+    run_native,
+    serve_requests,
+)
+from sinks.engine_wire import Wire, error_reply, params_field, text_field
+from sinks.reader_statements import checked_statement
 
-READ_ONLY = {"readonly": 1}
+# How long a reader's query may run in the engine (its max_execution_time, seconds).
+READER_TIME_LIMIT_S = 60.0
 # How long a reader waits for the engine process to accept it and open its handle.
 ATTACH_TIMEOUT_S = 10.0
-# Longest a read may take (a report over months of minutes is a few seconds).
-READ_TIMEOUT_S = 300.0
+# How long a reader waits for an answer: the engine ends its query before this.
+READ_TIMEOUT_S = READER_TIME_LIMIT_S + 30.0
 # How long a stopping engine process lets readers finish the query they are running.
 READER_STOP_TIMEOUT_S = 10.0
+# Connections the engine process queues before accepting them.
+LISTEN_BACKLOG = 64
 
 
 class UnsafeSocketDirectory(RuntimeError):
     """The socket directory exists but is not private to this user."""
+
+
+class PeerRefused(PermissionError):
+    """The process at the other end of the socket is not of the engine's uid."""
 
 
 def _socket_dir(create: bool) -> Path | None:
@@ -75,16 +110,68 @@ def socket_path(directory: Path, *, create: bool = False) -> Path | None:
     return base / f"chdb-{digest}.sock"
 
 
-def serve_readers(dsn: str) -> Callable[[], None]:
+def peer_uid(sock: socket.socket) -> int:
+    """The uid of the process at the other end of a Unix socket, as the kernel recorded it
+    when that process connected (``SO_PEERCRED``; Linux)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        raise PeerRefused("this platform does not tell a socket peer's uid (SO_PEERCRED)")
+    ucred = struct.Struct("iII")  # pid, uid, gid
+    _pid, uid, _gid = ucred.unpack(sock.getsockopt(socket.SOL_SOCKET, option, ucred.size))
+    return int(uid)
+
+
+def check_peer(sock: socket.socket, allowed_uid: int) -> None:
+    uid = peer_uid(sock)
+    if uid != allowed_uid:
+        raise PeerRefused(
+            f"the engine process serves readers of uid {allowed_uid} only, not uid {uid}"
+        )
+
+
+def _reader_handle(dsn: str, time_limit_s: float) -> Any:
+    """A chDB handle of its own for one reader: its time limit set, then ``readonly=1``
+    (after which the handle cannot change a setting any more)."""
+    handle = open_handle(dsn)
+    try:
+        handle.query(f"SET max_execution_time = {float(time_limit_s)!r}")
+        handle.query("SET readonly = 1")
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def _reader_query(handle: Any) -> Handler:
+    """A reader's ``query``: its statement checked by the engine's parser, then run as formatted."""
+
+    def rows(sql: str, params: Mapping[str, str]) -> list[list[Any]]:
+        return query_rows(handle, sql, params)
+
+    def run(header: dict[str, Any], body: bytes | None) -> tuple[None, bytes]:
+        params = params_field(header)
+        statement = checked_statement(rows, text_field(header, "sql"), params)
+        return None, run_native(handle, statement, params)
+
+    return run
+
+
+def serve_readers(
+    dsn: str,
+    *,
+    time_limit_s: float | None = None,
+    allowed_uid: int | None = None,
+) -> Callable[[], None]:
     """Listen for readers of the engine this process holds; returns the function that stops.
 
     Runs in the engine process after it has opened the directory, so the socket
     belongs to the lock's holder: a socket left by a killed predecessor is replaced.
     A failure here leaves the worker's own channel untouched: readers then get the
-    "directory is held" error instead.
+    "directory is held" error instead. ``allowed_uid`` is this process's
+    effective uid unless given (tests); ``time_limit_s`` is ``READER_TIME_LIMIT_S``.
     """
-    import clickhouse_connect
-
+    limit = READER_TIME_LIMIT_S if time_limit_s is None else time_limit_s
+    uid = os.geteuid() if allowed_uid is None else allowed_uid
     try:
         path = socket_path(Path(dsn[len("chdb://") :]), create=True)
         assert path is not None
@@ -92,7 +179,7 @@ def serve_readers(dsn: str) -> Callable[[], None]:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(path))
         os.chmod(path, 0o600)
-        listener.listen(8)
+        listener.listen(LISTEN_BACKLOG)
     except Exception as exc:
         print(f"annotel engine: no read-only socket: {exc}", file=sys.stderr)
         return lambda: None
@@ -102,23 +189,27 @@ def serve_readers(dsn: str) -> Callable[[], None]:
     guard = threading.Lock()
 
     def answer(sock: socket.socket) -> None:
-        # The Connection reads a duplicate descriptor; ``sock`` stays for stop()'s shutdown.
-        conn = Connection(os.dup(sock.fileno()))
-        client = None
+        # The Wire reads a duplicate descriptor; ``sock`` stays for stop()'s shutdown.
+        wire = Wire(os.dup(sock.fileno()))
+        handle = None
         try:
             if stopping.is_set():
                 return
-            # A handle of its own on the engine this process already holds (no lock wait).
-            client = clickhouse_connect.get_client(dsn=dsn)
-            conn.send(("ok", None))
-            serve_requests(conn, {"query": query_handler(client, READ_ONLY)})
+            try:
+                check_peer(sock, uid)
+            except PeerRefused as exc:
+                print(f"annotel engine: reader refused: {exc}", file=sys.stderr)
+                raise
+            handle = _reader_handle(dsn, limit)
+            wire.send({"ok": {"timezone": engine_timezone(handle)}})
+            serve_requests(wire, {"query": _reader_query(handle)}, max_body=0)
         except Exception as exc:
             with contextlib.suppress(Exception):
-                conn.send(("error", type(exc).__name__, str(exc)))
+                wire.send(error_reply(exc))
         finally:
-            if client is not None:
-                client.close()
-            conn.close()
+            if handle is not None:
+                handle.close()
+            wire.close()
             sock.close()
             with guard:
                 readers.pop(threading.current_thread(), None)
@@ -163,14 +254,38 @@ def serve_readers(dsn: str) -> Callable[[], None]:
     return stop
 
 
+def _connect(path: Path) -> socket.socket | None:
+    """A socket connected to ``path``, or None when nobody listens there.
+
+    A full backlog (EAGAIN: the engine is busy accepting others) is retried
+    until ``ATTACH_TIMEOUT_S``, so a burst of readers waits instead of failing.
+    """
+    deadline = time.monotonic() + ATTACH_TIMEOUT_S
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(ATTACH_TIMEOUT_S)
+            sock.connect(str(path))
+            sock.settimeout(None)
+            return sock
+        except BlockingIOError:
+            sock.close()
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.02)
+        except OSError:
+            sock.close()
+            return None  # a socket left by an engine process that is gone
+
+
 class EngineReader(EngineChannel):
     """Read-only queries, run by the engine process that holds a directory."""
 
-    def __init__(self, conn: Connection, request_timeout: float = READ_TIMEOUT_S):
-        self._conn = conn
+    def __init__(self, wire: Wire, request_timeout: float = READ_TIMEOUT_S):
+        self._wire = wire
         self._lock = threading.Lock()
         self.request_timeout = request_timeout
-        self._receive(timeout=ATTACH_TIMEOUT_S)  # the engine process's "ok"
+        self._hello(timeout=ATTACH_TIMEOUT_S)  # the engine process's "ok"
 
     @classmethod
     def attach(cls, directory: Path) -> EngineReader | None:
@@ -178,20 +293,15 @@ class EngineReader(EngineChannel):
         path = socket_path(directory)
         if path is None or not path.exists():
             return None
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _connect(path)
+        if sock is None:
+            return None
         try:
-            sock.settimeout(ATTACH_TIMEOUT_S)
-            sock.connect(str(path))
-            sock.settimeout(None)
-        except OSError:
-            sock.close()
-            return None  # a socket left by an engine process that is gone
-        try:
-            return cls(Connection(sock.detach()))
+            return cls(Wire(sock.detach()))
         except ChdbProcessError:
             return None
 
-    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> NoReturn:
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> NoReturn:
         raise ChdbProcessError(
             "a reader of a running worker's engine runs queries only; stop the worker to change "
             "the database"

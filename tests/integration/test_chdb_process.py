@@ -236,13 +236,14 @@ def test_an_in_process_open_waits_for_the_engine_process_and_is_not_spoiled_by_a
 def test_a_worker_gone_between_an_insert_request_and_its_body_leaves_no_engine_behind(
     tmp_path: Path,
 ) -> None:
-    """The body follows its request as a second message; the worker can die in between."""
+    """The body follows its request's header as a frame of its own; the worker can die between."""
     dsn = "chdb://" + str(tmp_path / "ch")
     child = ChdbProcessClient(dsn)
     migrate(child)
-    # The worker's half of the protocol, cut short: the request, then nothing.
-    child._conn.send(("insert_native", "schema_migrations", ["version", "name"]))
-    child._conn.close()
+    # The worker's half of the protocol, cut short: a header announcing a body, then nothing.
+    header = {"op": "insert_native", "table": "schema_migrations", "columns": ["version", "name"]}
+    child._wire.send({**header, "body": True})
+    child._wire.close()
     assert child.process.wait(timeout=30) == 0, "the engine process closed chDB and exited"
     reopened = connect(dsn, open_timeout=5)  # the directory is free and intact
     try:
@@ -250,3 +251,20 @@ def test_a_worker_gone_between_an_insert_request_and_its_body_leaves_no_engine_b
         assert count == [(len(MIGRATIONS),)]
     finally:
         reopened.close()
+
+
+def test_the_engine_process_unpickles_nothing_its_worker_sends(tmp_path: Path) -> None:
+    """The worker's socket pair speaks the same data protocol: a pickle payload runs nothing."""
+    marker = tmp_path / "pickle-ran"
+
+    class Touch:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (open, (str(marker), "w"))
+
+    child = ChdbProcessClient("chdb://" + str(tmp_path / "ch"))
+    migrate(child)
+    child._wire._conn.send(Touch())  # a pickled message, framed as the old protocol was
+    header, _ = child._wire.receive()
+    assert header == {"error": "ProtocolError", "message": "a message header must be a JSON object"}
+    assert child.process.wait(timeout=30) == 0, "the channel ended: the engine closed and exited"
+    assert not marker.exists(), "the payload did not run"
