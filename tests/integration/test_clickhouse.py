@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from schemas.decode import Decoder
 from sinks.clickhouse import ClickHouseWriter, connect, migrate, migration_sql
-from sinks.schema import MIGRATIONS
+from sinks.schema import COLUMN_TYPES, MIGRATIONS, PARTITION_MONTH
 from tests import strategies
 from tests.pipeline import NOW, write
 
@@ -250,6 +250,35 @@ def test_migrations_are_idempotent_and_the_alerts_table_records_mutes(client: An
     assert sorted(applied) == [m.version for m in MIGRATIONS]
     columns = {r[0] for r in client.query("DESCRIBE TABLE alerts").result_rows}
     assert {"muted_by", "repeat"} <= columns
+
+
+def test_the_parsed_column_types_are_what_the_engine_created(client: Any) -> None:
+    """sinks.schema.COLUMN_TYPES (read from the DDL text) is what ClickHouse reports.
+
+    The contract's bounds test (tests/unit/test_storage_bounds.py) reads the
+    column types from COLUMN_TYPES; this holds that parse to the engine.
+    """
+    rows = client.query(
+        "SELECT table, name, type FROM system.columns WHERE database = currentDatabase() "
+        "ORDER BY table, position"
+    ).result_rows
+    engine: dict[str, dict[str, str]] = {}
+    for table, name, kind in rows:
+        engine.setdefault(table, {})[name] = kind
+    views = {
+        name
+        for (name,) in client.query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'View'"
+        ).result_rows
+    }
+    assert {table: kinds for table, kinds in engine.items() if table not in views} == COLUMN_TYPES
+    partitions = dict(
+        client.query(
+            "SELECT name, partition_key FROM system.tables WHERE database = currentDatabase() "
+            "AND partition_key != ''"
+        ).result_rows
+    )
+    assert {t: f"toYYYYMM({c})" for t, c in PARTITION_MONTH.items()} == partitions
 
 
 def test_cluster_ddl_targets_every_statement() -> None:
