@@ -457,7 +457,7 @@ def _native(table: str, batch: object) -> bytes:
     from clickhouse_connect.driver.insert import InsertContext
     from clickhouse_connect.driver.transform import NativeTransform
 
-    from sinks.clickhouse import Columns
+    from sinks.batches import Columns
     from sinks.schema import MIGRATIONS, TABLE_COLUMNS
 
     statement = next(s for m in MIGRATIONS for s in m.statements if f"EXISTS {table} (" in s)
@@ -595,7 +595,8 @@ def test_datetime64_ticks_are_the_clients_own() -> None:
 
 def test_the_writer_inserts_columns_or_rows_as_the_client_takes_them() -> None:
 
-    from sinks.clickhouse import ClickHouseWriter, Columns
+    from sinks.batches import Columns
+    from sinks.clickhouse import ClickHouseWriter
 
     class Context:
         def __init__(self) -> None:
