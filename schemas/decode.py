@@ -17,7 +17,6 @@ Differential tests in tests/unit/test_contract.py hold the two paths equal.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,13 +28,13 @@ from pydantic_core import SchemaValidator, core_schema
 
 from schemas.deadletter import DeadLetter, DeadLetterReason
 from schemas.events import (
-    HIDDEN,
     SCHEMA_VERSION,
     AnnotationEvent,
     TaskAudited,
     TaskCompleted,
     _EventBase,
     _visible_text,
+    escape_hidden,
     hidden_class,
     parse_rfc3339,
 )
@@ -97,9 +96,9 @@ def unprocessable(error: BaseException, event: object = None) -> DecodeError:
     of stopping the stream. ``event`` (the decoded event, if any) gives the
     ids to find it by.
     """
-    text = f"processing failed: {type(error).__name__}: {error}"
+    text = escape_hidden(f"processing failed: {type(error).__name__}: {error}")
     hints = {
-        name: HIDDEN.sub(_escape, value[:128])
+        name: escape_hidden(value[:128])
         for name in ("event_type", "project_id", "event_id")
         if isinstance(value := getattr(event, name, None), str)
     }
@@ -120,14 +119,7 @@ def _hint(obj: dict[str, Any], name: str) -> str | None:
     message was refused, possibly for that very character.
     """
     value = obj.get(name)
-    if not isinstance(value, str):
-        return None
-    return HIDDEN.sub(_escape, value[:128])
-
-
-def _escape(found: re.Match[str]) -> str:
-    code = ord(found.group())
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return escape_hidden(value[:128]) if isinstance(value, str) else None
 
 
 def _from_validation_error(exc: ValidationError, obj: dict[str, Any]) -> DecodeError:
