@@ -19,7 +19,8 @@ from sinks import batches as batches_module
 from sinks.clickhouse import ClickHouseWriter, UnstorableRows, connect, migrate, migration_sql
 from sinks.failures import rows_at_fault
 from sinks.schema import COLUMN_TYPES, MIGRATIONS, PARTITION_MONTH, TABLE_COLUMNS
-from streams.rows import rows_for_checkpoint
+from streams.rows import dlq_row, rows_for_checkpoint
+from streams.state import PartitionState
 from tests import corpus, strategies
 from tests.pipeline import NOW, aggregate, write
 
@@ -461,3 +462,45 @@ async def test_an_event_row_the_writer_refuses_becomes_an_unprocessable_dead_let
     stored = clean.query("SELECT count() FROM task_events FINAL").result_rows
     assert stored == [(19,)]
     assert clean.query("SELECT sum(rework_submitted) FROM metrics_1m FINAL").result_rows == [(20,)]
+
+
+CASES = corpus.load()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_each_hostile_case_is_stored_or_a_dead_letter_with_its_reason(
+    clean: Any, case: corpus.Case
+) -> None:
+    """The regression corpus (issue 19's cases), on a fresh partition, into real chDB."""
+    decoder = Decoder(1 << 16, 86400)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    state = PartitionState(0, 120 * 10**6, 48 * 3600 * 10**6)
+    outcomes = []
+    for line in case.lines:
+        decoded = decoder.decode(line, now)
+        topic = (
+            "annotation.task-audited" if b"task_audited" in line else "annotation.task-completed"
+        )
+        outcomes.append(state.process(decoded, line, topic, state.offsets.get(topic, 0)))
+    writer = ClickHouseWriter(lambda: clean, base_delay=10.0)  # a retry would show
+    state.advance(close_all=True)
+    refused = writer.write(
+        rows_for_checkpoint([state], int(now.timestamp() * 10**6)),
+        rejectable=("task_events", "audit_events"),
+    )
+    writer.write({"dlq_events": [dlq_row(d, 0, i) for i, d in enumerate(state.dead_letters)]})
+    assert refused == [] and writer.stats.retries == 0
+    stored = clean.query(
+        "SELECT count() FROM (SELECT event_id FROM task_events FINAL "
+        "UNION ALL SELECT event_id FROM audit_events FINAL)"
+    ).result_rows[0][0]
+    letters = clean.query("SELECT reason, field, hex(payload) FROM dlq_events FINAL").result_rows
+    if case.poison:
+        assert outcomes == ["dead"] * len(case.lines)
+        assert stored == 0
+        assert sorted(letters) == sorted(
+            (case.expect, case.field, line.hex().upper()) for line in case.lines
+        )
+    else:
+        assert set(outcomes) <= {"accepted", "late"}
+        assert stored == len(case.lines) and letters == []
