@@ -26,6 +26,11 @@ class Case:
     expect: str  # "stored" or a dead-letter reason
     field: str | None
     lines: tuple[bytes, ...]
+    # Stored only on a fresh partition (too_late once it has a watermark).
+    fresh_only: bool = False
+    # A value below the state's micro-units (1e-6): stored exactly in the event
+    # table, summed as 0 in the aggregates, where an exact oracle differs.
+    micro_units: bool = False
 
     @property
     def poison(self) -> bool:
@@ -45,6 +50,14 @@ def load() -> list[Case]:
         else:
             lines = (entry["raw"].encode("utf-8", "surrogatepass"),)
         cases.append(
-            Case(entry["case"], entry["finding"], entry["expect"], entry.get("field"), lines)
+            Case(
+                entry["case"],
+                entry["finding"],
+                entry["expect"],
+                entry.get("field"),
+                lines,
+                entry.get("fresh_only", False),
+                entry.get("micro_units", False),
+            )
         )
     return cases
