@@ -224,7 +224,7 @@ def _shadow(node: Any) -> Any:
     """A copy of a core schema with every known Python validator made native.
 
     Each replacement is checked against the schema it wraps, so that a later
-    change to events.py (a pattern on Identifier, a constraint on Timestamp...)
+    change to events.py (a pattern on Identifier, a new constraint on EventTime...)
     disables the fast path instead of being silently dropped by it.
     """
     if isinstance(node, list):

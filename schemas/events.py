@@ -224,7 +224,7 @@ class _EventBase(BaseModel):
         default="",
         max_length=128,
         description="Vendor of the annotator; null or absent means in-house (stored as '').",
-        json_schema_extra={"type": ["string", "null"], "minLength": 1},
+        json_schema_extra={"type": ["string", "null"], "minLength": 1, **_VISIBLE_SCHEMA},
     )
     locale: Locale = Field(default="und", description="BCP 47 tag, e.g. zh-CN.")
     source: Source = Field(

@@ -46,6 +46,29 @@ def test_valid_events_validate_against_exported_json_schema(data: dict[str, Any]
     jsonschema.validate(data, json_schema(model))
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"attempt": 65536},
+        {"handle_time_s": 86400.5},
+        {"locale": "zh\x1b]0;title\x07"},
+        {"tags": ["a\u202eb"]},
+        {"vendor_id": "v\u200b"},
+        {"project_id": "\ufeffp"},
+    ],
+    ids=repr,
+)
+def test_the_exported_json_schema_refuses_what_the_storage_cannot_hold(
+    changes: dict[str, Any],
+) -> None:
+    """Feeds that validate with the export refuse the same bounds and characters."""
+    data = {**_valid_completed(), **changes}
+    jsonschema.validate(_valid_completed(), json_schema(TaskCompleted))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, json_schema(TaskCompleted))
+    assert isinstance(decode(data), DecodeError)
+
+
 def _valid_completed() -> dict[str, Any]:
     return {
         "event_type": "task_completed",
