@@ -1,8 +1,9 @@
 """Dead letters: a rejected message, kept losslessly with the reason it was rejected.
 
 Nothing that enters the system is dropped silently: a message that fails the
-contract (or arrives beyond the retention horizon) becomes a DeadLetter on the
-dead-letter topic, and the sink stores it in ``dlq_events``.
+contract (or arrives beyond the retention horizon, or whose processing or
+storage failed: ``unprocessable``) becomes a DeadLetter on the dead-letter
+topic, and the sink stores it in ``dlq_events``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.storage import DATETIME64_RANGE, int_range
+
 DeadLetterReason = Literal[
     "invalid_json",
     "not_an_object",
@@ -26,6 +29,7 @@ DeadLetterReason = Literal[
     "too_large",
     "future_timestamp",
     "too_late",
+    "unprocessable",
 ]
 REASONS: tuple[DeadLetterReason, ...] = (
     "invalid_json",
@@ -37,6 +41,7 @@ REASONS: tuple[DeadLetterReason, ...] = (
     "too_large",
     "future_timestamp",
     "too_late",
+    "unprocessable",
 )
 
 # Kafka's default message limit is 1 MB; a dead letter must fit in one message
@@ -58,17 +63,19 @@ class DeadLetter(BaseModel):
     message: str = Field(description="Human-readable, names the offending field.")
     field: str | None = None
     payload_b64: str
-    payload_size: int
+    # Bounded by their dlq_events columns (a dead letter read back from the topic
+    # is checked like an event: one that could not be stored is not one).
+    payload_size: int = Field(ge=0, le=int_range("UInt64")[1])
     payload_sha256: str
     payload_truncated: bool = False
     event_type: str | None = None
     project_id: str | None = None
     event_id: str | None = None
     source_topic: str | None = None
-    source_partition: int | None = None
-    source_offset: int | None = None
+    source_partition: int | None = Field(default=None, ge=0, le=int_range("Int32")[1])
+    source_offset: int | None = Field(default=None, ge=0, le=int_range("Int64")[1])
     producer: Literal["ingest", "stream"] = "stream"
-    received_at: datetime
+    received_at: datetime = Field(ge=DATETIME64_RANGE[0], le=DATETIME64_RANGE[1])
 
     @classmethod
     def build(

@@ -33,7 +33,9 @@ from schemas.events import (
     TaskAudited,
     TaskCompleted,
     _EventBase,
-    _identifier,
+    _visible_text,
+    escape_hidden,
+    hidden_class,
     parse_rfc3339,
 )
 
@@ -82,10 +84,42 @@ class DecodeError:
 
 Decoded = AnnotationEvent | DecodeError
 
+# How much of an error's text a dead letter keeps.
+MAX_ERROR_TEXT = 1000
+
+
+def unprocessable(error: BaseException, event: object = None) -> DecodeError:
+    """An ``unprocessable`` rejection: handling the message raised ``error``.
+
+    For failures the contract did not foresee (a bug, a value the bounds let
+    through): the message becomes a dead letter with the error text instead
+    of stopping the stream. ``event`` (the decoded event, if any) gives the
+    ids to find it by.
+    """
+    text = escape_hidden(f"processing failed: {type(error).__name__}: {error}")
+    hints = {
+        name: escape_hidden(value[:128])
+        for name in ("event_type", "project_id", "event_id")
+        if isinstance(value := getattr(event, name, None), str)
+    }
+    return DecodeError(
+        "unprocessable",
+        text[:MAX_ERROR_TEXT],
+        None,
+        hints.get("event_type"),
+        hints.get("project_id"),
+        hints.get("event_id"),
+    )
+
 
 def _hint(obj: dict[str, Any], name: str) -> str | None:
+    """A rejected message's own id, to find it by: hidden characters spelt as escapes.
+
+    The hint is stored and shown (dlq_events, its Kafka key) although the
+    message was refused, possibly for that very character.
+    """
     value = obj.get(name)
-    return value[:128] if isinstance(value, str) else None
+    return escape_hidden(value[:128]) if isinstance(value, str) else None
 
 
 def _from_validation_error(exc: ValidationError, obj: dict[str, Any]) -> DecodeError:
@@ -118,7 +152,7 @@ def _from_validation_error(exc: ValidationError, obj: dict[str, Any]) -> DecodeE
 # --- fast path -------------------------------------------------------------
 #
 # Most of the reference cost is the Python code pydantic calls back into for
-# every event: the identifier check (7 times), parse_rfc3339 (twice), the
+# every event: the text check (7 to 9 times), parse_rfc3339 (twice), the
 # vendor_id validator and the model validator. The shadow validators below are
 # the models' own core schemas with each of those callbacks replaced by a
 # pydantic-core-native equivalent that accepts the same inputs (or fewer), so
@@ -132,9 +166,12 @@ def _from_validation_error(exc: ValidationError, obj: dict[str, Any]) -> DecodeE
 # The shadow only ever accepts. When it rejects (or anything raises), the
 # reference path runs and produces the dead-letter reason, field and message.
 
-# events._CONTROL as a pydantic-core (Rust regex) pattern that must match the
-# whole string: no C0, DEL or C1 control anywhere. Rust's $ is end of text.
-_NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+# events._visible_text as a pydantic-core (Rust regex) pattern that must match
+# the whole string: none of events.HIDDEN_RANGES anywhere. Rust's $ is end of
+# text. (Lone surrogates, which the Python check also refuses, are no Rust
+# text: pydantic-core fails such a string before the pattern, so the
+# reference path decides.)
+_VISIBLE = f"^[^{hidden_class()}]*$"
 
 # The common shape of events._RFC3339: ASCII digits, upper-case T, Z or
 # +hh:mm, at most 6 fraction digits. For such text parse_rfc3339 hands the
@@ -142,10 +179,30 @@ _NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
 # which fromisoformat maps to the same timezone.utc), so calling fromisoformat
 # directly gives the same value. Other spellings the contract allows (t, z, a
 # space, 7+ fraction digits) are left to the reference path.
+#
+# The field's bounds (ge/le) are kept by accepting only the years whose every
+# instant, under any offset (less than a day), lies within them: a timestamp
+# in another year, near a bound, takes the reference path, which compares.
+# No comparison is added to the fast path.
 _TIMESTAMP = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
-    r"(?:[+-][0-9]{2}:[0-9]{2}|Z)$"
+    r"^{years}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(?:\.[0-9]{{1,6}})?"
+    r"(?:[+-][0-9]{{2}}:[0-9]{{2}}|Z)$"
 )
+_DAY = timedelta(days=1)
+
+
+def _timestamp_pattern(low: datetime, high: datetime) -> str:
+    """_TIMESTAMP for the years entirely within [low, high] whatever the offset."""
+    first = low.astimezone(UTC).year + 1
+    while datetime(first, 1, 1, tzinfo=UTC) - _DAY < low:
+        first += 1
+    last = high.astimezone(UTC).year - 1
+    while datetime(last + 1, 1, 1, tzinfo=UTC) + _DAY > high:
+        last -= 1
+    if first > last:
+        raise _UnknownValidator("bounds narrower than a year")
+    years = "|".join(f"{year:04d}" for year in range(first, last + 1))
+    return _TIMESTAMP.format(years=f"(?:{years})")
 
 
 def _unbound(function: Any) -> Any:
@@ -167,7 +224,7 @@ def _shadow(node: Any) -> Any:
     """A copy of a core schema with every known Python validator made native.
 
     Each replacement is checked against the schema it wraps, so that a later
-    change to events.py (a pattern on Identifier, a constraint on Timestamp...)
+    change to events.py (a pattern on Identifier, a new constraint on EventTime...)
     disables the fast path instead of being silently dropped by it.
     """
     if isinstance(node, list):
@@ -178,18 +235,19 @@ def _shadow(node: Any) -> Any:
     if isinstance(kind, str) and kind.startswith("function-"):
         function = _unbound(node["function"]["function"])
         inner = _shadow(node["schema"])
-        if function is _identifier and kind == "function-before" and _plain_str(inner):
-            return {**inner, "pattern": _NO_CONTROL}
+        if function is _visible_text and kind == "function-before" and _plain_str(inner):
+            return {**inner, "pattern": _VISIBLE}
         if (
             function is _VENDOR
             and kind == "function-before"
             and _plain_str(inner)
             and inner.get("min_length", 0) <= 1
         ):
-            return core_schema.nullable_schema({**inner, "min_length": 1, "pattern": _NO_CONTROL})
-        if function is parse_rfc3339 and kind == "function-before" and inner == _DATETIME:
+            return core_schema.nullable_schema({**inner, "min_length": 1, "pattern": _VISIBLE})
+        if function is parse_rfc3339 and kind == "function-before" and _bounded_datetime(inner):
             return core_schema.no_info_after_validator_function(
-                datetime.fromisoformat, core_schema.str_schema(pattern=_TIMESTAMP)
+                datetime.fromisoformat,
+                core_schema.str_schema(pattern=_timestamp_pattern(inner["ge"], inner["le"])),
             )
         if function in _AFTER_IN_FINISH and kind == "function-after":
             return inner
@@ -197,8 +255,20 @@ def _shadow(node: Any) -> Any:
     return {key: _shadow(value) for key, value in node.items() if key not in _DROP}
 
 
-# What Timestamp's parse_rfc3339 hands its result to (a datetime passes unchanged).
-_DATETIME = {"type": "datetime", "microseconds_precision": "truncate"}
+def _bounded_datetime(schema: dict[str, Any]) -> bool:
+    """What a bounded timestamp's parse_rfc3339 hands its result to: a datetime in [ge, le].
+
+    Bounds are required (every time field has them) and must be aware.
+    """
+    return (
+        set(schema) == {"type", "microseconds_precision", "ge", "le"}
+        and schema["type"] == "datetime"
+        and schema["microseconds_precision"] == "truncate"
+        and all(
+            isinstance(schema[k], datetime) and schema[k].utcoffset() is not None
+            for k in ("ge", "le")
+        )
+    )
 
 
 def _plain_str(schema: dict[str, Any]) -> bool:
@@ -295,10 +365,14 @@ class Decoder:
         self.max_future_skew = timedelta(seconds=max_future_skew_s)
 
     def decode(self, raw: bytes, now: datetime | None = None) -> Decoded:
-        obj = self._load(raw)
-        if isinstance(obj, DecodeError):
-            return obj
-        return self.decode_object(obj, now)
+        """The event, or why not; never raises (what cannot be decoded is ``unprocessable``)."""
+        try:
+            obj = self._load(raw)
+            if isinstance(obj, DecodeError):
+                return obj
+            return self.decode_object(obj, now)
+        except Exception as exc:
+            return unprocessable(exc)
 
     def decode_reference(self, raw: bytes, now: datetime | None = None) -> Decoded:
         """``decode`` through the pure-pydantic path only (same checks, same order)."""

@@ -25,13 +25,54 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from schemas.storage import (
+    ATTEMPT_MAX,
+    MAX_DURATION_S,
+    OCCURRED_AT_RANGE,
+    TASK_CREATED_AT_RANGE,
+    rfc3339,
+)
+
 SCHEMA_VERSION = 1
 EVENT_TYPES = ("task_completed", "task_audited")
 
-# C0, DEL and C1 controls. Identifiers are compared byte-exact downstream and
-# end up in dashboards and alert texts, where a control character would be
-# invisible or break a terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Characters no string of the contract may contain (one check for every
+# free-text field, identifiers included): C0 and C1 controls and DEL; the
+# bidirectional formatting characters, which reorder what a terminal or a
+# dashboard shows; zero-width and other invisible format characters, which
+# make two labels that look the same count apart (values are compared
+# exactly); line and paragraph separators; tag characters (invisible text).
+# Strings end up in dashboards, alert texts and terminals, where an ``ESC ]0;``
+# sequence retitles the window and U+202E reverses what follows.
+HIDDEN_RANGES = (
+    (0x0000, 0x001F),  # C0 controls
+    (0x007F, 0x009F),  # DEL, C1 controls
+    (0x00AD, 0x00AD),  # soft hyphen
+    (0x061C, 0x061C),  # Arabic letter mark
+    (0x180E, 0x180E),  # Mongolian vowel separator
+    (0x200B, 0x200F),  # zero-width space, non-joiner, joiner; LRM, RLM
+    (0x2028, 0x202E),  # line and paragraph separators; LRE, RLE, PDF, LRO, RLO
+    (0x2060, 0x206F),  # word joiner, invisible operators, LRI, RLI, FSI, PDI, deprecated
+    (0xFEFF, 0xFEFF),  # zero-width no-break space (byte-order mark)
+    (0xFFF9, 0xFFFB),  # interlinear annotation
+    (0xE0000, 0xE007F),  # tag characters
+)
+
+
+def hidden_class(ranges: tuple[tuple[int, int], ...] = HIDDEN_RANGES) -> str:
+    """The ranges as a regex character class body (escapes Python, Rust and ECMA share)."""
+
+    def escape(code: int) -> str:
+        return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
+
+    return "".join(
+        escape(low) if low == high else f"{escape(low)}-{escape(high)}" for low, high in ranges
+    )
+
+
+# Lone surrogates as well, which JSON cannot carry but a Python caller can
+# (a String column stores UTF-8, which has no surrogates).
+HIDDEN = re.compile(f"[{hidden_class()}\\uD800-\\uDFFF]")
 
 # RFC 3339 date-time; the offset is mandatory (a naive time is ambiguous).
 _RFC3339 = re.compile(
@@ -39,9 +80,26 @@ _RFC3339 = re.compile(
 )
 
 
-def _identifier(value: Any) -> Any:
-    if isinstance(value, str) and _CONTROL.search(value):
-        raise PydanticCustomError("invalid_field", "must not contain control characters")
+def escape_hidden(text: str) -> str:
+    """The text with each hidden character spelt as an escape (\\u202e), for display."""
+    return HIDDEN.sub(_escape, text)
+
+
+def _escape(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _visible_text(value: Any) -> Any:
+    if isinstance(value, str):
+        found = HIDDEN.search(value)
+        if found is not None:
+            raise PydanticCustomError(
+                "invalid_field",
+                "must not contain control, bidirectional or invisible characters "
+                "(U+{code} at position {position})",
+                {"code": f"{ord(found.group()):04X}", "position": found.start()},
+            )
     return value
 
 
@@ -86,18 +144,54 @@ def _format_rfc3339(value: datetime) -> str:
     return value.isoformat()
 
 
+def _time_schema(bounds: tuple[datetime, datetime]) -> WithJsonSchema:
+    low, high = (rfc3339(moment) for moment in bounds)
+    # formatMinimum / formatMaximum: the JSON Schema vocabulary validators such as
+    # ajv-formats apply to dates; the description says it for everyone else.
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "formatMinimum": low,
+            "formatMaximum": high,
+            "description": f"RFC 3339 with an offset, from {low} to {high}.",
+        }
+    )
+
+
+# The text check, also as a JSON Schema pattern for feeds (surrogates and
+# characters beyond U+FFFF are left out: ECMA patterns without the u flag
+# see UTF-16 halves).
+_VISIBLE_PATTERN = f"^[^{hidden_class(tuple(r for r in HIDDEN_RANGES if r[1] <= 0xFFFF))}]*$"
+_VISIBLE_SCHEMA = {"pattern": _VISIBLE_PATTERN}
+
 Identifier = Annotated[
     str,
-    Field(min_length=1, max_length=128),
-    BeforeValidator(_identifier),
+    Field(min_length=1, max_length=128, json_schema_extra=_VISIBLE_SCHEMA),
+    BeforeValidator(_visible_text),
 ]
-Timestamp = Annotated[
+# Event time: stored as itself (DateTime64(3)) and as its minute (DateTime).
+EventTime = Annotated[
     datetime,
+    Field(ge=OCCURRED_AT_RANGE[0], le=OCCURRED_AT_RANGE[1]),
     BeforeValidator(parse_rfc3339),
     PlainSerializer(_format_rfc3339, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
+    _time_schema(OCCURRED_AT_RANGE),
 ]
-ShortText = Annotated[str, Field(max_length=64)]
+CreatedTime = Annotated[
+    datetime,
+    Field(ge=TASK_CREATED_AT_RANGE[0], le=TASK_CREATED_AT_RANGE[1]),
+    BeforeValidator(parse_rfc3339),
+    PlainSerializer(_format_rfc3339, return_type=str, when_used="json"),
+    _time_schema(TASK_CREATED_AT_RANGE),
+]
+ShortText = Annotated[
+    str, Field(max_length=64, json_schema_extra=_VISIBLE_SCHEMA), BeforeValidator(_visible_text)
+]
+Locale = Annotated[
+    str, Field(max_length=35, json_schema_extra=_VISIBLE_SCHEMA), BeforeValidator(_visible_text)
+]
+Seconds = Annotated[float, Field(ge=0, le=MAX_DURATION_S)]
 Labels = Annotated[list[ShortText], Field(max_length=32)]
 Source = Literal["human", "machine", "hybrid"]
 
@@ -116,8 +210,9 @@ class _EventBase(BaseModel):
     event_id: Identifier = Field(
         description="Unique per project; (project_id, event_id) is the deduplication key."
     )
-    occurred_at: Timestamp = Field(
-        description="Event time, RFC 3339 with an offset (Z or +08:00); fractions allowed."
+    occurred_at: EventTime = Field(
+        description="Event time, RFC 3339 with an offset (Z or +08:00); fractions allowed; "
+        f"from {rfc3339(OCCURRED_AT_RANGE[0])} to {rfc3339(OCCURRED_AT_RANGE[1])}."
     )
     project_id: Identifier
     queue_id: Identifier
@@ -129,9 +224,9 @@ class _EventBase(BaseModel):
         default="",
         max_length=128,
         description="Vendor of the annotator; null or absent means in-house (stored as '').",
-        json_schema_extra={"type": ["string", "null"], "minLength": 1},
+        json_schema_extra={"type": ["string", "null"], "minLength": 1, **_VISIBLE_SCHEMA},
     )
-    locale: str = Field(default="und", max_length=35, description="BCP 47 tag, e.g. zh-CN.")
+    locale: Locale = Field(default="und", description="BCP 47 tag, e.g. zh-CN.")
     source: Source = Field(
         default="human",
         description="Who produced the label: human, machine or hybrid.",
@@ -147,7 +242,7 @@ class _EventBase(BaseModel):
                 raise PydanticCustomError(
                     "invalid_field", "must be 1-128 characters, or null for in-house"
                 )
-            _identifier(value)
+            _visible_text(value)
         return value
 
 
@@ -161,16 +256,16 @@ class TaskCompleted(_EventBase):
 
     event_type: Literal["task_completed"]
     status: Literal["submitted", "skipped", "expired"]
-    handle_time_s: float | None = Field(
+    handle_time_s: Seconds | None = Field(
         default=None,
-        ge=0,
-        le=86400,
-        description="Seconds spent; required when status is submitted.",
+        description="Seconds spent, at most a day; required when status is submitted.",
     )
-    task_created_at: Timestamp | None = Field(
+    task_created_at: CreatedTime | None = Field(
         default=None, description="When the task was created; not after occurred_at."
     )
-    attempt: int = Field(default=1, ge=1, description="Above 1 means rework.")
+    attempt: int = Field(
+        default=1, ge=1, le=ATTEMPT_MAX, description="Above 1 means rework; stored as UInt16."
+    )
     is_gold: bool = False
     gold_correct: bool | None = Field(
         default=None,
@@ -224,7 +319,9 @@ class TaskAudited(_EventBase):
         default_factory=list, description="A category repeated in one audit counts once."
     )
     audit_kind: Literal["spot", "full", "speed", "gold", "consensus"] = "spot"
-    audit_time_s: float | None = Field(default=None, ge=0)
+    audit_time_s: Seconds | None = Field(
+        default=None, description="Seconds the audit took, at most a day."
+    )
 
     @field_validator("error_categories", mode="after")
     @classmethod

@@ -16,12 +16,14 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sinks.batches import Columns, RejectedRow, row, row_count, split_by_month, take
+from sinks.failures import rows_at_fault
 from sinks.schema import MIGRATIONS, TABLE_COLUMNS, for_cluster
 from sinks.server_url import TlsFiles, client_arguments, parse_server_url
 
@@ -167,35 +169,23 @@ def migrate(client: Any, cluster: str | None = None) -> list[int]:
     return done
 
 
-class Columns(list[list[Any]]):
-    """A batch already pivoted into columns: one list per column, in the table's order.
-
-    The stream builds its ClickHouse batches this way (no per-row lists, and
-    the client does not pivot them again). ``rows`` is the row count.
-    """
-
-    __slots__ = ("rows",)
-
-    def __init__(self, columns: Sequence[list[Any]], rows: int):
-        super().__init__(columns)
-        self.rows = rows
-
-    def as_rows(self) -> list[list[Any]]:
-        return [list(row) for row in zip(*self, strict=True)]
-
-
-def _row_count(batch: Sequence[Sequence[Any]]) -> int:
-    return batch.rows if isinstance(batch, Columns) else len(batch)
-
-
 @dataclass
 class WriterStats:
     rows: dict[str, int] = field(default_factory=dict)
     inserts: int = 0
     retries: int = 0
     failures: int = 0
+    rejected: int = 0  # rows refused for their own values (see RejectedRow)
     last_insert_s: float = 0.0
     failing_since: float | None = None
+
+
+class UnstorableRows(RuntimeError):
+    """Rows of a table whose caller takes no rejections were refused for their values."""
+
+
+class _RowsRefused(Exception):
+    """An insert failed because of its rows (``sinks.failures``): not retried."""
 
 
 class ClickHouseWriter:
@@ -206,6 +196,17 @@ class ClickHouseWriter:
     (the stream) stays blocked, which stops consumption: backpressure, not
     loss. Rows are idempotent (ReplacingMergeTree keys and versions), so a
     retry after an ambiguous failure is safe.
+
+    A failure the rows themselves cause (``sinks.failures.rows_at_fault``: a
+    value the encoder or the server refuses) is never retried: it would fail
+    forever and stop the stream. For the tables the caller names
+    ``rejectable``, the batch is halved until the refused rows are alone;
+    the rest is written and those rows are returned (``RejectedRow``) for the
+    caller to dead-letter; for any other table a refused row raises
+    ``UnstorableRows`` (nothing it could be turned into; the rows of those
+    tables are ours, built within their columns, so this means a bug).
+    A batch spanning more months than one insert may hold is written in
+    parts (``sinks.batches.split_by_month``).
     """
 
     def __init__(
@@ -246,11 +247,49 @@ class ClickHouseWriter:
         pid = getattr(self._client, "pid", None)
         return pid if isinstance(pid, int) else None
 
-    def write(self, batches: Mapping[str, Sequence[Sequence[Any]]]) -> None:
+    def write(
+        self,
+        batches: Mapping[str, Sequence[Sequence[Any]]],
+        *,
+        rejectable: Collection[str] = (),
+    ) -> list[RejectedRow]:
+        """Store every row; returns the rows of ``rejectable`` tables refused for their values."""
+        rejected: list[RejectedRow] = []
         with self._lock:
             for table, rows in batches.items():
-                if _row_count(rows):
-                    self._insert_with_retry(table, rows)
+                if row_count(rows):
+                    for part in split_by_month(table, rows):
+                        rejected.extend(self._store(table, part, table in rejectable))
+        return rejected
+
+    def _store(
+        self, table: str, rows: Sequence[Sequence[Any]], rejectable: bool
+    ) -> list[RejectedRow]:
+        """Insert; on a row fault, halve until the refused rows are alone.
+
+        Halving also cures what the whole batch causes (more partitions than
+        one insert may hold): then nothing is refused.
+        """
+        try:
+            self._insert_with_retry(table, rows)
+            return []
+        except _RowsRefused as refused:
+            error = refused.__cause__ or refused
+            n = row_count(rows)
+            if n > 1:
+                half = n // 2
+                return self._store(table, take(rows, range(half)), rejectable) + self._store(
+                    table, take(rows, range(half, n)), rejectable
+                )
+            text = f"{type(error).__name__}: {error}"
+            if not rejectable:
+                raise UnstorableRows(f"{table}: a row refused for its values: {text}") from error
+            self.stats.rejected += 1
+            log.error(
+                "clickhouse refused a row for its values; it becomes a dead letter",
+                extra={"table": table, "error": text[:500]},
+            )
+            return [RejectedRow(table, row(rows, 0), text)]
 
     def _insert(self, table: str, batch: Sequence[Sequence[Any]]) -> None:
         client = self.client
@@ -275,12 +314,15 @@ class ClickHouseWriter:
             )
 
     def _insert_with_retry(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert, retrying what a retry can cure; raises _RowsRefused for what it cannot."""
         attempt = 0
         while True:
             started = time.monotonic()
             try:
                 self._insert(table, rows)
             except Exception as exc:
+                if rows_at_fault(exc):
+                    raise _RowsRefused from exc
                 attempt += 1
                 self.stats.retries += 1
                 if self.stats.failing_since is None:
@@ -294,7 +336,7 @@ class ClickHouseWriter:
                     "clickhouse insert failed; retrying",
                     extra={
                         "table": table,
-                        "rows": _row_count(rows),
+                        "rows": row_count(rows),
                         "attempt": attempt,
                         "retry_in_s": round(delay, 2),
                         "error": type(exc).__name__,
@@ -305,7 +347,7 @@ class ClickHouseWriter:
                 time.sleep(delay)
                 continue
             self.stats.inserts += 1
-            self.stats.rows[table] = self.stats.rows.get(table, 0) + _row_count(rows)
+            self.stats.rows[table] = self.stats.rows.get(table, 0) + row_count(rows)
             self.stats.last_insert_s = time.monotonic() - started
             self.stats.failing_since = None
             return

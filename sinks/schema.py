@@ -325,6 +325,55 @@ ORDER BY version"""
 
 
 MIGRATIONS = _migrations()
+_TABLE_BODY = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+) \((.*)\n\) ENGINE", re.S)
+_ADD_COLUMN = re.compile(
+    r"^ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+) (.+?)(?: DEFAULT .*)?$"
+)
+_PARTITION = re.compile(
+    r"^CREATE TABLE IF NOT EXISTS (\w+) .*\nPARTITION BY toYYYYMM\((\w+)\)$", re.S | re.M
+)
+
+
+def _column_types() -> dict[str, dict[str, str]]:
+    """Each table's columns and their ClickHouse types, read from the migrations' DDL.
+
+    One column per line in a CREATE TABLE body (types may hold commas, lines
+    end with one); ALTER TABLE ... ADD COLUMN adds. Checked against what
+    the engine reports after ``migrate`` (tests/integration/test_clickhouse.py).
+    """
+    tables: dict[str, dict[str, str]] = {}
+    for migration in MIGRATIONS:
+        for statement in migration.statements:
+            body = _TABLE_BODY.match(statement)
+            if body is not None:
+                columns = tables.setdefault(body.group(1), {})
+                for line in body.group(2).splitlines():
+                    line = line.strip().removesuffix(",")
+                    if line:
+                        name, kind = line.split(" ", 1)
+                        columns[name] = kind
+            added = _ADD_COLUMN.match(statement)
+            if added is not None:
+                tables[added.group(1)][added.group(2)] = added.group(3)
+    return tables
+
+
+def _partition_months() -> dict[str, str]:
+    """Table -> the column its ``PARTITION BY toYYYYMM(...)`` reads."""
+    found = {}
+    for migration in MIGRATIONS:
+        for statement in migration.statements:
+            match = _PARTITION.search(statement)
+            if match is not None:
+                found[match.group(1)] = match.group(2)
+    return found
+
+
+COLUMN_TYPES = _column_types()
+# Tables partitioned by month, and the column the month comes from: ClickHouse
+# refuses an insert whose rows span more than max_partitions_per_insert_block
+# (100) partitions, so the writer splits such a batch (sinks.clickhouse).
+PARTITION_MONTH = _partition_months()
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree)(\((\w*)\))?")
 _CREATE = re.compile(r"^CREATE (TABLE|VIEW) IF NOT EXISTS (\w+)")

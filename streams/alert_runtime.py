@@ -68,7 +68,7 @@ class AlertRuntime:
         read_topic: ReadTopic,
         read_state: Callable[[], Awaitable[list[bytes]]],
         seek: Seek,
-        run_blocking: Callable[[Callable[[], None]], Awaitable[None]],
+        run_blocking: Callable[[Callable[[], object]], Awaitable[None]],
         windows_topic: str,
         state_topic: str,
         alerts_topic: str,

@@ -9,6 +9,7 @@ processor with its own checkpoint log (see ``streams.processor``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,7 +29,7 @@ from streams.alert_runtime import AlertRuntime
 from streams.intake import GROUP_SUFFIX, Intake
 from streams.kafka import aiokafka_security, faust_credentials
 from streams.processor import Message, Processor
-from streams.rows import dlq_row
+from streams.rows import dlq_row, refused_dlq_row
 from streams.settings import Settings
 from streams.statelog import base_of, decode_checkpoints
 
@@ -296,7 +297,22 @@ def create_app(
                     )
                 rows.append(dlq_row(letter, message.partition, message.offset))
             # Acked by Faust only after this returns, i.e. after the rows are durable.
-            await loop.run_in_executor(processor.executor, writer.write, {"dlq_events": rows})
+            refused = await loop.run_in_executor(
+                processor.executor,
+                functools.partial(writer.write, {"dlq_events": rows}, rejectable=("dlq_events",)),
+            )
+            if refused:  # a letter its columns cannot hold: stored as one that says so
+                by_position = {(e.message.partition, e.message.offset): e.message for e in events}
+                replacements = []
+                for rejected in refused:
+                    # The row ends with dlq_partition, dlq_offset: the message it came from.
+                    message = by_position[(rejected.values[-2], rejected.values[-1])]
+                    replacements.append(
+                        refused_dlq_row(rejected, message.value or b"", message.topic)
+                    )
+                await loop.run_in_executor(
+                    processor.executor, writer.write, {"dlq_events": replacements}
+                )
             runtime.dlq_rows += len(rows)
             for event in events:
                 message = event.message
@@ -379,7 +395,7 @@ def _alerting(
     async def seek(topic: str, partition: int, offset: int) -> None:
         await _seek(app, TP(topic, partition), offset)
 
-    async def run_blocking(fn: Callable[[], None]) -> None:
+    async def run_blocking(fn: Callable[[], object]) -> None:
         await asyncio.get_running_loop().run_in_executor(processor.executor, fn)
 
     alerts = AlertRuntime(

@@ -200,7 +200,14 @@ def render_metrics(runtime: Runtime) -> str:
         "time spent writing checkpoints (ClickHouse rows, dead letters, state records)",
         stats.get("checkpoint_ms_total", 0) / 1000,
     )
-    for key in ("checkpoints", "snapshots", "redelivered", "gap_dropped", "dropped_unassigned"):
+    for key in (
+        "checkpoints",
+        "snapshots",
+        "redelivered",
+        "gap_dropped",
+        "dropped_unassigned",
+        "unstored_rows",
+    ):
         out.add(f"annotel_{key}_total", "counter", key.replace("_", " "), stats.get(key, 0))
     writer = runtime.writer.stats
     for table, rows in sorted(writer.rows.items()):

@@ -24,15 +24,16 @@ import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from schemas.decode import Decoder
+from sinks.batches import RejectedRow
 from streams.alerting import encode_reports
-from streams.rows import rows_for_checkpoint
+from streams.rows import rows_for_checkpoint, unstored_letter
 from streams.state import ClosedWindow, PartitionState
 from streams.statelog import encode_checkpoint, encode_chunks
 
@@ -81,8 +82,19 @@ class _Prepared:
     offsets: dict[int, dict[str, int]] = field(default_factory=dict)  # partition -> covered
 
 
+# The tables whose refused rows become dead letters (the writer's ``rejectable``).
+EVENT_TABLES = ("task_events", "audit_events")
+
+
 class Sink(Protocol):
-    def write(self, batches: Mapping[str, Sequence[Sequence[Any]]]) -> None: ...
+    def write(
+        self,
+        batches: Mapping[str, Sequence[Sequence[Any]]],
+        *,
+        rejectable: Collection[str] = (),
+    ) -> Sequence[RejectedRow]:
+        """Store every row, or return those of ``rejectable`` tables refused for their values."""
+        ...
 
 
 class Publisher(Protocol):
@@ -404,12 +416,28 @@ class Processor:
         return prepared
 
     async def _flush(self, prepared: _Prepared) -> None:
-        """Rows first, then dead letters and reports, then the checkpoint record."""
+        """Rows first, then dead letters and reports, then the checkpoint record.
+
+        An event row ClickHouse refuses for its values (unreachable for rows
+        of events the contract accepted; see ``streams.rows.unstored_letter``)
+        is published as an ``unprocessable`` dead letter with the others,
+        before the record: a crash in between refuses the same row again.
+        """
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        await loop.run_in_executor(self.executor, functools.partial(self.sink.write, prepared.rows))
-        if prepared.dead_letters:
-            await self.publisher.publish(prepared.dead_letters)
+        refused = await loop.run_in_executor(
+            self.executor,
+            functools.partial(self.sink.write, prepared.rows, rejectable=EVENT_TABLES),
+        )
+        dead_letters = prepared.dead_letters
+        if refused:
+            self.stats["unstored_rows"] += len(refused)
+            for rejected in refused:
+                letter = unstored_letter(rejected)
+                key = letter.project_id.encode() if letter.project_id else None
+                dead_letters = [*dead_letters, (self.dlq_topic, None, key, letter.to_json())]
+        if dead_letters:
+            await self.publisher.publish(dead_letters)
         if prepared.reports:
             # Before the checkpoint record: a crash in between re-closes and re-sends
             # these minutes under a new attempt id, which the alert stage handles.

@@ -10,14 +10,17 @@ so the stored values are the same and neither thread converts datetimes.
 from __future__ import annotations
 
 import base64
+import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.deadletter import DeadLetter
-from sinks.clickhouse import Columns
-from sinks.schema import TABLE_COLUMNS
+from schemas.decode import MAX_ERROR_TEXT
+from schemas.events import escape_hidden
+from sinks.batches import Columns, RejectedRow
+from sinks.schema import DLQ_COLUMNS, TABLE_COLUMNS
 from streams.state import AUDIT_FIELDS, TASK_FIELDS, PartitionState
 from streams.windows import EPOCH, MICRO, MICRO_FIELDS, WIDTH, WindowKey
 
@@ -165,3 +168,82 @@ def dlq_row(letter: DeadLetter, partition: int, offset: int) -> list[Any]:
         partition,
         offset,
     ]
+
+
+# The columns of an event row that are not the event's own fields.
+_NOT_EVENT = frozenset(("window_start", "topic", "partition", "offset", "ingested_at"))
+_EVENT_TYPE = {"task_events": "task_completed", "audit_events": "task_audited"}
+
+
+def _stored_time(ticks: Any) -> Any:
+    """A DateTime64(3) value of a row (epoch ms) as RFC 3339, or as it is if no time."""
+    try:
+        moment = EPOCH + timedelta(milliseconds=ticks)
+    except (TypeError, OverflowError):
+        return ticks
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def unstored_letter(rejected: RejectedRow) -> DeadLetter:
+    """An event row ClickHouse refused (``unprocessable``), as a dead letter.
+
+    Defense in depth: the contract's bounds make every accepted event's row
+    storable (tests/unit/test_storage_bounds.py), so this runs only for what
+    they did not foresee. The event was accepted and stays counted in its
+    window (its contribution was computed from values the contract accepted;
+    a maximum cannot be taken back); only its raw row is missing from
+    ``task_events`` / ``audit_events`` and held here instead. The payload is
+    the event re-encoded from that row (times at the stored millisecond
+    precision), not the producer's bytes, which the state does not keep for
+    accepted events: those are at the source topic, partition and offset.
+    """
+    fields = dict(zip(TABLE_COLUMNS[rejected.table], rejected.values, strict=True))
+    event: dict[str, Any] = {
+        "schema_version": 1,
+        "event_type": _EVENT_TYPE[rejected.table],
+    }
+    for name, value in fields.items():
+        if name in _NOT_EVENT:
+            continue
+        if name in ("occurred_at", "task_created_at") and value is not None:
+            value = _stored_time(value)
+        event[name] = None if name == "vendor_id" and value == "" else value
+    payload = json.dumps(event, ensure_ascii=False, default=str).encode("utf-8", "backslashreplace")
+    message = escape_hidden(
+        f"ClickHouse refused the {rejected.table} row: {rejected.error}; the event is counted "
+        "in its window, the payload is re-encoded from its row"
+    )
+    return DeadLetter.build(
+        payload,
+        "unprocessable",
+        message[:MAX_ERROR_TEXT],
+        event_type=event["event_type"],
+        project_id=_hint(fields["project_id"]),
+        event_id=_hint(fields["event_id"]),
+        topic=_hint(fields["topic"]),
+        partition=fields["partition"],
+        offset=fields["offset"],
+    )
+
+
+def refused_dlq_row(rejected: RejectedRow, raw: bytes, topic: str) -> list[Any]:
+    """A dlq_events row ClickHouse refused, replaced by one that says so and keeps the bytes.
+
+    The replacement is built here from the dead-letter topic's message itself
+    (every value ours, within its column), so it can be stored.
+    """
+    fields = dict(zip(DLQ_COLUMNS, rejected.values, strict=True))
+    partition, offset = fields["dlq_partition"], fields["dlq_offset"]
+    letter = DeadLetter.build(
+        raw,
+        "unprocessable",
+        escape_hidden(f"ClickHouse refused this dead letter: {rejected.error}")[:MAX_ERROR_TEXT],
+        topic=topic,
+        partition=partition,
+        offset=offset,
+    )
+    return dlq_row(letter, partition, offset)
+
+
+def _hint(value: Any) -> str | None:
+    return escape_hidden(value[:128]) if isinstance(value, str) else None

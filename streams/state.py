@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 
 from schemas.deadletter import DeadLetter
-from schemas.decode import DecodeError
+from schemas.decode import DecodeError, unprocessable
 from schemas.events import TaskAudited, TaskCompleted
 from schemas.metrics import WINDOW_SECONDS
 from streams.statelog import json_array
@@ -355,109 +355,57 @@ class PartitionState:
         topic: str,
         offset: int,
     ) -> str:
-        """Classify and apply one message; returns accepted/duplicate/late/dead."""
+        """Classify and apply one message; returns accepted/duplicate/late/dead.
+
+        Two phases, so that no event can leave the state half-updated. First
+        everything that could fail is computed from the event alone (its dedup
+        mark, window, its contribution in integer micro-units, its row);
+        nothing of the state changes. If that raises, the message becomes an
+        ``unprocessable`` dead letter with the error and its bytes, and the
+        stream goes on. Then the state is changed with those values only:
+        set, dict and list updates and integer sums, which cannot fail. (The
+        contract's bounds make the first phase succeed for every accepted
+        event; it is the guard for what the bounds did not foresee.)
+        """
         self.offsets[topic] = offset + 1
         self.events_in += 1
         if isinstance(decoded, DecodeError):
             self._dead(decoded, raw, topic, offset)
             return "dead"
         event = decoded
-        project = event.project_id
-        event_id = event.event_id
-        base = self._project_base.get(project)
-        if base is None:
-            base = self._new_project(project)
-        raw_id = event_id.encode()
-        if len(raw_id) <= EXACT_MARK_BYTES:
-            mark = base | int.from_bytes(b"\x01" + raw_id, "big")
-        else:
-            mark = base | _digest_mark(raw_id)
-        seen = self._seen
-        held = len(seen)
-        seen.add(mark)  # one hash of the mark instead of two (``in``, then ``add``)
-        if len(seen) == held:
-            self.duplicates += 1
-            return "duplicate"
-        occurred_at = event.occurred_at
-        occurred_us = (occurred_at - EPOCH) // _US
-        newest = self.max_event_us
-        if newest is not None and occurred_us < newest - self._too_late_us:
-            seen.discard(mark)
-            self._dead(
-                DecodeError(
-                    "too_late",
-                    "occurred_at: older than the retention horizon "
-                    f"({self.retention_us // MICRO}s behind the watermark)",
-                    "occurred_at",
-                    event.event_type,
-                    project,
-                    event_id,
-                ),
-                raw,
-                topic,
-                offset,
-            )
-            return "dead"
-        minute = occurred_us // MINUTE_US
-        listed = self.seen_by_minute.get(minute)
-        if listed is None:
-            self.seen_by_minute[minute] = [mark]
-        else:
-            listed.append(mark)
-        topic_max = self.topic_max
-        if occurred_us > topic_max.get(topic, -1):
-            topic_max[topic] = occurred_us
-        start = minute * WINDOW_SECONDS
-        queue = event.queue_id
-        vendor = event.vendor_id
-        locale = event.locale
-        source = event.source
-        annotator = event.annotator_id
-        key = (start, project, queue, vendor, locale, source, annotator)
-        windows = self._windows
-        agg = windows.get(key)
-        if agg is None:
-            if start in self._packed:  # a correction to a packed minute
-                self._unpack(start)
-                agg = windows.get(key)
-            if agg is None:
-                agg = windows[key] = [0] * WIDTH
-                keys = self._open_by_minute.get(start)
-                if keys is None:
-                    self._open_by_minute[start] = [key]
-                else:
-                    keys.append(key)
-        if isinstance(event, TaskCompleted):
-            status = event.status
-            handle_time = event.handle_time_s
-            created = event.task_created_at
-            attempt = event.attempt
-            is_gold = event.is_gold
-            gold_correct = event.gold_correct
-            if status == "submitted":
-                agg[_SUBMITTED] += 1
-                if attempt > 1:
-                    agg[_REWORK] += 1
-                handle = round((handle_time or 0.0) * MICRO)
-                agg[_HT_SUM] += handle
-                if handle > agg[_HT_MAX]:
-                    agg[_HT_MAX] = handle
-                if created is not None:
-                    turnaround = (occurred_at - created) // _US
-                    agg[_TA_COUNT] += 1
-                    agg[_TA_SUM] += turnaround
-                    if turnaround > agg[_TA_MAX]:
-                        agg[_TA_MAX] = turnaround
-                if is_gold:
-                    agg[_GOLD] += 1
-                    if gold_correct:
-                        agg[_GOLD_OK] += 1
-            elif status == "skipped":
-                agg[_SKIPPED] += 1
+        # -- phase 1: compute; the state is not touched ---------------------------
+        try:
+            project = event.project_id
+            event_id = event.event_id
+            raw_id = event_id.encode()
+            if len(raw_id) <= EXACT_MARK_BYTES:
+                event_mark = int.from_bytes(b"\x01" + raw_id, "big")
             else:
-                agg[_EXPIRED] += 1
-            self._tasks.extend(
-                (
+                event_mark = _digest_mark(raw_id)
+            occurred_at = event.occurred_at
+            occurred_us = (occurred_at - EPOCH) // _US
+            minute = occurred_us // MINUTE_US
+            start = minute * WINDOW_SECONDS
+            queue = event.queue_id
+            vendor = event.vendor_id
+            locale = event.locale
+            source = event.source
+            annotator = event.annotator_id
+            key = (start, project, queue, vendor, locale, source, annotator)
+            if isinstance(event, TaskCompleted):
+                completed = True
+                status = event.status
+                handle_time = event.handle_time_s
+                created = event.task_created_at
+                attempt = event.attempt
+                is_gold = event.is_gold
+                gold_correct = event.gold_correct
+                handle = turnaround = 0
+                if status == "submitted":
+                    handle = round((handle_time or 0.0) * MICRO)
+                    if created is not None:
+                        turnaround = (occurred_at - created) // _US
+                row: tuple[Any, ...] = (
                     event_id,
                     occurred_us,
                     start,
@@ -478,30 +426,16 @@ class PartitionState:
                     event.tags,
                     topic,
                     offset,
-                    mark,
                 )
-            )
-        else:
-            verdict = event.verdict
-            score = event.score
-            audit_time = event.audit_time_s
-            categories = event.error_categories
-            agg[_AUDITS] += 1
-            agg[_VERDICT[verdict]] += 1
-            if score is not None:
-                agg[_SCORE_SUM] += round(score * MICRO)
-                agg[_SCORE_COUNT] += 1
-            if audit_time is not None:
-                agg[_AUDIT_TIME] += round(audit_time * MICRO)
-            if categories:
-                errors = self._errors
-                dirty_errors = self.dirty_errors
-                for category in categories:
-                    error_key = (key, category)
-                    errors[error_key] = errors.get(error_key, 0) + 1
-                    dirty_errors.add(error_key)
-            self._audits.extend(
-                (
+            else:
+                completed = False
+                verdict_index = _VERDICT[event.verdict]
+                score = event.score
+                audit_time = event.audit_time_s
+                categories = event.error_categories
+                score_micro = None if score is None else round(score * MICRO)
+                audit_micro = None if audit_time is None else round(audit_time * MICRO)
+                row = (
                     event_id,
                     occurred_us,
                     start,
@@ -513,16 +447,107 @@ class PartitionState:
                     locale,
                     source,
                     event.auditor_id,
-                    verdict,
+                    event.verdict,
                     score,
                     categories,
                     event.audit_kind,
                     audit_time,
                     topic,
                     offset,
-                    mark,
                 )
+            if start in self._packed and key not in self._windows:
+                # A correction to a packed minute: hold it as objects again (the
+                # same content; the blob goes only once it is unpacked).
+                self._unpack(start)
+        except Exception as exc:
+            self._dead(unprocessable(exc, event), raw, topic, offset)
+            return "dead"
+        # -- phase 2: apply; nothing below can fail -------------------------------
+        base = self._project_base.get(project)
+        if base is None:
+            base = self._new_project(project)
+        mark = base | event_mark
+        seen = self._seen
+        held = len(seen)
+        seen.add(mark)  # one hash of the mark instead of two (``in``, then ``add``)
+        if len(seen) == held:
+            self.duplicates += 1
+            return "duplicate"
+        newest = self.max_event_us
+        if newest is not None and occurred_us < newest - self._too_late_us:
+            seen.discard(mark)
+            self._dead(
+                DecodeError(
+                    "too_late",
+                    "occurred_at: older than the retention horizon "
+                    f"({self.retention_us // MICRO}s behind the watermark)",
+                    "occurred_at",
+                    event.event_type,
+                    project,
+                    event_id,
+                ),
+                raw,
+                topic,
+                offset,
             )
+            return "dead"
+        listed = self.seen_by_minute.get(minute)
+        if listed is None:
+            self.seen_by_minute[minute] = [mark]
+        else:
+            listed.append(mark)
+        topic_max = self.topic_max
+        if occurred_us > topic_max.get(topic, -1):
+            topic_max[topic] = occurred_us
+        windows = self._windows
+        agg = windows.get(key)
+        if agg is None:
+            agg = windows[key] = [0] * WIDTH
+            keys = self._open_by_minute.get(start)
+            if keys is None:
+                self._open_by_minute[start] = [key]
+            else:
+                keys.append(key)
+        if completed:
+            if status == "submitted":
+                agg[_SUBMITTED] += 1
+                if attempt > 1:
+                    agg[_REWORK] += 1
+                agg[_HT_SUM] += handle
+                if handle > agg[_HT_MAX]:
+                    agg[_HT_MAX] = handle
+                if created is not None:
+                    agg[_TA_COUNT] += 1
+                    agg[_TA_SUM] += turnaround
+                    if turnaround > agg[_TA_MAX]:
+                        agg[_TA_MAX] = turnaround
+                if is_gold:
+                    agg[_GOLD] += 1
+                    if gold_correct:
+                        agg[_GOLD_OK] += 1
+            elif status == "skipped":
+                agg[_SKIPPED] += 1
+            else:
+                agg[_EXPIRED] += 1
+            self._tasks.extend(row)
+            self._tasks.append(mark)
+        else:
+            agg[_AUDITS] += 1
+            agg[verdict_index] += 1
+            if score_micro is not None:
+                agg[_SCORE_SUM] += score_micro
+                agg[_SCORE_COUNT] += 1
+            if audit_micro is not None:
+                agg[_AUDIT_TIME] += audit_micro
+            if categories:
+                errors = self._errors
+                dirty_errors = self.dirty_errors
+                for category in categories:
+                    error_key = (key, category)
+                    errors[error_key] = errors.get(error_key, 0) + 1
+                    dirty_errors.add(error_key)
+            self._audits.extend(row)
+            self._audits.append(mark)
         self.dirty_windows.add(key)
         self.accepted_count += 1
         if start < self.closed_before:
@@ -602,8 +627,8 @@ class PartitionState:
 
     def _unpack(self, start: int) -> None:
         """Hold a packed minute as objects again (a correction is about to update it)."""
-        blob = self._packed.pop(start)
-        windows, errors = unpack_minute(blob)
+        windows, errors = unpack_minute(self._packed[start])  # before anything changes
+        del self._packed[start]
         self._packed_windows -= len(windows)
         self._packed_errors -= len(errors)
         keys = self._open_by_minute.setdefault(start, [])

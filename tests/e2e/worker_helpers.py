@@ -81,7 +81,7 @@ def publish(bootstrap: str, lines: list[bytes], topics: dict[str, str]) -> None:
         for line in lines:
             try:
                 obj = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # what a feed may send: anything
                 obj = {}
             topic = (
                 topics.get(obj.get("event_type", ""), topics["task_completed"])

@@ -27,15 +27,17 @@ def on_nth_write(limit: int, fault: Callable[[], None], *, stored: bool) -> None
     real_write = clickhouse.ClickHouseWriter.write
     writes = [0]
 
-    def write(self: Any, batches: Batches) -> None:
+    def write(self: Any, batches: Batches, **options: Any) -> Any:
         counts = bool(batches.get("metrics_1m"))
         if counts:
             writes[0] += 1
         faulty = counts and writes[0] >= limit
+        refused = []
         if stored or not faulty:
-            real_write(self, batches)
+            refused = real_write(self, batches, **options)
         if faulty:
             fault()
+        return refused
 
     clickhouse.ClickHouseWriter.write = write  # type: ignore[method-assign]
 

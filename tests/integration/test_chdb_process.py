@@ -268,3 +268,31 @@ def test_the_engine_process_unpickles_nothing_its_worker_sends(tmp_path: Path) -
     assert header == {"error": "ProtocolError", "message": "a message header must be a JSON object"}
     assert child.process.wait(timeout=30) == 0, "the channel ended: the engine closed and exited"
     assert not marker.exists(), "the payload did not run"
+
+
+def test_the_engine_process_refusals_are_told_apart_from_its_death(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the child: 252 is halved away, a refused value is returned, nothing retried."""
+    from sinks import batches as batches_module
+    from tests import corpus
+
+    (span,) = [case for case in corpus.load() if len(case.lines) > 100]
+    batches = rows_for_checkpoint([aggregate(span.lines)], int(NOW.timestamp() * 1_000_000))
+    tasks = batches["task_events"]
+    tasks[TABLE_COLUMNS["task_events"].index("attempt")][3] = 70_000
+    monkeypatch.setattr(batches_module, "MONTHS_PER_INSERT", 1000)  # let the engine say 252
+    child = connect("chdb://" + str(tmp_path / "child"), own_process=True)
+    try:
+        migrate(child)
+        writer = ClickHouseWriter(lambda: child, base_delay=10.0)
+        refused = writer.write(batches, rejectable=("task_events",))
+        assert [(r.table, "out of range" in r.error) for r in refused] == [("task_events", True)]
+        assert writer.stats.retries == 0
+        counts = [
+            child.query(f"SELECT count() FROM {t} FINAL").result_rows[0][0]
+            for t in ("task_events", "metrics_1m")
+        ]
+        assert counts == [129, 130]
+    finally:
+        child.close()

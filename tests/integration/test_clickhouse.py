@@ -13,11 +13,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemas import DeadLetter
 from schemas.decode import Decoder
-from sinks.clickhouse import ClickHouseWriter, connect, migrate, migration_sql
-from sinks.schema import MIGRATIONS
-from tests import strategies
-from tests.pipeline import NOW, write
+from sinks import batches as batches_module
+from sinks.clickhouse import ClickHouseWriter, UnstorableRows, connect, migrate, migration_sql
+from sinks.failures import rows_at_fault
+from sinks.schema import COLUMN_TYPES, MIGRATIONS, PARTITION_MONTH, TABLE_COLUMNS
+from streams.rows import dlq_row, rows_for_checkpoint
+from streams.state import PartitionState
+from tests import corpus, strategies
+from tests.pipeline import NOW, aggregate, write
 
 pytestmark = pytest.mark.integration
 
@@ -252,6 +257,35 @@ def test_migrations_are_idempotent_and_the_alerts_table_records_mutes(client: An
     assert {"muted_by", "repeat"} <= columns
 
 
+def test_the_parsed_column_types_are_what_the_engine_created(client: Any) -> None:
+    """sinks.schema.COLUMN_TYPES (read from the DDL text) is what ClickHouse reports.
+
+    The contract's bounds test (tests/unit/test_storage_bounds.py) reads the
+    column types from COLUMN_TYPES; this holds that parse to the engine.
+    """
+    rows = client.query(
+        "SELECT table, name, type FROM system.columns WHERE database = currentDatabase() "
+        "ORDER BY table, position"
+    ).result_rows
+    engine: dict[str, dict[str, str]] = {}
+    for table, name, kind in rows:
+        engine.setdefault(table, {})[name] = kind
+    views = {
+        name
+        for (name,) in client.query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'View'"
+        ).result_rows
+    }
+    assert {table: kinds for table, kinds in engine.items() if table not in views} == COLUMN_TYPES
+    partitions = dict(
+        client.query(
+            "SELECT name, partition_key FROM system.tables WHERE database = currentDatabase() "
+            "AND partition_key != ''"
+        ).result_rows
+    )
+    assert {t: f"toYYYYMM({c})" for t, c in PARTITION_MONTH.items()} == partitions
+
+
 def test_cluster_ddl_targets_every_statement() -> None:
     statements = [sql for _, _, sql in migration_sql("analytics")]
     assert statements and all(" ON CLUSTER analytics" in sql for sql in statements)
@@ -259,3 +293,214 @@ def test_cluster_ddl_targets_every_statement() -> None:
     assert tables and all("ENGINE = ReplicatedReplacingMergeTree(" in sql for sql in tables)
     with pytest.raises(ValueError):
         migration_sql("x; DROP TABLE alerts")
+
+
+def _span_batches() -> dict[str, Any]:
+    """One checkpoint of the corpus's 130-month backfill: rows in 130 partitions."""
+    (span,) = [case for case in corpus.load() if len(case.lines) > 100]
+    state = aggregate(span.lines)
+    return rows_for_checkpoint([state], int(NOW.timestamp() * 1_000_000))
+
+
+def test_a_checkpoint_spanning_130_months_is_stored_in_parts(clean: Any) -> None:
+    """Error 252 (Too many partitions for single INSERT block) is avoided, not retried."""
+    batches = _span_batches()
+    names = list(TABLE_COLUMNS["task_events"])
+    types = clean.create_insert_context("task_events", names).column_types
+    with pytest.raises(Exception, match="Too many partitions for single INSERT block") as raised:
+        clean.insert(
+            "task_events",
+            batches["task_events"],
+            column_names=names,
+            column_types=types,
+            column_oriented=True,
+        )
+    assert rows_at_fault(raised.value)
+    writer = ClickHouseWriter(lambda: clean)
+    assert writer.write(batches, rejectable=("task_events", "audit_events")) == []
+    assert writer.stats.retries == 0
+    assert writer.stats.inserts == 2 * 3  # task_events and metrics_1m, 64 + 64 + 2 months each
+    counted = clean.query(
+        "SELECT count(), uniqExact(toYYYYMM(occurred_at)) FROM task_events FINAL"
+    ).result_rows
+    assert counted == [(130, 130)]
+    assert clean.query("SELECT count() FROM metrics_1m FINAL").result_rows == [(130,)]
+
+
+def test_a_batch_the_engine_refuses_is_halved_until_it_is_stored(
+    clean: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the split the engine's own 252 is a row fault: halves of 65 months go in.
+
+    metrics_1m takes no rejections: halving stores it all the same.
+    """
+    monkeypatch.setattr(batches_module, "MONTHS_PER_INSERT", 1000)
+    writer = ClickHouseWriter(lambda: clean)
+    assert writer.write(_span_batches(), rejectable=("task_events",)) == []
+    assert writer.stats.retries == 0 and writer.stats.rejected == 0
+    assert clean.query("SELECT count() FROM task_events FINAL").result_rows == [(130,)]
+
+
+def _valid(i: int) -> dict[str, Any]:
+    return {
+        "event_type": "task_completed",
+        "schema_version": 1,
+        "event_id": f"e-{i}",
+        "occurred_at": f"2026-05-01T08:{i % 60:02d}:00Z",
+        "project_id": "p",
+        "queue_id": "q",
+        "task_id": f"t-{i}",
+        "annotator_id": "a",
+        "status": "submitted",
+        "handle_time_s": 1.5,
+    }
+
+
+def _events_batch(count: int) -> Any:
+    lines = [json.dumps(_valid(i)).encode() for i in range(count)]
+    return rows_for_checkpoint([aggregate(lines)], int(NOW.timestamp() * 1_000_000))
+
+
+def test_rows_the_encoder_refuses_are_returned_and_the_rest_is_stored(clean: Any) -> None:
+    """No retry of a refusal that would repeat forever: the rows at fault are found."""
+    batches = _events_batch(40)
+    tasks = batches["task_events"]
+    names = TABLE_COLUMNS["task_events"]
+    tasks[names.index("attempt")][7] = 65536  # past the contract, as a bug would
+    tasks[names.index("window_start")][31] = -60  # before 1970
+    writer = ClickHouseWriter(lambda: clean, base_delay=10.0)  # a retry would show
+    refused = writer.write(batches, rejectable=("task_events", "audit_events"))
+    assert sorted(r.values[0] for r in refused) == ["e-31", "e-7"]
+    assert all(r.table == "task_events" and "out of range" in r.error for r in refused)
+    assert writer.stats.retries == 0 and writer.stats.rejected == 2
+    stored = {r[0] for r in clean.query("SELECT event_id FROM task_events FINAL").result_rows}
+    assert stored == {f"e-{i}" for i in range(40)} - {"e-7", "e-31"}
+    assert clean.query("SELECT sum(tasks_submitted) FROM metrics_1m FINAL").result_rows == [(40,)]
+
+
+def test_a_refused_row_of_a_table_without_rejections_fails_at_once(clean: Any) -> None:
+    batches = _events_batch(3)
+    metrics = batches["metrics_1m"]
+    metrics[TABLE_COLUMNS["metrics_1m"].index("window_start")][0] = -60
+    writer = ClickHouseWriter(lambda: clean, base_delay=10.0)
+    with pytest.raises(UnstorableRows, match=r"metrics_1m: a row refused .* out of range"):
+        writer.write({"metrics_1m": metrics}, rejectable=("task_events",))
+    assert writer.stats.retries == 0
+
+
+class _Published:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, int | None, bytes | None, bytes]] = []
+
+    async def publish(
+        self, records: list[tuple[str, int | None, bytes | None, bytes]]
+    ) -> list[int]:
+        self.records.extend(records)
+        return list(range(len(records)))
+
+
+class _PastTheContract(Decoder):
+    """Lets one event through with a value the contract refuses: a bug in the bounds."""
+
+    def decode(self, raw: bytes, now: datetime | None = None) -> Any:
+        event = super().decode(raw, now)
+        if getattr(event, "event_id", None) == "e-7":
+            return event.model_copy(update={"attempt": 65536})
+        return event
+
+
+async def test_an_event_row_the_writer_refuses_becomes_an_unprocessable_dead_letter(
+    clean: Any,
+) -> None:
+    """The writer's path for event rows, behind the contract's bounds (defense in depth)."""
+    from streams.processor import Message, Processor
+
+    async def no_state(partition: int) -> tuple[list[dict[str, Any]], int]:
+        return [], 0
+
+    async def no_seek(topic: str, partition: int, offset: int) -> None:
+        return None
+
+    published = _Published()
+    processor = Processor(
+        decoder=_PastTheContract(1 << 20, 3650 * 86400),
+        sink=ClickHouseWriter(lambda: clean, base_delay=10.0),
+        publisher=published,
+        load_state=no_state,
+        seek=no_seek,
+        state_topic="state",
+        dlq_topic="dlq",
+        lateness_s=120,
+        retention_s=3650 * 86400,
+        idle_timeout_s=30,
+        live=False,
+    )
+    try:
+        lines = [json.dumps({**_valid(i), "attempt": 2}).encode() for i in range(20)]
+        topic = "annotation.task-completed"
+        await processor.process([Message(topic, 3, i, line) for i, line in enumerate(lines)])
+        await processor.checkpoint(close_all=True)
+    finally:
+        processor.close()
+    letters = [DeadLetter.from_json(v) for t, _, _, v in published.records if t == "dlq"]
+    assert [(d.reason, d.event_id, d.source_offset) for d in letters] == [
+        ("unprocessable", "e-7", 7)
+    ]
+    (letter,) = letters
+    assert "task_events" in letter.message and "out of range" in letter.message
+    event = json.loads(letter.payload)
+    assert (event["event_id"], event["attempt"], event["event_type"]) == (
+        "e-7",
+        65536,
+        "task_completed",
+    )
+    assert event["occurred_at"] == "2026-05-01T08:07:00.000Z"
+    assert (letter.source_topic, letter.source_partition) == (topic, 3)
+    assert processor.stats["unstored_rows"] == 1
+    # Counted as accepted and in its window (documented); its raw row is the dead letter.
+    assert processor.totals()["accepted"] == 20
+    stored = clean.query("SELECT count() FROM task_events FINAL").result_rows
+    assert stored == [(19,)]
+    assert clean.query("SELECT sum(rework_submitted) FROM metrics_1m FINAL").result_rows == [(20,)]
+
+
+CASES = corpus.load()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_each_hostile_case_is_stored_or_a_dead_letter_with_its_reason(
+    clean: Any, case: corpus.Case
+) -> None:
+    """The regression corpus (issue 19's cases), on a fresh partition, into real chDB."""
+    decoder = Decoder(1 << 16, 86400)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    state = PartitionState(0, 120 * 10**6, 48 * 3600 * 10**6)
+    outcomes = []
+    for line in case.lines:
+        decoded = decoder.decode(line, now)
+        topic = (
+            "annotation.task-audited" if b"task_audited" in line else "annotation.task-completed"
+        )
+        outcomes.append(state.process(decoded, line, topic, state.offsets.get(topic, 0)))
+    writer = ClickHouseWriter(lambda: clean, base_delay=10.0)  # a retry would show
+    state.advance(close_all=True)
+    refused = writer.write(
+        rows_for_checkpoint([state], int(now.timestamp() * 10**6)),
+        rejectable=("task_events", "audit_events"),
+    )
+    writer.write({"dlq_events": [dlq_row(d, 0, i) for i, d in enumerate(state.dead_letters)]})
+    assert refused == [] and writer.stats.retries == 0
+    stored = clean.query(
+        "SELECT count() FROM (SELECT event_id FROM task_events FINAL "
+        "UNION ALL SELECT event_id FROM audit_events FINAL)"
+    ).result_rows[0][0]
+    letters = clean.query("SELECT reason, field, hex(payload) FROM dlq_events FINAL").result_rows
+    if case.poison:
+        assert outcomes == ["dead"] * len(case.lines)
+        assert stored == 0
+        assert sorted(letters) == sorted(
+            (case.expect, case.field, line.hex().upper()) for line in case.lines
+        )
+    else:
+        assert set(outcomes) <= {"accepted", "late"}
+        assert stored == len(case.lines) and letters == []

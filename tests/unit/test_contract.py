@@ -46,6 +46,29 @@ def test_valid_events_validate_against_exported_json_schema(data: dict[str, Any]
     jsonschema.validate(data, json_schema(model))
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"attempt": 65536},
+        {"handle_time_s": 86400.5},
+        {"locale": "zh\x1b]0;title\x07"},
+        {"tags": ["a\u202eb"]},
+        {"vendor_id": "v\u200b"},
+        {"project_id": "\ufeffp"},
+    ],
+    ids=repr,
+)
+def test_the_exported_json_schema_refuses_what_the_storage_cannot_hold(
+    changes: dict[str, Any],
+) -> None:
+    """Feeds that validate with the export refuse the same bounds and characters."""
+    data = {**_valid_completed(), **changes}
+    jsonschema.validate(_valid_completed(), json_schema(TaskCompleted))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, json_schema(TaskCompleted))
+    assert isinstance(decode(data), DecodeError)
+
+
 def _valid_completed() -> dict[str, Any]:
     return {
         "event_type": "task_completed",
@@ -154,6 +177,54 @@ MUTATIONS: list[tuple[str, Any, str, str | None]] = [
     ("bad audit kind", _with(A, audit_kind="random"), "invalid_field", "audit_kind"),
     ("negative audit time", _with(A, audit_time_s=-0.1), "invalid_field", "audit_time_s"),
     ("long category", _with(A, error_categories=["x" * 65]), "invalid_field", "error_categories.0"),
+    # Bounds of the storage (schemas.storage): what the columns cannot hold.
+    ("attempt 65536", _with(C, attempt=65536), "invalid_field", "attempt"),
+    ("attempt 2**64-1", _with(C, attempt=2**64 - 1), "invalid_field", "attempt"),
+    (
+        "before 1970",
+        _with(C, occurred_at="1969-12-31T23:59:59.999Z"),
+        "invalid_field",
+        "occurred_at",
+    ),
+    (
+        "1970 in +08:00 is 1969",
+        _with(C, occurred_at="1970-01-01T07:59:59+08:00"),
+        "invalid_field",
+        "occurred_at",
+    ),
+    (
+        "after DateTime",
+        _with(C, occurred_at="2106-02-07T06:28:16Z"),
+        "invalid_field",
+        "occurred_at",
+    ),
+    (
+        "year 1",
+        _with(C, occurred_at="0001-01-01T00:00:00Z", task_created_at=None),
+        "invalid_field",
+        "occurred_at",
+    ),
+    (
+        "created before 1900",
+        _with(C, task_created_at="1899-12-31T23:59:59Z"),
+        "invalid_field",
+        "task_created_at",
+    ),
+    ("audit time 1e308", _with(A, audit_time_s=1e308), "invalid_field", "audit_time_s"),
+    ("audit time over a day", _with(A, audit_time_s=86400.5), "invalid_field", "audit_time_s"),
+    # Control, bidi and invisible characters in every free-text field.
+    ("locale ESC ]0;", _with(C, locale="zh\x1b]0;title\x07"), "invalid_field", "locale"),
+    ("tag RLO", _with(C, tags=["ok", "a\u202eb"]), "invalid_field", "tags.1"),
+    (
+        "category ZWSP",
+        _with(A, error_categories=["漏\u200b标"]),
+        "invalid_field",
+        "error_categories.0",
+    ),
+    ("task_type LRI", _with(C, task_type="bbox\u2066"), "invalid_field", "task_type"),
+    ("queue BOM", _with(C, queue_id="\ufeffq"), "invalid_field", "queue_id"),
+    ("auditor tag char", _with(A, auditor_id="a\U000e0041"), "invalid_field", "auditor_id"),
+    ("vendor LRM", _with(C, vendor_id="v\u200e"), "invalid_field", "vendor_id"),
 ]
 
 
@@ -390,7 +461,7 @@ def test_fast_path_calls_no_python_validator() -> None:
         DECODER.decode_reference(raws[0], NOW)
     finally:
         sys.setprofile(None)
-    assert {"_identifier", "parse_rfc3339", "_vendor", "_rules"} <= called
+    assert {"_visible_text", "parse_rfc3339", "_vendor", "_rules"} <= called
 
 
 # Values that probe each check's edges: types strict mode refuses, lengths at
@@ -414,7 +485,11 @@ _PROBES: list[Any] = [
     86400,
     86400.0,
     86400.5,
+    86400.000001,
+    65535,
+    65536,
     1e308,
+    5e-324,
     "",
     "x",
     "1",
@@ -437,7 +512,19 @@ _PROBES: list[Any] = [
     "a\u2028b",
     "a\u200db",
     "a\nb",
+    "a\u202eb",
+    "a\u2066b",
+    "a\u200bb",
+    "a\ufeffb",
+    "a\u00adb",
+    "a\u061cb",
+    "a\U000e0041b",
+    "a\u00acb",
+    "a\u206fb",
+    "a\u2070b",
+    "\x1b]0;title\x07",
     "emoji🙂👩‍💻",
+    "emoji🙂👍🏽",
     "队列'); DROP TABLE metrics_1m; --",
     "submitted",
     "skipped",
@@ -480,6 +567,21 @@ _PROBES: list[Any] = [
     "2026-02-29T00:00:00Z",
     "2028-02-29T00:00:00Z",
     "2026-13-01T00:00:00Z",
+    "1970-01-01T00:00:00Z",
+    "1969-12-31T23:59:59.999999Z",
+    "1970-01-01T07:59:59+08:00",
+    "1970-01-01T08:00:00+08:00",
+    "1971-01-01T00:00:00+23:59",
+    "1970-12-31T23:59:59-23:59",
+    "2105-12-31T23:59:59-23:59",
+    "2106-02-07T06:28:15Z",
+    "2106-02-07T06:28:16Z",
+    "2106-02-07T14:28:15+08:00",
+    "1900-01-01T00:00:00Z",
+    "1900-01-01T00:59:59+01:00",
+    "1899-12-31T23:59:59.999999Z",
+    "2299-12-31T23:59:59.999999Z",
+    "2300-01-01T00:00:00Z",
     "0000-01-01T00:00:00Z",
     "0001-01-01T00:00:00+01:00",
     "9999-12-31T23:59:59.999999-01:00",
@@ -557,6 +659,31 @@ def test_fast_path_equals_reference_on_timestamps(
     if name == "task_created_at":
         data["occurred_at"] = "9999-12-31T00:00:00Z"
     _differential(data, datetime(9999, 12, 31, tzinfo=UTC))
+
+
+@given(
+    st.sampled_from(["occurred_at", "task_created_at"]),
+    st.sampled_from([1899, 1900, 1901, 1969, 1970, 1971, 2105, 2106, 2107, 2298, 2299, 2300]),
+    st.one_of(  # the first and last day of the year, 7 February (2106's bound), any day
+        st.datetimes(datetime(2001, 1, 1), datetime(2001, 1, 1, 23, 59, 59, 999999)),
+        st.datetimes(datetime(2001, 12, 31), datetime(2001, 12, 31, 23, 59, 59, 999999)),
+        st.datetimes(datetime(2001, 2, 6), datetime(2001, 2, 8, 23, 59, 59, 999999)),
+        st.datetimes(datetime(2001, 1, 1), datetime(2001, 12, 31, 23, 59, 59, 999999)),
+    ),
+    st.integers(-(24 * 60 - 1), 24 * 60 - 1),
+)
+@settings(max_examples=500)
+def test_fast_path_equals_reference_at_the_time_bounds(
+    name: str, year: int, moment: datetime, offset_minutes: int
+) -> None:
+    """Years at and around each bound, any time of year, any offset the contract allows."""
+    sign = "+" if offset_minutes >= 0 else "-"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    text = f"{year:04d}{moment.isoformat()[4:]}{sign}{hours:02d}:{minutes:02d}"
+    data = _with(C, **{name: text})
+    if name == "task_created_at":
+        data["occurred_at"] = "2106-02-07T06:28:15Z"
+    _differential(data, datetime(2300, 1, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(

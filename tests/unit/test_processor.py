@@ -15,6 +15,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from schemas.decode import Decoder
+from sinks.batches import RejectedRow
 from streams.intake import Intake
 from streams.processor import YIELD_EVERY, CheckpointFailed, Message, Processor
 from streams.settings import Settings
@@ -32,10 +33,13 @@ class Recorder:
         self.gate = asyncio.Event()
         self.gate.set()
 
-    def write(self, batches: Mapping[str, Sequence[Sequence[Any]]]) -> None:
+    def write(
+        self, batches: Mapping[str, Sequence[Sequence[Any]]], **options: Any
+    ) -> list[RejectedRow]:
         if self.fail_after is not None and len(self.rows) >= self.fail_after:
             raise ConnectionError("injected: ClickHouse unreachable")
         self.rows.append(batches)
+        return []
 
     async def publish(
         self, records: list[tuple[str, int | None, bytes | None, bytes]]

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from schemas.decode import Decoder
+from schemas.decode import DecodeError, Decoder
 from schemas.metrics import AGGREGATE_FIELDS
 from streams.state import PartitionState, dedup_mark
 from streams.windows import MICRO_FIELDS
@@ -457,7 +457,7 @@ def _native(table: str, batch: object) -> bytes:
     from clickhouse_connect.driver.insert import InsertContext
     from clickhouse_connect.driver.transform import NativeTransform
 
-    from sinks.clickhouse import Columns
+    from sinks.batches import Columns
     from sinks.schema import MIGRATIONS, TABLE_COLUMNS
 
     statement = next(s for m in MIGRATIONS for s in m.statements if f"EXISTS {table} (" in s)
@@ -595,7 +595,8 @@ def test_datetime64_ticks_are_the_clients_own() -> None:
 
 def test_the_writer_inserts_columns_or_rows_as_the_client_takes_them() -> None:
 
-    from sinks.clickhouse import ClickHouseWriter, Columns
+    from sinks.batches import Columns
+    from sinks.clickhouse import ClickHouseWriter
 
     class Context:
         def __init__(self) -> None:
@@ -691,3 +692,73 @@ def test_chunks_built_from_pieces_are_the_chunks_of_the_whole_record() -> None:
     assert decode_checkpoints(whole) == [record]
     # A body of exactly one chunk is one message, never a trailing empty chunk.
     assert len(encode_chunks([b"x" * CHUNK_BYTES], 1)) == 1
+
+
+def _held(state: PartitionState) -> dict[str, Any]:
+    """What the state holds, packed or not, but offsets and counters (every message moves them)."""
+    return {
+        "windows": dict(state.windows.items()),
+        "errors": dict(state.errors.items()),
+        "seen": set(state.seen),
+        "by_minute": {m: sorted(marks) for m, marks in state.seen_by_minute.items()},
+        "clock": (state.max_event_us, dict(state.topic_max), state.closed_before),
+        "pending": state.accepted,
+        "dirty": (set(state.dirty_windows), set(state.dirty_errors)),
+        "projects": dict(state._project_base),
+    }
+
+
+def test_an_event_whose_processing_raises_is_unprocessable_and_changes_nothing() -> None:
+    """audit_time_s 1e308 overflowed round(x * MICRO) after the dedup mark was set.
+
+    Built past the contract (model_copy does not validate), as a value the
+    bounds did not foresee would be: the event is a dead letter with its
+    bytes and the error, the state is exactly as before, and the same event
+    id later, valid, is not taken for a duplicate.
+    """
+    state = new_state()
+    assert feed(state, AUDITS, audited("a-0", 0)) == "accepted"
+    feed(state, TASKS, completed("c-0", 30))
+    state.move_watermark()
+    state.advance()
+    state.mark_checkpointed()
+    assert state.is_packed(minute_start(0))  # the hostile event is a correction to it
+    before = _held(state)
+    raw = audited("a-1", 0)
+    event = DECODER.decode(raw, NOW)
+    assert not isinstance(event, DecodeError)
+    for hostile in (
+        event.model_copy(update={"audit_time_s": 1e308}),
+        event.model_copy(update={"score": float("nan")}),
+        event.model_copy(update={"event_id": "a-\ud800"}),
+        event.model_copy(update={"verdict": "shrug"}),
+    ):
+        offset = state.offsets[AUDITS]
+        assert state.process(hostile, raw, AUDITS, offset) == "dead"
+        assert state.offsets[AUDITS] == offset + 1
+        assert _held(state) == before
+        letter = state.dead_letters[-1]
+        assert letter.reason == "unprocessable"
+        assert letter.payload == raw and letter.source_offset == offset
+        assert letter.message.startswith("processing failed: ")
+        assert letter.event_id is not None and letter.project_id == "项目甲"
+        letter.to_json()  # publishable: hidden characters of the hints are escaped
+    assert "OverflowError" in state.dead_letters[0].message
+    assert state.counters["dead_unprocessable"] == 4
+    assert state.counters["events_in"] == 2 + 4
+    assert feed(state, AUDITS, raw) == "late"  # a correction, not a duplicate
+    (first,) = [agg for key, agg in state.windows.items() if key[0] == minute_start(0)]
+    assert first[AUDITS_IDX] == 2
+
+
+def test_the_decoder_never_raises() -> None:
+    """What the decoder itself cannot handle is unprocessable, not an exception."""
+
+    class Exploding(Decoder):
+        def decode_object(self, obj: dict[str, Any], now: datetime | None = None) -> Any:
+            raise RecursionError("maximum recursion depth exceeded")
+
+    result = Exploding().decode(completed("c-1", 0), NOW)
+    assert isinstance(result, DecodeError)
+    assert result.reason == "unprocessable"
+    assert "RecursionError" in result.message
