@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaValidator, core_schema
 
 from schemas.deadletter import DeadLetter, DeadLetterReason
+from schemas.display import visible
 from schemas.events import (
     SCHEMA_VERSION,
     AnnotationEvent,
@@ -34,7 +35,6 @@ from schemas.events import (
     TaskCompleted,
     _EventBase,
     _visible_text,
-    escape_hidden,
     hidden_class,
     parse_rfc3339,
 )
@@ -96,9 +96,9 @@ def unprocessable(error: BaseException, event: object = None) -> DecodeError:
     of stopping the stream. ``event`` (the decoded event, if any) gives the
     ids to find it by.
     """
-    text = escape_hidden(f"processing failed: {type(error).__name__}: {error}")
+    text = visible(f"processing failed: {type(error).__name__}: {error}")
     hints = {
-        name: escape_hidden(value[:128])
+        name: visible(value[:128])
         for name in ("event_type", "project_id", "event_id")
         if isinstance(value := getattr(event, name, None), str)
     }
@@ -119,7 +119,7 @@ def _hint(obj: dict[str, Any], name: str) -> str | None:
     message was refused, possibly for that very character.
     """
     value = obj.get(name)
-    return escape_hidden(value[:128]) if isinstance(value, str) else None
+    return visible(value[:128]) if isinstance(value, str) else None
 
 
 def _from_validation_error(exc: ValidationError, obj: dict[str, Any]) -> DecodeError:

@@ -80,16 +80,6 @@ _RFC3339 = re.compile(
 )
 
 
-def escape_hidden(text: str) -> str:
-    """The text with each hidden character spelt as an escape (\\u202e), for display."""
-    return HIDDEN.sub(_escape, text)
-
-
-def _escape(found: re.Match[str]) -> str:
-    code = ord(found.group())
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
 def _visible_text(value: Any) -> Any:
     if isinstance(value, str):
         found = HIDDEN.search(value)

@@ -18,7 +18,7 @@ from typing import Any
 
 from schemas.deadletter import DeadLetter
 from schemas.decode import MAX_ERROR_TEXT
-from schemas.events import escape_hidden
+from schemas.display import visible
 from sinks.batches import Columns, RejectedRow
 from sinks.schema import DLQ_COLUMNS, TABLE_COLUMNS
 from streams.state import AUDIT_FIELDS, TASK_FIELDS, PartitionState
@@ -209,7 +209,7 @@ def unstored_letter(rejected: RejectedRow) -> DeadLetter:
             value = _stored_time(value)
         event[name] = None if name == "vendor_id" and value == "" else value
     payload = json.dumps(event, ensure_ascii=False, default=str).encode("utf-8", "backslashreplace")
-    message = escape_hidden(
+    message = visible(
         f"ClickHouse refused the {rejected.table} row: {rejected.error}; the event is counted "
         "in its window, the payload is re-encoded from its row"
     )
@@ -237,7 +237,7 @@ def refused_dlq_row(rejected: RejectedRow, raw: bytes, topic: str) -> list[Any]:
     letter = DeadLetter.build(
         raw,
         "unprocessable",
-        escape_hidden(f"ClickHouse refused this dead letter: {rejected.error}")[:MAX_ERROR_TEXT],
+        visible(f"ClickHouse refused this dead letter: {rejected.error}")[:MAX_ERROR_TEXT],
         topic=topic,
         partition=partition,
         offset=offset,
@@ -246,4 +246,4 @@ def refused_dlq_row(rejected: RejectedRow, raw: bytes, topic: str) -> list[Any]:
 
 
 def _hint(value: Any) -> str | None:
-    return escape_hidden(value[:128]) if isinstance(value, str) else None
+    return visible(value[:128]) if isinstance(value, str) else None
