@@ -38,3 +38,13 @@ def apache_kafka() -> Iterator[str]:
         skip_or_fail(reason)
     with ApacheKafkaBroker() as broker:
         yield broker.bootstrap
+
+
+@pytest.fixture
+def fresh_apache_kafka() -> Iterator[str]:
+    """An Apache Kafka broker of its own, for tests that use the fixed topic names."""
+    reason = unavailable_reason()
+    if reason is not None:
+        skip_or_fail(reason)
+    with ApacheKafkaBroker() as broker:
+        yield broker.bootstrap

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from streams.broker import embedded_broker
-from tests.brokers import apache_kafka  # noqa: F401  (a fixture)
+from tests.brokers import apache_kafka, fresh_apache_kafka  # noqa: F401  (fixtures)
 
 # Property tests judge results, not speed: a busy CI machine must not fail
 # them on Hypothesis's per-example time limit.
