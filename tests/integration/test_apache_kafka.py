@@ -89,6 +89,42 @@ def test_kafka_python_admin_creates_topics_with_configs_the_broker_applies(
     assert "retention.ms" not in configs[plain]
 
 
+def test_time_retention_is_enforced_and_keep_forever_topics_are_spared(apache_kafka: str) -> None:
+    """Tansu stores retention settings without enforcing them; Apache Kafka enforces them.
+
+    Records stamped 30 days ago stand for a state log a month old: the broker's
+    default retention (7 days) deletes them, KEEP_FOREVER (our state and
+    alert-state topics) keeps every one.
+    """
+    settings = load_settings(kafka_bootstrap_servers=apache_kafka)
+    kept, default = _name("kept"), _name("default")
+    ensure_topics(settings, [kept], 1, KEEP_FOREVER)
+    ensure_topics(settings, [default], 1)
+    sent = producer(settings)
+    month_ago = int((time.time() - 30 * 86400) * 1000)
+    try:
+        for topic in (kept, default):
+            for i in range(20):
+                sent.send(topic, value=b"%d" % i, timestamp_ms=month_ago)
+        sent.flush()
+    finally:
+        sent.close()
+
+    tps = [KafkaTopicPartition(kept, 0), KafkaTopicPartition(default, 0)]
+    consumer = KafkaConsumer(bootstrap_servers=apache_kafka)
+    try:
+        assert consumer.end_offsets(tps) == dict.fromkeys(tps, 20)
+        deadline = time.monotonic() + 60
+        while consumer.beginning_offsets(tps)[tps[1]] == 0:
+            assert time.monotonic() < deadline, "the default retention never deleted anything"
+            time.sleep(0.5)
+        time.sleep(2)  # two more retention passes
+        starts = consumer.beginning_offsets(tps)
+    finally:
+        consumer.close()
+    assert starts == {tps[0]: 0, tps[1]: 20}
+
+
 def test_kafka_python_producer_is_idempotent_with_acks_all_and_a_group_reads_it_once(
     apache_kafka: str,
 ) -> None:
