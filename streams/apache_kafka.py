@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +33,7 @@ from streams.broker import BrokerError, _die_with_parent, free_port
 # Pinned: the newest 4.x that resolves from Maven Central with its dependencies.
 # deploy/kafka/pom.xml names the same version (a unit test holds them equal).
 KAFKA_VERSION = "4.4.0"
+MIN_JAVA = 17  # what Kafka 4.x brokers run on
 
 # Measured on 2 shared cores (deploy/kafka/README.md): the serial collector
 # and the C1 compiler alone cut the resident size (a test broker has no time to
@@ -119,10 +122,30 @@ def class_archive(java: Path) -> Path:
     return kafka_home() / f"classes-{digest}.jsa"
 
 
+@functools.cache
+def java_major(java: Path) -> int | None:
+    """The feature release of a java binary (8 for 1.8), from ``java -version``."""
+    try:
+        done = subprocess.run(
+            [str(java), "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', done.stderr)
+    if match is None:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
 def unavailable_reason() -> str | None:
     """Why the broker cannot run here, or None when it can."""
-    if java_binary() is None:
+    java = java_binary()
+    if java is None:
         return "Apache Kafka needs Java 17 or newer: no java on PATH or in JAVA_HOME"
+    major = java_major(java)
+    if major is None or major < MIN_JAVA:
+        return f"Apache Kafka needs Java {MIN_JAVA} or newer; {java} is Java {major or '?'}"
     home = kafka_home()
     if not (home / ".installed").exists():
         return f"Apache Kafka {KAFKA_VERSION} is not installed in {home}: run make kafka-broker"
@@ -219,7 +242,8 @@ class ApacheKafkaBroker:
 
     The JVM runs in its own process group (a stop reaches every process it
     might spawn) and is SIGKILLed by Linux if the process that started it dies,
-    so a killed test run leaves no broker behind.
+    so a killed test run leaves no broker behind. Linux ties that signal to the
+    starting *thread*: start it from a thread that lives as long as the broker.
     """
 
     def __init__(self, port: int | None = None, *, log_path: Path | None = None):

@@ -68,11 +68,28 @@ def test_the_install_folder_follows_the_cache_rules(
     assert kafka_home() == tmp_path / "elsewhere"
 
 
-def test_missing_java_or_jars_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _fake_java(tmp_path: Path, name: str, version_line: str) -> Path:
+    """A stand-in ``java`` that only answers ``-version`` (on stderr, as java does)."""
+    java = tmp_path / name
+    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
+    java.chmod(0o755)
+    return java
+
+
+def test_missing_or_old_java_or_missing_jars_are_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("ANNOTEL_KAFKA_HOME", str(tmp_path))
     monkeypatch.setattr(apache_kafka, "java_binary", lambda: None)
     assert "no java" in (unavailable_reason() or "")
-    monkeypatch.setattr(apache_kafka, "java_binary", lambda: Path("/usr/bin/java"))
+    old = _fake_java(tmp_path, "java11", 'openjdk version "11.0.22" 2024-01-16')
+    monkeypatch.setattr(apache_kafka, "java_binary", lambda: old)
+    assert "needs Java 17 or newer" in (unavailable_reason() or "")
+    assert "is Java 11" in (unavailable_reason() or "")
+    ancient = _fake_java(tmp_path, "java8", 'java version "1.8.0_392"')
+    assert apache_kafka.java_major(ancient) == 8
+    current = _fake_java(tmp_path, "java17", 'openjdk version "17.0.15" 2025-04-15')
+    monkeypatch.setattr(apache_kafka, "java_binary", lambda: current)
     assert "make kafka-broker" in (unavailable_reason() or "")
     (tmp_path / ".installed").touch()
     assert unavailable_reason() is None
