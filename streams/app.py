@@ -233,6 +233,11 @@ def create_app(
         key_serializer="raw",
         topic_partitions=settings.kafka_partitions,
         topic_allow_declare=False,
+        # No leader election here: without this Faust subscribes to its
+        # "<app>-__assignor-__leader" topic, which nothing creates on a Kafka
+        # cluster that does not auto-create topics for aiokafka, and logs an
+        # error at every rebalance (Tansu auto-created it).
+        topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         store="memory://",
         web_enabled=True,
