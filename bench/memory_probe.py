@@ -1,6 +1,6 @@
 """The worker, watched from inside: allocator figures over time and a census of objects.
 
-Run by ``python -m bench.memory`` in place of ``python -m streams.cli``; the
+Run by ``python -m bench.memory`` in place of ``python -m annotel``; the
 worker itself is unchanged. Environment:
 
 - ``PROBE_OUT``: file for JSON lines (``sample`` every ``PROBE_EVERY`` seconds, one ``census``);
@@ -228,7 +228,7 @@ def main() -> int:
         _install_census(out, at, lock)
     every = float(os.environ.get("PROBE_EVERY", "0.5"))
     threading.Thread(target=_sampler, args=(out, every, lock), daemon=True).start()
-    from streams.cli import main as worker_main
+    from annotel.cli import main as worker_main
 
     return worker_main(sys.argv[1:])
 

@@ -62,7 +62,8 @@ IDLE_LEAVES = (
 
 OUTER_FRAMES = (
     "<frozen runpy>",
-    "streams/cli.py",
+    "annotel/cli.py",
+    "annotel/commands/worker.py",
     "streams/worker.py",
     "mode/worker.py",
     "asyncio/base_events.py",

@@ -419,7 +419,7 @@ def run_measured(
 
 
 def worker_args(*, until_drained: bool, web_port: int) -> list[str]:
-    args = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(web_port)]
+    args = [sys.executable, "-m", "annotel", "worker", "--web-port", str(web_port)]
     if until_drained:
         args.append("--until-drained")
     return args

@@ -5,14 +5,16 @@ to the topic of their ``event_type`` keyed by ``project_id`` (the partitioning
 contract: all events of a project share a partition, so per-project state is
 local to one worker); invalid lines go to the dead-letter topic with their
 reason. Every non-blank line ends up in exactly one of the two.
+
+The publishing loop is library code (``annotel ingest``, ``annotel simulate``
+and the demo's feed call it); showing progress is the caller's.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -44,26 +46,22 @@ def read_lines(stream: IO[bytes]) -> Iterator[bytes]:
         yield line.rstrip(b"\r\n")
 
 
-class _Progress:
-    """A one-line progress display on a terminal; silent otherwise."""
+def paced(lines: Iterable[bytes], rate: float | None) -> Iterator[bytes]:
+    """Yield ``lines`` no faster than ``rate`` per second of wall-clock time."""
+    if rate is None:
+        yield from lines
+        return
+    began = time.monotonic()
+    for number, line in enumerate(lines):
+        delay = began + number / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield line
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.last = 0.0
 
-    def update(self, result: IngestResult, final: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not final and now - self.last < 0.2:
-            return
-        self.last = now
-        sys.stderr.write(
-            f"\r  published {result.published:>10,}  dead-lettered {result.dead_lettered:>8,}"
-        )
-        if final:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+# Called with the running result after each batch the broker acknowledged, and
+# once more at the end with ``final=True`` (the command line's progress display).
+Progress = Callable[[IngestResult, bool], None]
 
 
 def ingest(
@@ -71,7 +69,7 @@ def ingest(
     lines: Iterable[bytes],
     *,
     producer: Any,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> IngestResult:
     decoder = Decoder(settings.max_event_bytes, settings.max_future_skew)
     topics = {
@@ -80,7 +78,6 @@ def ingest(
     }
     result = IngestResult()
     pending: list[tuple[Any, str, str | None]] = []
-    bar = _Progress(progress)
 
     def settle() -> None:
         for future, topic, reason in pending:
@@ -111,8 +108,10 @@ def ingest(
         if len(pending) >= 5000:
             producer.flush()
             settle()
-            bar.update(result)
+            if progress is not None:
+                progress(result, False)
     producer.flush()
     settle()
-    bar.update(result, final=True)
+    if progress is not None:
+        progress(result, True)
     return result

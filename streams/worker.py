@@ -1,8 +1,8 @@
-"""``annotel worker``: run the stream processor (live, or bounded with --until-drained)."""
+"""The worker's composition root: run the stream processor (live, or bounded with
+--until-drained). ``annotel worker`` (``annotel.commands.worker``) calls ``run_worker``."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import logging
@@ -234,23 +234,3 @@ async def _alerts_settled(runtime: Any, settings: Settings, timeout_s: float = 6
             return
         await asyncio.sleep(0.2)
     log.warning("alert stage did not catch up before the drain deadline")
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.cli import _settings
-    from streams.logs import setup_logging
-
-    settings = _settings()
-    setup_logging(settings.log_level)
-    return run_worker(settings, until_drained=args.until_drained, web_port=args.web_port)
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    worker = sub.add_parser("worker", help="run the stream processor")
-    worker.add_argument(
-        "--until-drained",
-        action="store_true",
-        help="bounded replay: process what is on the topics, close all windows, exit 0",
-    )
-    worker.add_argument("--web-port", type=int, default=None, help="override ANNOTEL_WEB_PORT")
-    worker.set_defaults(func=cmd_worker)

@@ -6,7 +6,7 @@ same seed, projects and annotators, and a task rate that stretches 26 k lines
 over about three simulated hours, long enough for the shipped rules' 15-minute
 windows and the AHT anomaly rule's one-hour baseline. If the simulator's
 calibration changes, the alert assertions may need a new seed or knobs (see
-DEFAULT_TASKS_PER_SECOND in streams/demo.py for the constraints).
+DEFAULT_TASKS_PER_SECOND in annotel/demo/plan.py for the constraints).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ SUMMED = (
 
 def run_demo(*args: str, timeout: float = 240) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "demo", "--json", *args],
+        [sys.executable, "-m", "annotel", "demo", "--json", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -217,67 +217,3 @@ def test_input_file_replay_and_a_second_run_starts_clean(tmp_path: Path) -> None
     assert "cleared the previous demo" in second["previous_data"]
     for key in ("events_in", "accepted", "duplicates", "dead_lettered", "windows", "tables"):
         assert second[key] == first[key], key
-
-
-def test_live_view_reads_metrics_and_fits_chinese_scopes_in_the_terminal() -> None:
-    """The view's pure parts: Prometheus text in, a frame no wider than the terminal out."""
-    from streams.live_view import (
-        AlertNote,
-        FeedProgress,
-        ViewState,
-        display_width,
-        render,
-        sample_from_metrics,
-    )
-
-    text = "\n".join(
-        [
-            "# HELP annotel_ready 1 once partition state is recovered",
-            "annotel_ready 1",
-            "annotel_events_total 120.0",
-            "annotel_events_accepted_total 100.0",
-            "annotel_events_duplicate_total 15.0",
-            "annotel_events_late_total 2.0",
-            'annotel_dead_letters_total{reason="too_late"} 5.0',
-            'annotel_consumer_lag{partition="0",topic="annotation.task-completed"} 7.0',
-            'annotel_consumer_lag{partition="1",topic="annotation.task-audited"} 3.0',
-            "annotel_windows_closed_total 42.0",
-            'annotel_clickhouse_rows_total{table="metrics_1m"} 40.0',
-            'annotel_clickhouse_rows_total{table="task_events"} 90.0',
-        ]
-    )
-    sample = sample_from_metrics(text, at=1.0)
-    assert sample.ready and sample.events_in == 120 and sample.lag == 10
-    assert sample.dead_letters == {"too_late": 5}
-    assert sample.rows == {"metrics_1m": 40, "task_events": 90}
-
-    note = AlertNote.from_json(
-        json.dumps(
-            {
-                "status": "firing",
-                "rule": "vendor_quality_low",
-                "scope": {"project_id": "医疗影像标注", "vendor_id": "华数标注"},
-                "metric": "audit_pass_rate",
-                "value": 0.31,
-                "window_start": "2026-11-23T02:00:00Z",
-                "window_end": "2026-11-23T02:15:00Z",
-            },
-            ensure_ascii=False,
-        ).encode()
-    )
-    assert note is not None and AlertNote.from_json(b"not json") is None
-    state = ViewState(
-        title="annotel demo",
-        elapsed_s=65,
-        feed=FeedProgress(label="simulated feed", target=1000, lines=500),
-        worker=sample,
-        rate=250.0,
-        alerts=[note] * 3,
-        fired=3,
-        firing_now=1,
-    )
-    frame = render(state, width=60)
-    assert any("02:15 FIRING" in line and "31%" not in line for line in frame)  # cut to fit
-    assert all(display_width(line) <= 60 for line in frame)
-    wide = render(state, width=160)
-    assert any("医疗影像标注 · 华数标注" in line and "31%" in line for line in wide)

@@ -62,7 +62,7 @@ def test_commands_never_print_the_password(form: str, tmp_path: Path) -> None:
     env = {**os.environ, "ANNOTEL_CLICKHOUSE_URL": URLS[form]}
     for command in COMMANDS:
         done = subprocess.run(
-            [sys.executable, "-m", "streams.cli", *command],
+            [sys.executable, "-m", "annotel", *command],
             env=env,
             cwd=tmp_path,
             capture_output=True,
@@ -104,7 +104,7 @@ def test_worker_over_tls_logs_no_part_of_the_password(
         ANNOTEL_LOG_LEVEL="INFO",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker", "--until-drained", "--web-port", "0"],
+        [sys.executable, "-m", "annotel", "worker", "--until-drained", "--web-port", "0"],
         env=env,
         cwd=tmp_path,
         capture_output=True,

@@ -68,7 +68,7 @@ def _publish_keyed(bootstrap: str, lines: list[bytes]) -> None:
 def _ingest(bootstrap: str, path: Path) -> dict[str, Any]:
     env = {**os.environ, "ANNOTEL_KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "ingest", str(path), "--json"],
+        [sys.executable, "-m", "annotel", "ingest", str(path), "--json"],
         env=env,
         capture_output=True,
         text=True,

@@ -105,7 +105,7 @@ def test_two_workers_split_the_partitions_and_equal_the_oracle(
             stream, *read_union([f"chdb://{d / 'clickhouse'}" for d in dirs], read_only=True)
         )
         top = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "top", "--json"],
+            [sys.executable, "-m", "annotel", "top", "--json"],
             env=worker_env(fresh_broker, dirs[0]),
             capture_output=True,
             text=True,

@@ -26,7 +26,7 @@ def worker_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
 def start_worker(
     env: dict[str, str], *, until_drained: bool, log: Path, web_port: int = 0
 ) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(web_port)]
+    args = [sys.executable, "-m", "annotel", "worker", "--web-port", str(web_port)]
     if until_drained:
         args.append("--until-drained")
     handle = open(log, "ab")  # noqa: SIM115

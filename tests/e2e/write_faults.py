@@ -43,6 +43,6 @@ def on_nth_write(limit: int, fault: Callable[[], None], *, stored: bool) -> None
 
 
 def run_cli() -> NoReturn:
-    from streams.cli import main
+    from annotel.cli import main
 
     sys.exit(main(sys.argv[1:]))

@@ -155,7 +155,7 @@ def test_migrations_and_inserts_run_over_tls(fresh: Tls, tmp_path: Path) -> None
         "ANNOTEL_CLICKHOUSE_CA_FILE": str(fresh.ca),
     }
     migrated = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "migrate"],
+        [sys.executable, "-m", "annotel", "migrate"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -165,7 +165,7 @@ def test_migrations_and_inserts_run_over_tls(fresh: Tls, tmp_path: Path) -> None
     assert migrated.returncode == 0, migrated.stderr
     assert f"on https://{USER}:***@127.0.0.1:{fresh.relay.port}/" in migrated.stdout
     top = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "top", "--json"],
+        [sys.executable, "-m", "annotel", "top", "--json"],
         env=env,
         cwd=tmp_path,
         capture_output=True,

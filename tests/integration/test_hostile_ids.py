@@ -87,7 +87,7 @@ def _lines() -> list[bytes]:
 
 
 def _cli(argv: list[str]) -> dict[str, Any]:
-    from reports.commands import main
+    from annotel.cli import main
 
     stdout, stderr = io.StringIO(), io.StringIO()
     with redirect_stdout(stdout), redirect_stderr(stderr):

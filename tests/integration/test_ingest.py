@@ -70,7 +70,7 @@ def test_ingest_accounts_for_every_line(fresh_broker: str, tmp_path: Path) -> No
 
     env = {**os.environ, "ANNOTEL_KAFKA_BOOTSTRAP_SERVERS": fresh_broker}
     out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "ingest", str(path), "--json"],
+        [sys.executable, "-m", "annotel", "ingest", str(path), "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -111,7 +111,7 @@ def test_ingest_accounts_for_every_line(fresh_broker: str, tmp_path: Path) -> No
 
 def test_ingest_reports_unreadable_file(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "ingest", str(tmp_path / "missing.jsonl")],
+        [sys.executable, "-m", "annotel", "ingest", str(tmp_path / "missing.jsonl")],
         env={**os.environ, "ANNOTEL_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"},
         capture_output=True,
         text=True,

@@ -197,7 +197,7 @@ def _independent(client: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 def _cli(argv: list[str]) -> dict[str, Any]:
-    from reports.commands import main
+    from annotel.cli import main
 
     stdout, stderr = io.StringIO(), io.StringIO()
     started = time.monotonic()

@@ -1,8 +1,7 @@
-"""Rules file model and checker, silences file, and the ``rules`` / ``silence`` commands."""
+"""Rules file model and checker, and the silences file."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import textwrap
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts import commands
 from alerts.model import SlackReceiver, StdoutReceiver
 from alerts.rules import (
     AnomalyRule,
@@ -456,72 +454,3 @@ def test_naive_times_in_the_file_are_utc() -> None:
     )
     assert silence.ends_at == datetime(2024, 1, 1, 13, tzinfo=UTC)
     assert silence.active(NOW)
-
-
-# -- commands ------------------------------------------------------------------------------
-
-
-def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="annotel")
-    commands.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
-def test_rules_check_valid(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["rules", "check", str(EXAMPLE)]) == 0
-    out = capsys.readouterr().out
-    assert out == (
-        f"{EXAMPLE}: valid: 8 rules (1 anomaly, 7 threshold), 1 receiver, 1 inhibit rule\n"
-    )
-
-
-def test_rules_check_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "rules.yaml"
-    path.write_text(SPEC_EXAMPLE.replace("window: 15m", "window: 90s").replace("z: 3", "z: 0"))
-    assert run(["rules", "check", str(path)]) == 1
-    captured = capsys.readouterr()
-    assert captured.out.splitlines() == [
-        f"{path}: line 6: rules[0] (vendor_quality_low).window: window '90s' must be a "
-        "positive multiple of 1m",
-        f"{path}: line 33: rules[2] (aht_anomaly).z: Input should be greater than 0",
-    ]
-    assert captured.err == f"{path}: invalid (2 problems)\n"
-
-
-def test_rules_check_reports_a_broken_silences_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    (tmp_path / "rules.yaml").write_text(SPEC_EXAMPLE)
-    (tmp_path / "silences.yaml").write_text("- {id: a}\n")
-    assert run(["rules", "check", str(tmp_path / "rules.yaml")]) == 1
-    assert "silences_file" in capsys.readouterr().out
-
-
-def test_silence_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "silences.yaml"
-    argv = ["silence", "add", "--match", "vendor_id=供应商甲", "--match", "project_id=p1"]
-    code = run(
-        [*argv, "--for", "2h", "--comment", "维护", "--created-by", "lin", "--file", str(path)]
-    )
-    assert code == 0
-    [silence] = load_silences(path).items
-    assert silence.matchers == {"vendor_id": "供应商甲", "project_id": "p1"}
-    assert silence.starts_at is not None
-    assert silence.ends_at - silence.starts_at == timedelta(hours=2)
-    assert capsys.readouterr().out.startswith(f"added silence {silence.id} until ")
-    assert run(["silence", "list", "--file", str(path)]) == 0
-    line = capsys.readouterr().out.strip()
-    assert line.startswith(f"{silence.id}  active ")
-    assert line.endswith("vendor_id=供应商甲 project_id=p1 by lin (维护)")
-
-
-def test_silence_add_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = str(tmp_path / "s.yaml")
-    assert run(["silence", "add", "--match", "novalue", "--for", "2h", "--file", path]) == 2
-    assert "expected LABEL=VALUE" in capsys.readouterr().err
-    assert run(["silence", "add", "--match", "a=b", "--for", "forever", "--file", path]) == 2
-    assert "invalid duration 'forever'" in capsys.readouterr().err
-    assert run(["silence", "list", "--file", path]) == 0
-    assert capsys.readouterr().out == f"no silences in {path}\n"

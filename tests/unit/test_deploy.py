@@ -29,6 +29,7 @@ import jsonschema
 import pytest
 import yaml
 
+from annotel.cli import build_parser
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -287,10 +288,7 @@ def test_bi_reader_is_read_only() -> None:
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:
-    from streams import cli
-
-    cli._register_commands()
-    parser = cli.build_parser()
+    parser = build_parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return dict(action.choices)
 
@@ -314,11 +312,9 @@ def test_service_runs_a_real_annotel_command(name: str) -> None:
     assert argv, f"{name}: runs no annotel command"
     commands = _subcommands()
     if argv[0] not in commands and name not in ("init", "worker"):
-        pytest.skip(f"`annotel {argv[0]}` is not registered in streams.cli yet")
+        pytest.skip(f"`annotel {argv[0]}` is not registered in annotel.cli yet")
     assert argv[0] in commands, f"{name}: `annotel {argv[0]}` does not exist"
-    from streams import cli
-
-    cli.build_parser().parse_args(argv)  # exits (SystemExit) on an unknown flag
+    build_parser().parse_args(argv)  # exits (SystemExit) on an unknown flag
 
 
 # -- the Dockerfile --------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ real renderers and assert what a reader (or a terminal) would get.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import logging
@@ -20,14 +19,14 @@ import orjson
 import pytest
 from cmarkgfm.cmark import Options  # type: ignore[import-untyped]
 
-from alerts import commands
 from alerts.formats import pagerduty_event, slack_message, slack_text
 from alerts.model import AlertEvent, fingerprint
 from alerts.silences import add_silence
+from annotel.cli import build_parser
+from annotel.live_view import AlertNote, FeedProgress, ViewState, render
 from reports import fmt
 from reports.markdown import Md, md
 from schemas.display import UNSAFE_CATEGORIES, visible
-from streams.live_view import AlertNote, FeedProgress, ViewState, render
 from streams.logs import JsonFormatter, TextFormatter
 
 TITLE = "\x1b]0;pwned\x07"  # sets the terminal title (OSC 0), BEL-terminated
@@ -123,9 +122,7 @@ def test_live_view_frame_has_no_unsafe_character() -> None:
 def test_silence_list_shows_escapes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "silences.yaml"
     add_silence(path, {"project_id": TITLE}, duration="1h", comment=RLO, created_by=CLEAR)
-    parser = argparse.ArgumentParser()
-    commands.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["silence", "list", "--file", str(path)])
+    args = build_parser().parse_args(["silence", "list", "--file", str(path)])
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert unsafe_in(out, keep="\n") == []

@@ -7,7 +7,6 @@ dispatcher. ``--no-env`` skips only the checks of environment values.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -15,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from alerts import commands
 from alerts.dispatch import Dispatcher, ReceiverConfigError
 from alerts.model import env_variables
 from alerts.receiver_config import receiver_problems
 from alerts.rules import parse_rules
+from annotel.cli import build_parser
 
 SECRET = "https://hooks.example/T000/B000/SECRETSECRET"
 
@@ -72,9 +71,7 @@ REFUSED = [
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    commands.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code
 
@@ -181,7 +178,7 @@ def test_the_worker_refuses_the_same_file_before_touching_the_broker(tmp_path: P
         ANNOTEL_DATA_DIR=str(tmp_path / "data"),
     )
     done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker"],
+        [sys.executable, "-m", "annotel", "worker"],
         env=env,
         capture_output=True,
         text=True,

@@ -99,7 +99,7 @@ def test_concurrent_adds_all_persist(tmp_path: Path) -> None:
     processes = [
         subprocess.Popen(
             [
-                sys.executable, "-m", "streams.cli", "silence", "add",
+                sys.executable, "-m", "annotel", "silence", "add",
                 "--match", f"annotator_id=a{i}", "--for", "1h", "--created-by", f"op{i}",
                 "--file", str(path),
             ],

@@ -6,16 +6,15 @@ not on how long it took: the limit is what makes the time bounded.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 import yaml
 
-from alerts import commands
 from alerts.rules import RulesError, check_file, load_rules, parse_rules
 from alerts.silences import SilencesError, load_silences
 from alerts.yaml_load import MAX_NODES, YamlTooLarge, expanded_size, load_bounded
+from annotel.cli import build_parser
 
 
 def laughs(levels: int = 9, fan_out: int = 9) -> str:
@@ -51,9 +50,7 @@ def test_rules_check_and_load_report_the_bomb(tmp_path: Path) -> None:
     assert problem.startswith("YAML refused: aliases expand the document to more than 100,000")
     with pytest.raises(RulesError, match="more than 100,000 nodes"):
         load_rules(path)
-    parser = argparse.ArgumentParser()
-    commands.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["rules", "check", str(path)])
+    args = build_parser().parse_args(["rules", "check", str(path)])
     assert args.func(args) == 1
 
 

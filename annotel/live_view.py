@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import orjson
+from kafka import KafkaConsumer, TopicPartition
 
 from schemas.display import visible
 
@@ -160,8 +161,6 @@ class AlertWatcher(threading.Thread):
         self.error: str | None = None
 
     def run(self) -> None:
-        from kafka import KafkaConsumer, TopicPartition
-
         try:
             consumer = KafkaConsumer(
                 bootstrap_servers=self.bootstrap,

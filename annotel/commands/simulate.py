@@ -16,28 +16,23 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from pydantic_core import PydanticCustomError
 
+from annotel.args import positive_int, rate
+from annotel.progress import terminal_progress
 from schemas.durations import format_duration, parse_duration
 from schemas.events import parse_rfc3339
 from simulator import INCIDENTS, IncidentError, Simulator, parse_incidents
+from streams.ingest import ingest, paced
+from streams.kafka import ensure_topics, producer
+from streams.settings import SettingsError, load_settings
 
 DEFAULT_DURATION = timedelta(hours=1)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _duration(text: str) -> timedelta:
@@ -52,16 +47,6 @@ def _duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected events per second, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
 def _start(text: str) -> datetime:
     try:
         return parse_rfc3339(text)
@@ -74,19 +59,6 @@ def _incidents(text: str) -> frozenset[str]:
         return parse_incidents(text)
     except IncidentError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def paced(lines: Iterable[bytes], rate: float | None) -> Iterator[bytes]:
-    """Yield ``lines`` no faster than ``rate`` per second of wall-clock time."""
-    if rate is None:
-        yield from lines
-        return
-    began = time.monotonic()
-    for number, line in enumerate(lines):
-        delay = began + number / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        yield line
 
 
 def _write(lines: Iterable[bytes], handle: IO[bytes], flush_each: bool) -> int:
@@ -152,10 +124,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             with handle:
                 _write(lines, handle, flush_each=args.rate is not None)
     else:
-        from streams.ingest import ingest
-        from streams.kafka import ensure_topics, producer
-        from streams.settings import SettingsError, load_settings
-
         try:
             settings = load_settings()
         except SettingsError as exc:
@@ -168,7 +136,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 settings,
                 lines,
                 producer=kafka_producer,
-                progress=sys.stderr.isatty() and not args.json,
+                progress=terminal_progress(args.json),
             )
         finally:
             kafka_producer.close()
@@ -228,7 +196,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--events", type=_positive_int, help="number of lines to generate")
+    size.add_argument("--events", type=positive_int, help="number of lines to generate")
     size.add_argument(
         "--duration",
         type=_duration,
@@ -237,7 +205,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--rate",
-        type=_rate,
+        type=rate,
         help="wall-clock pacing in lines per second (default: as fast as possible)",
     )
     parser.add_argument(
@@ -255,12 +223,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--out", help="write JSON lines to FILE (- for stdout) instead of Kafka")
     parser.add_argument("--manifest", help="write the ground truth JSON to FILE")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--projects", type=_positive_int, default=5, help="projects (1-5)")
-    parser.add_argument("--vendors", type=_positive_int, default=3, help="vendors (2-4)")
-    parser.add_argument("--annotators", type=_positive_int, default=300, help="annotators")
+    parser.add_argument("--projects", type=positive_int, default=5, help="projects (1-5)")
+    parser.add_argument("--vendors", type=positive_int, default=3, help="vendors (2-4)")
+    parser.add_argument("--annotators", type=positive_int, default=300, help="annotators")
     parser.add_argument(
         "--tasks-per-second",
-        type=_rate,
+        type=rate,
         default=4.0,
         help="mean task outcomes per simulated second over a day (default 4)",
     )

@@ -12,14 +12,13 @@ import os
 import sys
 from typing import Any
 
+from annotel import config
 from schemas.redact import describe_error
+from sinks.clickhouse import connect, migrate, migration_sql, read_only_user_sql
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from sinks.clickhouse import connect, migrate, migration_sql, read_only_user_sql
-    from streams.cli import _settings
-
-    settings = _settings()
+    settings = config.settings()
     statements: list[str] = []
     if args.bi_user:
         password = os.environ.get(args.bi_password_env, "")
