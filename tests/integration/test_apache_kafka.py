@@ -348,7 +348,7 @@ def test_ingest_and_a_bounded_worker_drain_on_apache_kafka(
     }
     sample = ROOT / "examples" / "sample-events.jsonl"
     ingest = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "ingest", str(sample), "--json"],
+        [sys.executable, "-m", "annotel", "ingest", str(sample), "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -358,7 +358,7 @@ def test_ingest_and_a_bounded_worker_drain_on_apache_kafka(
     published = json.loads(ingest.stdout)["published"]
 
     worker = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker", "--until-drained", "--web-port", "0"],
+        [sys.executable, "-m", "annotel", "worker", "--until-drained", "--web-port", "0"],
         env=env,
         capture_output=True,
         text=True,
