@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alerts.model import ReceiverConfig, env_variables
-from alerts.receiver_config import receiver_problems
+from alerts.receiver_config import env_variables, receiver_problems
+from alerts.receivers.registry import ReceiverConfig
 from alerts.rules import RulesError, check_file, load_rules
 from alerts.silences import Silence, SilencesError, add_silence, load_silences
 from schemas.display import visible

@@ -12,14 +12,16 @@ experience and for the stream's health, in that order of risk:
   groups); at most one message per receiver is in flight on top of that.
 * Grouping: events to one receiver that share the ``group_by`` values within
   ``group_wait`` of the group's first event go out as one message
-  (Alertmanager, Slack, JSON, stdout). PagerDuty takes one event per request,
-  so its events never wait and are never merged.
+  (Alertmanager, Slack, JSON, stdout). A kind that takes one event per request
+  (PagerDuty) has its events neither wait nor merge.
 * Rate limit: at most ``max_per_second`` requests per receiver, retries
   included (Slack allows about one per second per webhook).
-* Retries: connection errors, timeouts and 5xx are retried with exponential
-  backoff and jitter; 429 waits ``Retry-After``; any other 4xx is a permanent
-  failure (retrying a malformed or unauthorised request cannot help). Redirects
-  are not followed, so a secret URL or body is never replayed to another host.
+* Retries: connection errors, timeouts and what the receiver classifies as
+  retryable (5xx) are retried with exponential backoff and jitter; a throttled
+  reply (429) waits ``Retry-After``; a rejected one (any other 4xx) is a
+  permanent failure (retrying a malformed or unauthorised request cannot help).
+  Redirects are not followed, so a secret URL or body is never replayed to
+  another host.
 * At most once per process per receiver, with one at-least-once edge: an
   event id accepted by a receiver's queue is never accepted again; a 2xx ends
   delivery. A request that timed out may still have been received, and it is
@@ -27,13 +29,17 @@ experience and for the stream's health, in that order of risk:
   and Alertmanager (same fingerprint) fold such duplicates; Slack shows two.
 * A reply's body is read up to ``RESPONSE_BODY_MAX`` bytes and never
   decompressed: a receiver answering 150 MiB (or a gzip bomb) costs the worker
-  64 KiB, not the body. The status code alone classifies the delivery.
+  64 KiB, not the body; the receiver classifies the reply from its status
+  (and may read that bounded body).
 * Secrets (Slack webhook URL, PagerDuty routing key, ``url_env`` URLs) are read
-  from ``env`` at construction (``alerts.receiver_config``, whose checks
-  ``annotel rules check`` runs too) and kept in ``Secret`` holders. Logs, errors,
+  from ``env`` at construction by the receiver kinds (``alerts.receivers``, whose
+  checks ``annotel rules check`` runs too) and kept in ``Secret`` holders. Logs, errors,
   ``stats()`` and ``repr`` name a receiver by its name and redacted host only,
   and failures are described by status code or exception type, never by the
   exception's text (aiohttp puts the full URL in it).
+
+What differs by kind (settings, message shapes, reading a reply) is the
+receiver's (``alerts.receivers.base.Receiver``); nothing here branches on it.
 """
 
 from __future__ import annotations
@@ -45,32 +51,17 @@ import random
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, TextIO
-from urllib.parse import urlsplit
+from typing import TextIO
 
 import aiohttp
-import orjson
 
-from alerts.formats import alertmanager_payload, json_payload, pagerduty_event, slack_message
-from alerts.model import (
-    AlertEvent,
-    PagerDutyReceiver,
-    ReceiverConfig,
-    SlackReceiver,
-    StdoutReceiver,
-    WebhookReceiver,
-)
-from alerts.receiver_config import (
-    AnyReceiver,
-    ReceiverConfigError,
-    Secret,
-    receiver_problems,
-    resolve,
-)
-from schemas.display import visible
+from alerts.model import AlertEvent
+from alerts.receiver_config import ReceiverConfigError, build, receiver_problems
+from alerts.receivers.base import Outcome, Receiver, Request
+from alerts.receivers.registry import ReceiverConfig
 
 log = logging.getLogger(__name__)
 
@@ -130,19 +121,6 @@ class ReceiverStats:
     consecutive_failures: int
 
 
-def redacted_host(url: str) -> str:
-    """Host and port only: paths, queries and user info can all carry tokens."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return "<invalid url>"
-    if not host:
-        return "<invalid url>"
-    return f"{host}:{port}" if port else host
-
-
 def _retry_after(header: str | None, now_wall: float) -> float | None:
     """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
     if not header:
@@ -190,35 +168,24 @@ class _Lane:
 
     def __init__(
         self,
-        name: str,
-        config: AnyReceiver,
+        receiver: Receiver,
         *,
-        url: Secret | None,
-        routing_key: Secret | None,
-        target: str,
-        group_wait_s: float,
         queue_size: int,
         clock: Callable[[], float],
         retry: RetryPolicy,
-        external_url: str,
         stdout: TextIO | None,
     ) -> None:
-        self.name = name
-        self.config = config
-        self.kind: str = config.type
-        if isinstance(config, WebhookReceiver):
-            self.kind = f"webhook/{config.format}"
-        self._url = url
-        self._routing_key = routing_key
-        self.target = target
+        self.receiver = receiver
+        self.name = receiver.name
+        self.kind = receiver.kind
+        self.target = receiver.target
         self._queue_size = queue_size
         self._clock = clock
         self._retry = retry
-        self._external_url = external_url
         self._stdout = stdout
-        self._group_wait = group_wait_s
-        self._interval = 1.0 / config.max_per_second
-        self._timeout_s = getattr(config, "timeout_s", 10.0)
+        self._group_wait = receiver.group_wait_s
+        self._interval = 1.0 / receiver.max_per_second
+        self._timeout_s = receiver.timeout_s
         self._groups: dict[tuple[str, ...], _Group] = {}
         self._pending = 0
         self._seq = 0
@@ -248,10 +215,10 @@ class _Lane:
     # -- queueing (synchronous, called from submit) ---------------------------------------------
 
     def _group_key(self, event: AlertEvent) -> tuple[tuple[str, ...], dict[str, str]]:
-        if isinstance(self.config, PagerDutyReceiver):
+        if self.receiver.one_event_per_message:
             return ("\x00event", str(self._seq)), {}
         labels: dict[str, str] = {}
-        for name in self.config.group_by:
+        for name in self.receiver.group_by:
             if name in ("rule", "alertname"):
                 value = event.rule
             else:
@@ -281,7 +248,7 @@ class _Lane:
         key, labels = self._group_key(event)
         group = self._groups.get(key)
         if group is None:
-            wait = 0.0 if isinstance(self.config, PagerDutyReceiver) else self._group_wait
+            wait = 0.0 if self.receiver.one_event_per_message else self._group_wait
             group = self._groups[key] = _Group(labels, self._clock() + wait)
         group.events.append((self._seq, event))
         self._pending += 1
@@ -359,37 +326,24 @@ class _Lane:
                 self._in_flight = []
 
     async def _deliver(self, group_labels: dict[str, str], events: list[AlertEvent]) -> None:
-        config = self.config
-        if isinstance(config, StdoutReceiver):
-            self._write_stdout(events)
-            return
-        if isinstance(config, PagerDutyReceiver):
-            assert self._routing_key is not None
-            for event in events:
-                body = pagerduty_event(event, self._routing_key.reveal(), self._external_url)
-                await self._post(orjson.dumps(body), [event])
-            return
-        payload: dict[str, Any]
-        if isinstance(config, SlackReceiver):
-            payload = slack_message(events)
-        elif config.format == "alertmanager":
-            payload = alertmanager_payload(events, self.name, group_labels, self._external_url)
-        else:
-            payload = json_payload(events)
-        await self._post(orjson.dumps(payload), events)
+        for request in self.receiver.requests(events, group_labels):
+            if request.url is None:
+                self._write_stdout(request)
+            else:
+                await self._post(request)
 
-    def _write_stdout(self, events: list[AlertEvent]) -> None:
+    def _write_stdout(self, request: Request) -> None:
+        """A message without a URL is text for standard output: written at once, not retried."""
         stream = self._stdout if self._stdout is not None else sys.stdout
+        count = len(request.events)
         try:
-            for event in events:
-                # JSON escapes spelled out for C1, bidi and zero-width characters too.
-                stream.write(visible(event.to_json().decode()) + "\n")
+            stream.write(request.body.decode())
             stream.flush()
         except (OSError, ValueError) as exc:
-            self._record_failure(len(events), f"write error ({type(exc).__name__})")
+            self._record_failure(count, f"write error ({type(exc).__name__})")
             log.error("receiver %s: cannot write to stdout: %s", self.name, type(exc).__name__)
             return
-        self._record_success(len(events))
+        self._record_success(count)
 
     async def _throttle(self) -> None:
         wait = self._next_request - self._clock()
@@ -397,9 +351,10 @@ class _Lane:
             await asyncio.sleep(wait)
         self._next_request = self._clock() + self._interval
 
-    async def _post(self, body: bytes, events: Sequence[AlertEvent]) -> None:
-        """One message until a 2xx, a permanent failure or the attempt budget runs out."""
-        assert self.session is not None and self._url is not None
+    async def _post(self, request: Request) -> None:
+        """One message until it is delivered, rejected, or the attempt budget runs out."""
+        assert self.session is not None and request.url is not None
+        events = request.events
         what = (
             f"{len(events)} event(s)"
             if len(events) > 1
@@ -412,30 +367,31 @@ class _Lane:
             wait: float | None = None
             try:
                 async with self.session.post(
-                    self._url.reveal(),
-                    data=body,
+                    request.url.reveal(),
+                    data=request.body,
                     headers={"Content-Type": "application/json", "User-Agent": _USER_AGENT},
                     timeout=aiohttp.ClientTimeout(total=self._timeout_s),
                     allow_redirects=False,
                 ) as response:
                     status = response.status
                     retry_after = response.headers.get("Retry-After")
-                    await read_bounded(response)
+                    reply = await read_bounded(response)
             except TimeoutError:
                 reason = f"timeout after {self._timeout_s:g}s"
             except aiohttp.ClientError as exc:
                 reason = f"connection error ({type(exc).__name__})"
             else:
-                if 200 <= status < 300:
+                outcome = self.receiver.classify(status, reply)
+                if outcome is Outcome.DELIVERED:
                     self._record_success(len(events))
                     log.debug("receiver %s: delivered %s (HTTP %d)", self.name, what, status)
                     return
                 reason = f"HTTP {status}"
-                if status == 429:
+                if outcome is Outcome.THROTTLED:
                     wait = _retry_after(retry_after, time.time())
                     if wait is not None:
                         wait = min(wait, self._retry.max_retry_after_s)
-                elif status < 500:
+                elif outcome is Outcome.REJECTED:
                     self._record_failure(len(events), reason)
                     log.error(
                         "receiver %s (%s): %s rejected with %s, not retried",
@@ -505,26 +461,6 @@ class _Lane:
         )
 
 
-def _build_lane(
-    name: str,
-    config: AnyReceiver,
-    env: Mapping[str, str],
-    **common: Any,
-) -> _Lane:
-    resolved = resolve(name, config, env)
-    url = resolved.url
-    target = "stdout" if url is None else redacted_host(url.reveal())
-    return _Lane(
-        name,
-        config,
-        url=url,
-        routing_key=resolved.routing_key,
-        target=target,
-        group_wait_s=resolved.group_wait_s,
-        **common,
-    )
-
-
 class Dispatcher:
     """Routes alert events to their receivers; see the module docstring for the guarantees."""
 
@@ -547,14 +483,11 @@ class Dispatcher:
         self._session: aiohttp.ClientSession | None = None
         self._lanes: dict[str, _Lane] = {}
         for name, config in receivers.items():
-            self._lanes[name] = _build_lane(
-                name,
-                config,
-                env,
+            self._lanes[name] = _Lane(
+                build(name, config, env, external_url),
                 queue_size=queue_size,
                 clock=clock,
                 retry=retry or RetryPolicy(),
-                external_url=external_url,
                 stdout=stdout,
             )
         self._unrouted: dict[str, int] = {}
@@ -572,7 +505,7 @@ class Dispatcher:
         if self._started:
             return
         self._started = True
-        if any(lane.kind != "stdout" for lane in self._lanes.values()):
+        if any(lane.receiver.uses_http for lane in self._lanes.values()):
             factory = self._session_factory or _session
             self._session = factory()
         for lane in self._lanes.values():

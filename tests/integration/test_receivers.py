@@ -26,16 +26,12 @@ import pytest
 from aiohttp import web
 
 from alerts.dispatch import Dispatcher, ReceiverConfigError, RetryPolicy
-from alerts.formats import AM_ZERO_TIME, SLACK_MAX_BLOCKS, slack_message
-from alerts.model import (
-    AlertEvent,
-    PagerDutyReceiver,
-    ReceiverConfig,
-    SlackReceiver,
-    StdoutReceiver,
-    WebhookReceiver,
-    fingerprint,
-)
+from alerts.model import AlertEvent, fingerprint
+from alerts.receivers.pagerduty import PagerDutyReceiver
+from alerts.receivers.registry import ReceiverConfig
+from alerts.receivers.slack import SLACK_MAX_BLOCKS, SlackReceiver, slack_message
+from alerts.receivers.stdout import StdoutReceiver
+from alerts.receivers.webhook import AM_ZERO_TIME, WebhookReceiver
 
 SLACK_SECRET = "sk-test-SECRET-123"
 PD_SECRET = "pd-test-SECRET-456"

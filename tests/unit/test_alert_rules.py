@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from alerts import commands
-from alerts.model import SlackReceiver, StdoutReceiver
+from alerts.receivers.slack import SlackReceiver
+from alerts.receivers.stdout import StdoutReceiver
 from alerts.rules import (
     AnomalyRule,
     RulesError,

@@ -17,8 +17,7 @@ import pytest
 
 from alerts import commands
 from alerts.dispatch import Dispatcher, ReceiverConfigError
-from alerts.model import env_variables
-from alerts.receiver_config import receiver_problems
+from alerts.receiver_config import env_variables, receiver_problems
 from alerts.rules import parse_rules
 
 SECRET = "https://hooks.example/T000/B000/SECRETSECRET"
