@@ -1,12 +1,12 @@
 """The port between the dispatcher and the receiver kinds.
 
-The dispatcher (``alerts.dispatch``) owns what is the same for every kind:
-queues, grouping, rate limits, retries, ``Retry-After``, bounded reads of
-replies, counters. A kind owns what differs: its settings and their checks,
-the shape of its messages and how to read a reply. So adding a kind (Feishu,
-DingTalk, WeCom, Teams, email) is one module with a class that fits
-``ReceiverKind`` and ``Receiver``, plus one line in ``alerts.receivers.registry``;
-the dispatcher has no branch by kind.
+The dispatcher (``alerts.dispatch``, with an ``alerts.lane.Lane`` per receiver)
+owns what is the same for every kind: queues, grouping, rate limits, retries,
+``Retry-After``, bounded reads of replies, counters. A kind owns what differs:
+its settings and their checks, the shape of its messages and how to read a
+reply. So adding a kind (Feishu, DingTalk, WeCom, Teams, email) is one module
+with a class that fits ``ReceiverKind`` and ``Receiver``, plus one line in
+``alerts.receivers.registry``; the dispatcher has no branch by kind.
 
 Nothing here does I/O or imports a network client: ``annotel rules check``
 loads every kind to check a rules file and must stay quick.
@@ -122,7 +122,7 @@ class Receiver(Protocol):
         """What an HTTP reply means; connection errors and timeouts are always retried.
 
         Called by the dispatcher for every reply to one of this receiver's
-        requests, with the status and the first ``RESPONSE_BODY_MAX`` bytes of the
+        requests, with the status and the first ``alerts.lane.RESPONSE_BODY_MAX`` bytes of the
         body, never decompressed (APIs that answer 200 with an error code in the
         body can look there). Never log the body: a reply may echo the request.
         If it raises, the message counts as failed, as in ``requests``.

@@ -19,7 +19,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from alerts.dispatch import RESPONSE_BODY_MAX, Dispatcher, RetryPolicy, read_bounded
+from alerts.dispatch import Dispatcher, RetryPolicy
+from alerts.lane import RESPONSE_BODY_MAX, read_bounded
 from alerts.model import AlertEvent, fingerprint
 from alerts.receivers.webhook import WebhookReceiver
 
