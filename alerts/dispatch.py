@@ -12,517 +12,61 @@ experience and for the stream's health, in that order of risk:
   groups); at most one message per receiver is in flight on top of that.
 * Grouping: events to one receiver that share the ``group_by`` values within
   ``group_wait`` of the group's first event go out as one message
-  (Alertmanager, Slack, JSON, stdout). PagerDuty takes one event per request,
-  so its events never wait and are never merged.
+  (Alertmanager, Slack, JSON, stdout). A kind that takes one event per request
+  (PagerDuty) has its events neither wait nor merge.
 * Rate limit: at most ``max_per_second`` requests per receiver, retries
   included (Slack allows about one per second per webhook).
-* Retries: connection errors, timeouts and 5xx are retried with exponential
-  backoff and jitter; 429 waits ``Retry-After``; any other 4xx is a permanent
-  failure (retrying a malformed or unauthorised request cannot help). Redirects
-  are not followed, so a secret URL or body is never replayed to another host.
+* Retries: connection errors, timeouts and what the receiver classifies as
+  retryable (5xx) are retried with exponential backoff and jitter; a throttled
+  reply (429) waits ``Retry-After``; a rejected one (any other 4xx) is a
+  permanent failure (retrying a malformed or unauthorised request cannot help).
+  Redirects are not followed, so a secret URL or body is never replayed to
+  another host.
 * At most once per process per receiver, with one at-least-once edge: an
   event id accepted by a receiver's queue is never accepted again; a 2xx ends
   delivery. A request that timed out may still have been received, and it is
   retried: the receiver may then see it twice. PagerDuty (same ``dedup_key``)
   and Alertmanager (same fingerprint) fold such duplicates; Slack shows two.
-* A reply's body is read up to ``RESPONSE_BODY_MAX`` bytes and never
+* A reply's body is read up to ``alerts.lane.RESPONSE_BODY_MAX`` bytes and never
   decompressed: a receiver answering 150 MiB (or a gzip bomb) costs the worker
-  64 KiB, not the body. The status code alone classifies the delivery.
+  64 KiB, not the body; the receiver classifies the reply from its status
+  (and may read that bounded body).
 * Secrets (Slack webhook URL, PagerDuty routing key, ``url_env`` URLs) are read
-  from ``env`` at construction (``alerts.receiver_config``, whose checks
-  ``annotel rules check`` runs too) and kept in ``Secret`` holders. Logs, errors,
+  from ``env`` at construction by the receiver kinds (``alerts.receivers``, whose
+  checks ``annotel rules check`` runs too) and kept in ``Secret`` holders. Logs, errors,
   ``stats()`` and ``repr`` name a receiver by its name and redacted host only,
   and failures are described by status code or exception type, never by the
   exception's text (aiohttp puts the full URL in it).
+
+What differs by kind (settings, message shapes, reading a reply) is the
+receiver's (``alerts.receivers.base.Receiver``); nothing here branches on it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
-import sys
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from typing import Any, TextIO
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping
+from typing import TextIO
 
 import aiohttp
-import orjson
 
-from alerts.formats import alertmanager_payload, json_payload, pagerduty_event, slack_message
-from alerts.model import (
-    AlertEvent,
-    PagerDutyReceiver,
-    ReceiverConfig,
-    SlackReceiver,
-    StdoutReceiver,
-    WebhookReceiver,
-)
-from alerts.receiver_config import (
-    AnyReceiver,
-    ReceiverConfigError,
-    Secret,
-    receiver_problems,
-    resolve,
-)
-from schemas.display import visible
+from alerts.lane import Lane, ReceiverStats, RetryPolicy
+from alerts.model import AlertEvent
+from alerts.receiver_config import ReceiverConfigError, build, receiver_problems
+from alerts.receivers.registry import ReceiverConfig
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Dispatcher", "ReceiverConfigError", "RetryPolicy", "read_bounded", "receiver_problems"]
+__all__ = ["Dispatcher", "ReceiverConfigError", "RetryPolicy", "receiver_problems"]
 
 DEFAULT_QUEUE_SIZE = 1000
-SEEN_IDS_MAX = 100_000  # event ids remembered per receiver to refuse a second send
-RESPONSE_BODY_MAX = 64 * 1024  # bytes of a reply read: room for an error text, no more
-_USER_AGENT = "annotation-telemetry-alerts/1"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try one message before counting it failed.
-
-    ``max_attempts`` bounds every kind of retry (429 included) so a dead
-    receiver cannot pin a message forever; ``max_retry_after_s`` caps how long
-    a ``Retry-After`` may park a receiver.
-    """
-
-    max_attempts: int = 6
-    base_s: float = 0.5
-    max_backoff_s: float = 30.0
-    max_retry_after_s: float = 120.0
-
-    def backoff(self, retry: int) -> float:
-        """Exponential with "equal jitter": spreads retries, yet never retries instantly."""
-        ceiling = min(self.max_backoff_s, self.base_s * (2**retry))
-        return random.uniform(ceiling / 2, ceiling)
-
-
-@dataclass(frozen=True)
-class ReceiverStats:
-    """A snapshot for dashboards and for the receiver-failing meta-alert.
-
-    Counts are in events except ``messages`` and ``retries`` (requests).
-    ``last_success`` / ``last_error`` are readings of the dispatcher's clock
-    (monotonic by default), so "failing for longer than X" is
-    ``clock() - last_success``.
-    """
-
-    name: str
-    type: str
-    target: str  # redacted: host[:port] only
-    sent: int
-    messages: int
-    failed: int
-    retries: int
-    dropped: int
-    duplicates: int
-    muted: int
-    queue_depth: int
-    in_flight: int
-    last_success: float | None
-    last_error: float | None
-    last_error_reason: str | None
-    consecutive_failures: int
-
-
-def redacted_host(url: str) -> str:
-    """Host and port only: paths, queries and user info can all carry tokens."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return "<invalid url>"
-    if not host:
-        return "<invalid url>"
-    return f"{host}:{port}" if port else host
-
-
-def _retry_after(header: str | None, now_wall: float) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not header:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(header).timestamp() - now_wall)
-    except (TypeError, ValueError):
-        return None
-
-
-async def read_bounded(response: aiohttp.ClientResponse, limit: int = RESPONSE_BODY_MAX) -> bytes:
-    """The first ``limit`` bytes of a reply body, read as they arrive.
-
-    The rest is never read: leaving the response then closes the connection
-    instead of returning it to the pool, which costs a reconnect only to a
-    receiver that talks too much.
-    """
-    body = bytearray()
-    while len(body) < limit:
-        chunk = await response.content.read(limit - len(body))
-        if not chunk:
-            break
-        body += chunk
-    return bytes(body)
 
 
 def _session() -> aiohttp.ClientSession:
     """No automatic decompression: a small compressed reply must not expand in memory."""
     return aiohttp.ClientSession(auto_decompress=False)
-
-
-@dataclass
-class _Group:
-    labels: dict[str, str]
-    deadline: float
-    events: list[tuple[int, AlertEvent]] = field(default_factory=list)
-
-
-class _Lane:
-    """One receiver: its queue of open groups, its task, its counters."""
-
-    def __init__(
-        self,
-        name: str,
-        config: AnyReceiver,
-        *,
-        url: Secret | None,
-        routing_key: Secret | None,
-        target: str,
-        group_wait_s: float,
-        queue_size: int,
-        clock: Callable[[], float],
-        retry: RetryPolicy,
-        external_url: str,
-        stdout: TextIO | None,
-    ) -> None:
-        self.name = name
-        self.config = config
-        self.kind: str = config.type
-        if isinstance(config, WebhookReceiver):
-            self.kind = f"webhook/{config.format}"
-        self._url = url
-        self._routing_key = routing_key
-        self.target = target
-        self._queue_size = queue_size
-        self._clock = clock
-        self._retry = retry
-        self._external_url = external_url
-        self._stdout = stdout
-        self._group_wait = group_wait_s
-        self._interval = 1.0 / config.max_per_second
-        self._timeout_s = getattr(config, "timeout_s", 10.0)
-        self._groups: dict[tuple[str, ...], _Group] = {}
-        self._pending = 0
-        self._seq = 0
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._in_flight: list[AlertEvent] = []
-        self._next_request = 0.0
-        self._wake = asyncio.Event()
-        self._closing = False
-        self.task: asyncio.Task[None] | None = None
-        self.session: aiohttp.ClientSession | None = None
-        # counters
-        self.sent = 0
-        self.messages = 0
-        self.failed = 0
-        self.retries = 0
-        self.dropped = 0
-        self.duplicates = 0
-        self.muted = 0
-        self.last_success: float | None = None
-        self.last_error: float | None = None
-        self.last_error_reason: str | None = None
-        self.consecutive_failures = 0
-
-    def __repr__(self) -> str:
-        return f"<receiver {self.name} {self.kind} -> {self.target}>"
-
-    # -- queueing (synchronous, called from submit) ---------------------------------------------
-
-    def _group_key(self, event: AlertEvent) -> tuple[tuple[str, ...], dict[str, str]]:
-        if isinstance(self.config, PagerDutyReceiver):
-            return ("\x00event", str(self._seq)), {}
-        labels: dict[str, str] = {}
-        for name in self.config.group_by:
-            if name in ("rule", "alertname"):
-                value = event.rule
-            else:
-                value = event.labels.get(name) or event.scope.get(name) or ""
-            labels[name] = value
-        return tuple(labels.values()), {k: v for k, v in labels.items() if v}
-
-    def enqueue(self, event: AlertEvent) -> None:
-        if self._closing:
-            self.dropped += 1
-            log.warning(
-                "receiver %s: dispatcher closing, dropped %s (%s)",
-                self.name,
-                event.rule,
-                event.fingerprint,
-            )
-            return
-        event_id = event.event_id
-        if event_id in self._seen:
-            self.duplicates += 1
-            log.debug("receiver %s: event %s already accepted, not sent again", self.name, event_id)
-            return
-        self._seen[event_id] = None
-        if len(self._seen) > SEEN_IDS_MAX:
-            self._seen.popitem(last=False)
-        self._seq += 1
-        key, labels = self._group_key(event)
-        group = self._groups.get(key)
-        if group is None:
-            wait = 0.0 if isinstance(self.config, PagerDutyReceiver) else self._group_wait
-            group = self._groups[key] = _Group(labels, self._clock() + wait)
-        group.events.append((self._seq, event))
-        self._pending += 1
-        if self._pending > self._queue_size:
-            self._drop_oldest()
-        self._wake.set()
-
-    def _drop_oldest(self) -> None:
-        key = min(self._groups, key=lambda k: self._groups[k].events[0][0])
-        group = self._groups[key]
-        _, oldest = group.events.pop(0)
-        if not group.events:
-            del self._groups[key]
-        self._pending -= 1
-        self.dropped += 1
-        # Never sent: a later resubmission of the same event may go out.
-        self._seen.pop(oldest.event_id, None)
-        log.warning(
-            "receiver %s: queue full (%d events), dropped the oldest: %s %s (%s); %d dropped",
-            self.name,
-            self._queue_size,
-            oldest.rule,
-            oldest.status,
-            oldest.fingerprint,
-            self.dropped,
-        )
-
-    @property
-    def queue_depth(self) -> int:
-        return self._pending
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
-
-    # -- the task --------------------------------------------------------------------------------
-
-    def begin_close(self) -> None:
-        self._closing = True
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Send groups as they come due; on close, flush everything left without waiting."""
-        while True:
-            if not self._groups:
-                if self._closing:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            key = min(self._groups, key=lambda k: self._groups[k].deadline)
-            delay = self._groups[key].deadline - self._clock()
-            if delay > 0 and not self._closing:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                continue
-            group = self._groups.pop(key)
-            events = [event for _, event in group.events]
-            self._pending -= len(events)
-            self._in_flight = events
-            try:
-                await self._deliver(group.labels, events)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a bug must not kill the lane; the type name is safe to log
-                self._record_failure(len(events), f"internal error ({type(exc).__name__})")
-                log.error(
-                    "receiver %s: internal error %s delivering %d event(s)",
-                    self.name,
-                    type(exc).__name__,
-                    len(events),
-                )
-            finally:
-                self._in_flight = []
-
-    async def _deliver(self, group_labels: dict[str, str], events: list[AlertEvent]) -> None:
-        config = self.config
-        if isinstance(config, StdoutReceiver):
-            self._write_stdout(events)
-            return
-        if isinstance(config, PagerDutyReceiver):
-            assert self._routing_key is not None
-            for event in events:
-                body = pagerduty_event(event, self._routing_key.reveal(), self._external_url)
-                await self._post(orjson.dumps(body), [event])
-            return
-        payload: dict[str, Any]
-        if isinstance(config, SlackReceiver):
-            payload = slack_message(events)
-        elif config.format == "alertmanager":
-            payload = alertmanager_payload(events, self.name, group_labels, self._external_url)
-        else:
-            payload = json_payload(events)
-        await self._post(orjson.dumps(payload), events)
-
-    def _write_stdout(self, events: list[AlertEvent]) -> None:
-        stream = self._stdout if self._stdout is not None else sys.stdout
-        try:
-            for event in events:
-                # JSON escapes spelled out for C1, bidi and zero-width characters too.
-                stream.write(visible(event.to_json().decode()) + "\n")
-            stream.flush()
-        except (OSError, ValueError) as exc:
-            self._record_failure(len(events), f"write error ({type(exc).__name__})")
-            log.error("receiver %s: cannot write to stdout: %s", self.name, type(exc).__name__)
-            return
-        self._record_success(len(events))
-
-    async def _throttle(self) -> None:
-        wait = self._next_request - self._clock()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._next_request = self._clock() + self._interval
-
-    async def _post(self, body: bytes, events: Sequence[AlertEvent]) -> None:
-        """One message until a 2xx, a permanent failure or the attempt budget runs out."""
-        assert self.session is not None and self._url is not None
-        what = (
-            f"{len(events)} event(s)"
-            if len(events) > 1
-            else f"{events[0].rule} ({events[0].fingerprint})"
-        )
-        attempt = 0
-        while True:
-            attempt += 1
-            await self._throttle()
-            wait: float | None = None
-            try:
-                async with self.session.post(
-                    self._url.reveal(),
-                    data=body,
-                    headers={"Content-Type": "application/json", "User-Agent": _USER_AGENT},
-                    timeout=aiohttp.ClientTimeout(total=self._timeout_s),
-                    allow_redirects=False,
-                ) as response:
-                    status = response.status
-                    retry_after = response.headers.get("Retry-After")
-                    await read_bounded(response)
-            except TimeoutError:
-                reason = f"timeout after {self._timeout_s:g}s"
-            except aiohttp.ClientError as exc:
-                reason = f"connection error ({type(exc).__name__})"
-            else:
-                if 200 <= status < 300:
-                    self._record_success(len(events))
-                    log.debug("receiver %s: delivered %s (HTTP %d)", self.name, what, status)
-                    return
-                reason = f"HTTP {status}"
-                if status == 429:
-                    wait = _retry_after(retry_after, time.time())
-                    if wait is not None:
-                        wait = min(wait, self._retry.max_retry_after_s)
-                elif status < 500:
-                    self._record_failure(len(events), reason)
-                    log.error(
-                        "receiver %s (%s): %s rejected with %s, not retried",
-                        self.name,
-                        self.target,
-                        what,
-                        reason,
-                    )
-                    return
-            self.last_error = self._clock()
-            self.last_error_reason = reason
-            if attempt >= self._retry.max_attempts:
-                self._record_failure(len(events), reason)
-                log.error(
-                    "receiver %s (%s): giving up on %s after %d attempts, last: %s",
-                    self.name,
-                    self.target,
-                    what,
-                    attempt,
-                    reason,
-                )
-                return
-            if wait is None:
-                wait = self._retry.backoff(attempt - 1)
-            self.retries += 1
-            log.warning(
-                "receiver %s (%s): %s for %s, retry %d in %.2fs",
-                self.name,
-                self.target,
-                reason,
-                what,
-                attempt,
-                wait,
-            )
-            await asyncio.sleep(wait)
-
-    def _record_success(self, count: int) -> None:
-        self.sent += count
-        self.messages += 1
-        self.last_success = self._clock()
-        self.consecutive_failures = 0
-
-    def _record_failure(self, count: int, reason: str) -> None:
-        self.failed += count
-        self.last_error = self._clock()
-        self.last_error_reason = reason
-        self.consecutive_failures += 1
-
-    def stats(self) -> ReceiverStats:
-        return ReceiverStats(
-            name=self.name,
-            type=self.kind,
-            target=self.target,
-            sent=self.sent,
-            messages=self.messages,
-            failed=self.failed,
-            retries=self.retries,
-            dropped=self.dropped,
-            duplicates=self.duplicates,
-            muted=self.muted,
-            queue_depth=self.queue_depth,
-            in_flight=self.in_flight,
-            last_success=self.last_success,
-            last_error=self.last_error,
-            last_error_reason=self.last_error_reason,
-            consecutive_failures=self.consecutive_failures,
-        )
-
-
-def _build_lane(
-    name: str,
-    config: AnyReceiver,
-    env: Mapping[str, str],
-    **common: Any,
-) -> _Lane:
-    resolved = resolve(name, config, env)
-    url = resolved.url
-    target = "stdout" if url is None else redacted_host(url.reveal())
-    return _Lane(
-        name,
-        config,
-        url=url,
-        routing_key=resolved.routing_key,
-        target=target,
-        group_wait_s=resolved.group_wait_s,
-        **common,
-    )
 
 
 class Dispatcher:
@@ -545,16 +89,13 @@ class Dispatcher:
         self._clock = clock
         self._session_factory = session_factory
         self._session: aiohttp.ClientSession | None = None
-        self._lanes: dict[str, _Lane] = {}
+        self._lanes: dict[str, Lane] = {}
         for name, config in receivers.items():
-            self._lanes[name] = _build_lane(
-                name,
-                config,
-                env,
+            self._lanes[name] = Lane(
+                build(name, config, env, external_url),
                 queue_size=queue_size,
                 clock=clock,
                 retry=retry or RetryPolicy(),
-                external_url=external_url,
                 stdout=stdout,
             )
         self._unrouted: dict[str, int] = {}
@@ -572,7 +113,7 @@ class Dispatcher:
         if self._started:
             return
         self._started = True
-        if any(lane.kind != "stdout" for lane in self._lanes.values()):
+        if any(lane.receiver.uses_http for lane in self._lanes.values()):
             factory = self._session_factory or _session
             self._session = factory()
         for lane in self._lanes.values():

@@ -1,9 +1,10 @@
-"""What the alert subsystem hands around: alert events and receiver configuration.
+"""What the alert subsystem hands around: alert events.
 
 The evaluator produces ``AlertEvent`` values; the stream publishes them to the
 ``annotation.alerts`` topic and the ``alerts`` table before any receiver sees
-them, so history is complete even when a receiver is down. Receivers format
-the same values for Slack, PagerDuty, Alertmanager or plain JSON.
+them, so history is complete even when a receiver is down. Receivers
+(``alerts.receivers``) format the same values for Slack, PagerDuty,
+Alertmanager or plain JSON.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["firing", "resolved"]
 Severity = Literal["critical", "error", "warning", "info"]
@@ -128,70 +128,3 @@ class AlertEvent:
             repeat=bool(data.get("repeat", False)),
             muted_by=data.get("muted_by"),
         )
-
-
-# -- receiver configuration (the ``receivers:`` section of the rules file) ----------------
-
-_STRICT = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Grouping(BaseModel):
-    """Notifications to one receiver within ``group_wait`` sharing ``group_by`` go out as one."""
-
-    model_config = _STRICT
-    group_by: tuple[str, ...] = ("rule", "project_id")
-    group_wait: str = "30s"  # a duration (schemas.durations)
-    max_per_second: float = Field(1.0, gt=0)
-
-
-class WebhookReceiver(_Grouping):
-    """POSTs JSON; ``format: alertmanager`` sends the Alertmanager v4 webhook payload."""
-
-    model_config = _STRICT
-    type: Literal["webhook"]
-    url: str | None = None
-    url_env: str | None = None  # the URL may embed a token: then keep it in the environment
-    format: Literal["json", "alertmanager"] = "json"
-    timeout_s: float = Field(10.0, gt=0)
-
-
-class SlackReceiver(_Grouping):
-    model_config = _STRICT
-    type: Literal["slack"]
-    webhook_url_env: str
-    timeout_s: float = Field(10.0, gt=0)
-
-
-class PagerDutyReceiver(_Grouping):
-    model_config = _STRICT
-    type: Literal["pagerduty"]
-    routing_key_env: str
-    url: str = "https://events.pagerduty.com/v2/enqueue"
-    timeout_s: float = Field(10.0, gt=0)
-
-
-class StdoutReceiver(_Grouping):
-    """One JSON line per alert event on standard output (for the demo and for log shippers)."""
-
-    type: Literal["stdout"]
-
-
-ReceiverConfig = Annotated[
-    WebhookReceiver | SlackReceiver | PagerDutyReceiver | StdoutReceiver,
-    Field(discriminator="type"),
-]
-
-
-def env_variables(receivers: Mapping[str, BaseModel]) -> list[tuple[str, str, str]]:
-    """``(variable, receiver, setting)`` for every ``*_env`` setting, in file order.
-
-    Found by the setting's name, so a receiver kind added later is covered
-    without a list to keep in step.
-    """
-    found: list[tuple[str, str, str]] = []
-    for name, config in receivers.items():
-        for setting in type(config).model_fields:
-            value = getattr(config, setting)
-            if setting.endswith("_env") and isinstance(value, str):
-                found.append((value, name, setting))
-    return found

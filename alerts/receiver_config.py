@@ -2,116 +2,32 @@
 ``annotel rules check``.
 
 One set of checks for both, so a rules file that passes the check is one the
-worker starts on (given the same environment). Secrets (Slack webhook URL,
-PagerDuty routing key, ``url_env`` URLs) are read from the environment here and
-kept in ``Secret`` holders; messages name receivers and variables, never a
-value. No network client is imported: ``annotel rules check`` stays quick.
+worker starts on (given the same environment). Each kind checks its own
+settings (``alerts.receivers``); this module looks the kind up by the entry's
+``type``, builds receivers for the dispatcher and collects every problem for
+the check. Secrets are read from the environment only by the kinds, into
+``Secret`` holders; messages name receivers and variables, never a value. No
+network client is imported: ``annotel rules check`` stays quick.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from alerts.model import (
-    PagerDutyReceiver,
-    ReceiverConfig,
-    SlackReceiver,
-    StdoutReceiver,
-    WebhookReceiver,
-)
-from schemas.durations import parse_duration
-from schemas.redact import add_secret
+from pydantic import BaseModel
 
-AnyReceiver = WebhookReceiver | SlackReceiver | PagerDutyReceiver | StdoutReceiver
+from alerts.receivers.base import Receiver
+from alerts.receivers.registry import KINDS, ReceiverConfig
+from alerts.receivers.settings import ReceiverConfigError
+
+__all__ = ["ReceiverConfigError", "build", "env_variables", "receiver_problems"]
 
 
-class ReceiverConfigError(ValueError):
-    """A receiver cannot be built; the message names the receiver and variable, never a value."""
-
-
-class Secret:
-    """A string that refuses to be printed: repr, str and format all show a mask."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
-
-    __str__ = __repr__
-
-
-def _check_url(url: str, receiver: str, where: str) -> None:
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ReceiverConfigError(f"receiver {receiver!r}: {where} is not an http(s) URL")
-
-
-def _from_env(env: Mapping[str, str], variable: str, receiver: str) -> Secret:
-    value = env.get(variable, "")
-    if not value.strip():
-        raise ReceiverConfigError(
-            f"receiver {receiver!r}: environment variable {variable} is not set (or empty)"
-        )
-    add_secret(value.strip())  # and no log line or traceback of this process can show it
-    return Secret(value.strip())
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """A receiver's settings once checked: secrets read, URLs and durations valid."""
-
-    url: Secret | None
-    routing_key: Secret | None
-    group_wait_s: float
-
-
-def resolve(name: str, config: AnyReceiver, env: Mapping[str, str] | None) -> Resolved:
-    """Every check a receiver must pass before the worker starts; raises ``ReceiverConfigError``.
-
-    With ``env`` None, values that come from the environment are not read and
-    their checks are skipped (``annotel rules check --no-env``); every other
-    check runs exactly as at start.
-    """
-    url: Secret | None = None
-    routing_key: Secret | None = None
-    try:
-        group_wait_s = parse_duration(config.group_wait)
-    except ValueError as exc:
-        raise ReceiverConfigError(f"receiver {name!r}: group_wait: {exc}") from None
-    if isinstance(config, SlackReceiver):
-        if env is not None:
-            url = _from_env(env, config.webhook_url_env, name)
-            _check_url(url.reveal(), name, f"the value of {config.webhook_url_env}")
-    elif isinstance(config, PagerDutyReceiver):
-        _check_url(config.url, name, "url")
-        url = Secret(config.url)
-        if env is not None:
-            routing_key = _from_env(env, config.routing_key_env, name)
-    elif isinstance(config, WebhookReceiver):
-        if (config.url is None) == (config.url_env is None):
-            raise ReceiverConfigError(f"receiver {name!r}: set exactly one of url and url_env")
-        if config.url_env is not None:
-            if env is not None:
-                url = _from_env(env, config.url_env, name)
-                _check_url(url.reveal(), name, f"the value of {config.url_env}")
-        else:
-            assert config.url is not None
-            _check_url(config.url, name, "url")
-            url = Secret(config.url)
-    return Resolved(url, routing_key, group_wait_s)
+def build(
+    name: str, config: ReceiverConfig, env: Mapping[str, str], external_url: str = ""
+) -> Receiver:
+    """The receiver for one ``receivers:`` entry; raises ``ReceiverConfigError``."""
+    return KINDS[config.type].from_config(name, config, env, external_url)
 
 
 def receiver_problems(
@@ -121,12 +37,27 @@ def receiver_problems(
 
     The same checks ``Dispatcher`` runs, each receiver on its own so every
     problem is listed; messages name receivers and variables, never a value.
-    ``env`` None skips the checks of environment values (see ``resolve``).
+    ``env`` None skips the checks of environment values (``ReceiverKind.check``).
     """
     problems: list[str] = []
     for name, config in receivers.items():
         try:
-            resolve(name, config, env)
+            KINDS[config.type].check(name, config, env)
         except ReceiverConfigError as exc:
             problems.append(str(exc))
     return problems
+
+
+def env_variables(receivers: Mapping[str, BaseModel]) -> list[tuple[str, str, str]]:
+    """``(variable, receiver, setting)`` for every ``*_env`` setting, in file order.
+
+    Found by the setting's name, so a receiver kind added later is covered
+    without a list to keep in step.
+    """
+    found: list[tuple[str, str, str]] = []
+    for name, config in receivers.items():
+        for setting in type(config).model_fields:
+            value = getattr(config, setting)
+            if setting.endswith("_env") and isinstance(value, str):
+                found.append((value, name, setting))
+    return found

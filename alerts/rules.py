@@ -26,7 +26,9 @@ from pydantic import (
     field_validator,
 )
 
-from alerts.model import ReceiverConfig, Severity, WebhookReceiver
+from alerts.model import Severity
+from alerts.receivers.registry import KINDS, ReceiverConfig
+from alerts.receivers.webhook import WebhookReceiver
 from alerts.yaml_load import YamlTooLarge, load_bounded
 from schemas.durations import format_duration, parse_duration
 from schemas.metrics import KEY_DIMENSIONS, RATES
@@ -225,7 +227,7 @@ class RuleSet:
 
 
 _RECEIVER: TypeAdapter[ReceiverConfig] = TypeAdapter(ReceiverConfig)
-RECEIVER_TYPES = ("webhook", "slack", "pagerduty", "stdout")
+RECEIVER_TYPES = tuple(KINDS)
 
 
 # -- annotation templates -----------------------------------------------------------------

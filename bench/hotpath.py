@@ -20,6 +20,10 @@ from typing import Any
 
 import orjson
 
+from alerts.handoff import encode_reports
+from alerts.stage import AlertStage
+from streams.alert_stage import SNAPSHOT_INTERVAL_S
+
 BATCH = 4000  # about one checkpoint's worth at the measured rate (1 s)
 
 
@@ -145,8 +149,6 @@ def measure(n: int) -> dict[str, float]:
     from schemas import Decoder
     from schemas.events import TaskAudited, TaskCompleted
     from simulator import Simulator
-    from streams.alert_runtime import SNAPSHOT_INTERVAL_S
-    from streams.alerting import AlertStage, encode_reports
     from streams.rows import rows_for_checkpoint
     from streams.state import PartitionState
     from streams.statelog import encode_checkpoint, encode_chunks

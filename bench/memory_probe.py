@@ -196,8 +196,9 @@ def census(processor: Any, alerts: Iterable[Any]) -> dict[str, Any]:
 
 def _install_census(out: TextIO, at: int, lock: threading.Lock) -> None:
     """Take the census once, in the event loop, after ``at`` input messages."""
+    # The worker's modules load here, after ``malloc.tune()`` in ``main``, as in the worker.
     from streams import processor as module
-    from streams.alert_runtime import AlertRuntime
+    from streams.alert_stage import AlertRuntime
 
     original = module.Processor.process
     done = [0, False]

@@ -37,7 +37,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("rows for ClickHouse (streams/rows.py)", ("rows_for_checkpoint",)),
     ("checkpoint encode (statelog, orjson)", ("encode_checkpoint", "delta (streams/state.py")),
     ("closed windows to alerting (encode_reports)", ("encode_reports",)),
-    ("alert evaluation (alerts/, streams/alerting)", ("alerts/evaluator", "streams/alerting")),
+    ("alert evaluation (alerts/)", ("alerts/evaluator", "alerts/stage", "alerts/handoff")),
     ("dead letters", ("to_dead_letter", "deadletter.py")),
     ("decode: pydantic validation", ("model_validate", "pydantic")),
     ("decode: orjson + checks (schemas/decode.py)", ("schemas/decode.py",)),

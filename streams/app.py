@@ -25,7 +25,7 @@ from alerts.rules import RuleSet
 from schemas.deadletter import DeadLetter
 from schemas.decode import Decoder
 from sinks.clickhouse import ClickHouseWriter
-from streams.alert_runtime import AlertRuntime
+from streams.alert_stage import AlertRuntime
 from streams.intake import GROUP_SUFFIX, Intake
 from streams.kafka import aiokafka_security, faust_credentials
 from streams.processor import Message, Processor

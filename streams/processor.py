@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from alerts.handoff import ClosedWindow, encode_reports
 from schemas.decode import Decoder
 from sinks.batches import RejectedRow
-from streams.alerting import encode_reports
 from streams.rows import rows_for_checkpoint, unstored_letter
-from streams.state import ClosedWindow, PartitionState
+from streams.state import PartitionState
 from streams.statelog import encode_checkpoint, encode_chunks
 
 log = logging.getLogger(__name__)

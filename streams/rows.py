@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alerts.model import AlertEvent
 from schemas.deadletter import DeadLetter
 from schemas.decode import MAX_ERROR_TEXT
 from schemas.display import visible
@@ -247,3 +248,25 @@ def refused_dlq_row(rejected: RejectedRow, raw: bytes, topic: str) -> list[Any]:
 
 def _hint(value: Any) -> str | None:
     return visible(value[:128]) if isinstance(value, str) else None
+
+
+def alert_row(event: AlertEvent, emitted_at: datetime | None = None) -> list[Any]:
+    """A row of the ``alerts`` table (column order of sinks.schema)."""
+    return [
+        event.fingerprint,
+        event.rule,
+        event.status,
+        event.severity,
+        event.labels,
+        event.annotations,
+        event.metric,
+        event.value,
+        event.threshold,
+        event.window_start,
+        event.window_end,
+        event.starts_at,
+        event.ends_at,
+        emitted_at or datetime.now(UTC),
+        event.muted_by,
+        event.repeat,
+    ]

@@ -33,17 +33,17 @@ import hashlib
 from collections import Counter
 from collections.abc import Collection, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import orjson
 
+from alerts.handoff import ClosedWindow
 from schemas.deadletter import DeadLetter
 from schemas.decode import DecodeError, unprocessable
 from schemas.events import TaskAudited, TaskCompleted
+from schemas.json_pieces import json_array
 from schemas.metrics import WINDOW_SECONDS
-from streams.statelog import json_array
 from streams.windows import (
     EPOCH,
     IDX,
@@ -145,15 +145,6 @@ def _digest_mark(raw: bytes) -> int:
 
 def decode_marks(text: str) -> list[int]:
     return [int(mark, 16) for mark in text.split(",")] if text else []
-
-
-@dataclass
-class ClosedWindow:
-    """A minute whose aggregates are final for alerting (the watermark passed its end)."""
-
-    partition: int
-    window_start: int
-    aggregates: dict[WindowKey, Aggregate]
 
 
 class PartitionState:

@@ -8,8 +8,7 @@ middle of writing one leaves the previous checkpoint in force.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -60,17 +59,6 @@ def encode_chunks(parts: Iterable[bytes], seq: int, base: int = 0) -> list[bytes
         header = orjson.dumps({"seq": seq, "chunk": i, "of": count, "base": base})
         bodies[i] = header + b"\n" + body
     return bodies
-
-
-def json_array(items: Iterable[Any], batch: int = 4096) -> Iterator[bytes]:
-    """The JSON of ``list(items)``, in pieces of ``batch`` items."""
-    yield b"["
-    first = True
-    iterator = iter(items)
-    while piece := list(itertools.islice(iterator, batch)):
-        yield orjson.dumps(piece)[1:-1] if first else b"," + orjson.dumps(piece)[1:-1]
-        first = False
-    yield b"]"
 
 
 def decode_checkpoints(messages: Iterable[bytes]) -> list[dict[str, Any]]:

@@ -12,8 +12,8 @@ import sys
 from collections import Counter
 from collections.abc import Mapping
 
-from alerts.model import ReceiverConfig, env_variables
-from alerts.receiver_config import receiver_problems
+from alerts.receiver_config import env_variables, receiver_problems
+from alerts.receivers.registry import ReceiverConfig
 from alerts.rules import RulesError, check_file, load_rules
 from alerts.silences import SilencesError, load_silences
 from schemas.display import visible

@@ -30,6 +30,7 @@ import pytest
 from cmarkgfm.cmark import Options  # type: ignore[import-untyped]
 
 from schemas.display import UNSAFE_CATEGORIES
+from streams.rows import alert_row
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +100,6 @@ def child(data_dir: str, out_dir: str) -> None:
     """Store the hostile rows, run every command; chDB stays in this child process."""
     from alerts.model import AlertEvent, fingerprint
     from sinks.clickhouse import ClickHouseWriter, connect, migrate
-    from streams.alerting import alert_row
     from tests.pipeline import write
 
     client = connect("chdb://" + str(Path(data_dir) / "clickhouse"))

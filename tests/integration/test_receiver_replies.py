@@ -19,8 +19,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from alerts.dispatch import RESPONSE_BODY_MAX, Dispatcher, RetryPolicy, read_bounded
-from alerts.model import AlertEvent, WebhookReceiver, fingerprint
+from alerts.dispatch import Dispatcher, RetryPolicy
+from alerts.lane import RESPONSE_BODY_MAX, read_bounded
+from alerts.model import AlertEvent, fingerprint
+from alerts.receivers.webhook import WebhookReceiver
 
 MIB = 1024 * 1024
 BODY_MIB = 150

@@ -15,10 +15,10 @@ import logging
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import jsonschema  # type: ignore[import-untyped]
 import orjson
@@ -26,23 +26,21 @@ import pytest
 from aiohttp import web
 
 from alerts.dispatch import Dispatcher, ReceiverConfigError, RetryPolicy
-from alerts.formats import AM_ZERO_TIME, SLACK_MAX_BLOCKS, slack_message
-from alerts.model import (
-    AlertEvent,
-    PagerDutyReceiver,
-    ReceiverConfig,
-    SlackReceiver,
-    StdoutReceiver,
-    WebhookReceiver,
-    fingerprint,
-)
+from alerts.model import AlertEvent
+from alerts.receivers.base import Outcome, Request, http_outcome
+from alerts.receivers.pagerduty import PagerDutyReceiver
+from alerts.receivers.registry import KINDS, ReceiverConfig
+from alerts.receivers.settings import STRICT, Grouping, Secret, group_wait_s
+from alerts.receivers.slack import SLACK_MAX_BLOCKS, SlackReceiver
+from alerts.receivers.stdout import StdoutReceiver
+from alerts.receivers.webhook import AM_ZERO_TIME, WebhookReceiver
+from tests.alert_events import event
 
 SLACK_SECRET = "sk-test-SECRET-123"
 PD_SECRET = "pd-test-SECRET-456"
 HOOK_SECRET = "tok-test-SECRET-789"
 SECRETS = (SLACK_SECRET, PD_SECRET, HOOK_SECRET)
 FAST_RETRY = RetryPolicy(max_attempts=4, base_s=0.05, max_backoff_s=0.2)
-T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 # -- the scripted server ----------------------------------------------------------------------
@@ -53,6 +51,7 @@ class Answer:
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
     hang_s: float = 0.0  # sleep before answering (the client has usually given up by then)
+    body: bytes = b""
 
     @property
     def delivers(self) -> bool:
@@ -97,7 +96,7 @@ class ScriptedServer:
         self.received.append(Received(request.path, time.monotonic(), body, answer))
         if answer.hang_s:
             await asyncio.sleep(answer.hang_s)
-        return web.Response(status=answer.status, headers=dict(answer.headers))
+        return web.Response(status=answer.status, headers=dict(answer.headers), body=answer.body)
 
     async def wait_for(self, path: str, count: int, timeout_s: float = 5.0) -> list[Received]:
         deadline = time.monotonic() + timeout_s
@@ -130,43 +129,6 @@ def free_port() -> int:
 
 
 # -- events -------------------------------------------------------------------------------------
-
-
-def event(
-    *,
-    rule: str = "vendor_quality_low",
-    status: str = "firing",
-    severity: str = "critical",
-    project: str = "医疗影像",
-    vendor: str = "供应商甲",
-    receivers: Iterable[str] = ("r",),
-    minute: int = 0,
-    value: float | None = 0.82,
-    muted_by: str | None = None,
-) -> AlertEvent:
-    scope = {"project_id": project, "vendor_id": vendor}
-    start = T0 + timedelta(minutes=minute)
-    return AlertEvent(
-        fingerprint=fingerprint(rule, scope),
-        rule=rule,
-        status=status,  # type: ignore[arg-type]
-        severity=severity,  # type: ignore[arg-type]
-        scope=scope,
-        labels={"alertname": rule, "severity": severity, **scope, "team": "zh-ops"},
-        annotations={
-            "summary": f"审核通过率 {value or 0:.0%}：{vendor} / {project}",
-            "runbook_url": "https://wiki.example/runbooks/vendor-quality",
-        },
-        metric="audit_pass_rate",
-        value=value,
-        threshold=0.85,
-        window_start=start,
-        window_end=start + timedelta(minutes=15),
-        starts_at=T0,
-        ends_at=start if status == "resolved" else None,
-        receivers=tuple(receivers),
-        muted_by=muted_by,
-    )
 
 
 def delivered_per_event(requests: Iterable[Received]) -> Counter[str]:
@@ -344,15 +306,6 @@ async def test_slack_message_readable_and_chinese_intact(server: ScriptedServer)
     assert "`医疗影像`" in section and "`供应商甲`" in section
     assert "2026-11-23 08:00–08:15 UTC (15m)" in section
     assert "<https://wiki.example/runbooks/vendor-quality|Runbook>" in section
-
-
-def test_slack_message_stays_within_block_limits() -> None:
-    events = [event(vendor=f"供应商{i}", minute=i) for i in range(120)]
-    message = slack_message(events)
-    assert len(message["blocks"]) == SLACK_MAX_BLOCKS
-    assert message["blocks"][-1]["elements"][0]["text"] == "+72 more alerts not shown"
-    resolved = slack_message([event(status="resolved")])
-    assert ":white_check_mark:" in resolved["blocks"][1]["text"]["text"]
 
 
 # -- grouping, rate limit, delivery -------------------------------------------------------------
@@ -620,3 +573,81 @@ def test_missing_env_var_names_the_variable() -> None:
     with pytest.raises(ReceiverConfigError, match="ANNOTEL_HOOK_URL") as bad:
         Dispatcher({"hook": hook}, {"ANNOTEL_HOOK_URL": f"ftp://x/{HOOK_SECRET}"})
     assert HOOK_SECRET not in str(bad.value)
+
+
+# -- a kind the dispatcher has never heard of ------------------------------------------------------
+
+
+class EchoReceiver(Grouping):
+    model_config = STRICT
+    type: Literal["echo"]
+    url: str
+
+
+class Echo:
+    """Answers 200 with an error code in the body (as Feishu, DingTalk and WeCom do)."""
+
+    one_event_per_message = False
+    uses_http = True
+    timeout_s = 5.0
+
+    def __init__(self, name: str, config: EchoReceiver, wait_s: float) -> None:
+        self.name, self.kind, self.target = name, "echo", "127.0.0.1"
+        self.group_by, self.group_wait_s = config.group_by, wait_s
+        self.max_per_second = config.max_per_second
+        self._url = Secret(config.url)
+
+    @classmethod
+    def check(cls, name: str, config: EchoReceiver, env: Mapping[str, str] | None) -> None:
+        group_wait_s(name, config)
+
+    @classmethod
+    def from_config(
+        cls, name: str, config: EchoReceiver, env: Mapping[str, str], external_url: str
+    ) -> Echo:
+        return cls(name, config, group_wait_s(name, config))
+
+    def requests(
+        self, events: Sequence[AlertEvent], group_labels: Mapping[str, str]
+    ) -> list[Request]:
+        body = orjson.dumps({"ids": [e.event_id for e in events], "group": group_labels})
+        return [Request(self._url, body, tuple(events))]
+
+    def classify(self, status: int, body: bytes) -> Outcome:
+        if status == 200 and orjson.loads(body or b"{}").get("code", 0) != 0:
+            return Outcome.REJECTED
+        return http_outcome(status)
+
+
+async def test_a_new_kind_is_one_class_and_one_registry_entry(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dispatcher groups, sends and classifies through the kind alone, reply body included."""
+    monkeypatch.setitem(KINDS, "echo", Echo)
+    url = server.script(
+        "/echo", Answer(200, body=b'{"code": 0}'), Answer(200, body=b'{"code": 19001}')
+    )
+    config: Any = EchoReceiver(type="echo", url=url, group_wait="0.2s", max_per_second=50)
+    dispatcher = Dispatcher({"e": config}, {}, retry=FAST_RETRY)
+    await dispatcher.start()
+    first = [event(vendor="供应商甲", receivers=["e"]), event(vendor="供应商乙", receivers=["e"])]
+    for e in first:
+        dispatcher.submit(e)
+    (grouped,) = await server.wait_for("/echo", 1)
+    assert grouped.json == {
+        "ids": [e.event_id for e in first],
+        "group": {"rule": "vendor_quality_low", "project_id": "医疗影像"},
+    }
+    dispatcher.submit(event(vendor="供应商丙", receivers=["e"]))
+    await server.wait_for("/echo", 2)
+    await dispatcher.close(5)
+    stats = dispatcher.stats()["e"]
+    assert (stats.type, stats.sent, stats.messages, stats.failed, stats.retries) == (
+        "echo",
+        2,
+        1,
+        1,
+        0,
+    )
+    assert stats.last_error_reason == "HTTP 200"  # rejected by its body, not retried
+    assert len(server.at("/echo")) == 2

@@ -5,7 +5,7 @@ lines → ``schemas.decode.Decoder`` → ``streams.state.PartitionState`` →
 ``streams.rows`` → ``sinks.clickhouse.ClickHouseWriter`` (``tests.pipeline``).
 The alert rows come from the real evaluator (``alerts.evaluator.Evaluator``
 with the shipped rules) fed the same closed minutes, written with
-``streams.alerting.alert_row``: the incidents the simulator injects produce
+``streams.rows.alert_row``: the incidents the simulator injects produce
 the alerts the report lists.
 
 chDB opens one data directory per process, for the life of the process, so
@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from streams.rows import alert_row
 
 pytestmark = pytest.mark.integration
 
@@ -123,7 +125,6 @@ def populate(data_dir: Path, events: int = EVENTS, seed: int = SEED) -> dict[str
     from alerts.rules import load_rules
     from simulator import Simulator
     from sinks.clickhouse import ClickHouseWriter, connect, migrate
-    from streams.alerting import alert_row
     from tests.pipeline import write
 
     client = connect("chdb://" + str(data_dir / "clickhouse"))

@@ -1,7 +1,7 @@
 """Hostile ids in every text output: terminal, JSON on a terminal, Markdown, Slack, PagerDuty, logs.
 
 Each output kind has one helper (``schemas.display.visible``, ``reports.markdown.md``,
-``alerts.formats.slack_text``); these tests feed each hostile value through the
+``alerts.receivers.slack.slack_text``); these tests feed each hostile value through the
 real renderers and assert what a reader (or a terminal) would get.
 """
 
@@ -19,8 +19,11 @@ import orjson
 import pytest
 from cmarkgfm.cmark import Options  # type: ignore[import-untyped]
 
-from alerts.formats import pagerduty_event, slack_message, slack_text
+from alerts.dispatch import Dispatcher
 from alerts.model import AlertEvent, fingerprint
+from alerts.receivers.pagerduty import pagerduty_event
+from alerts.receivers.slack import slack_message, slack_text
+from alerts.receivers.stdout import StdoutReceiver
 from alerts.silences import add_silence
 from annotel.cli import build_parser
 from annotel.live_view import AlertNote, FeedProgress, ViewState, render
@@ -250,9 +253,6 @@ def test_pagerduty_display_fields_show_escapes_and_details_keep_the_data() -> No
 
 
 async def test_stdout_receiver_lines_decode_to_the_exact_event() -> None:
-    from alerts.dispatch import Dispatcher
-    from alerts.model import StdoutReceiver
-
     out = io.StringIO()
     dispatcher = Dispatcher({"s": StdoutReceiver(type="stdout", group_wait="0s")}, {}, stdout=out)
     await dispatcher.start()

@@ -1,6 +1,6 @@
 """The alert stage inside the worker: recovery, batches, outputs in a safe order.
 
-Order per batch (see ``streams.alerting`` for why it is exact):
+Order per batch (see ``alerts.stage`` for why it is exact):
 1. apply windows-topic records (only the next expected offset; a gap seeks back);
 2. evaluate rule windows the global watermark passed (one *step*);
 3. write the new alert events to the ``alerts`` table, then the alerts topic;
@@ -43,9 +43,10 @@ from alerts.dispatch import Dispatcher
 from alerts.model import AlertEvent
 from alerts.rules import RuleSet
 from alerts.silences import Silences, load_silences
-from streams.alerting import STEP, AlertStage, alert_row, step_time
+from alerts.stage import STEP, AlertStage, step_time
 from streams.processor import Message, Publisher, Sink
-from streams.statelog import encode_checkpoint, encode_chunks
+from streams.rows import alert_row
+from streams.statelog import decode_checkpoints, encode_checkpoint, encode_chunks
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,6 @@ class AlertRuntime:
     async def recover(self) -> None:
         """Latest full snapshot and the steps after it, plus the alert ids a replay may repeat."""
         async with self.lock:
-            from streams.statelog import decode_checkpoints
-
             snapshot, steps = latest_snapshot(decode_checkpoints(await self.read_state()))
             if snapshot is not None:
                 self.stage.restore(snapshot)

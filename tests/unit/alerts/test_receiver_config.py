@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from alerts.dispatch import Dispatcher, ReceiverConfigError
-from alerts.model import env_variables
-from alerts.receiver_config import receiver_problems
+from alerts.receiver_config import env_variables, receiver_problems
 from alerts.rules import parse_rules
 from annotel.cli import build_parser
 
@@ -188,3 +187,22 @@ def test_the_worker_refuses_the_same_file_before_touching_the_broker(tmp_path: P
     assert "receivers cannot be used, not starting" in done.stderr
     assert "receiver 'pd': environment variable ANNOTEL_T_PD is not set (or empty)" in done.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_the_checks_load_no_network_client() -> None:
+    """``annotel rules check`` loads every receiver kind to check a file: none may bring in
+    a network client (start-up time of the check), whatever kinds are added."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, alerts.receiver_config, alerts.rules\n"
+            "print(sorted(m for m in ('aiohttp', 'asyncio', 'aiokafka', 'faust', "
+            "'clickhouse_connect', 'smtplib', 'http.client') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

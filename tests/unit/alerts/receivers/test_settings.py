@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from alerts.dispatch import Dispatcher
-from alerts.model import PagerDutyReceiver, SlackReceiver
+from alerts.receivers.pagerduty import PagerDutyReceiver
+from alerts.receivers.slack import SlackReceiver
 from schemas.redact import redact
 
 WEBHOOK = "https://hooks.slack.example/services/T0/B0/Xq9webhookpath"

@@ -7,8 +7,6 @@ below is computed by hand from the aggregates fed in.
 from __future__ import annotations
 
 import math
-import random
-from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,43 +18,26 @@ from hypothesis import strategies as st
 
 from alerts.evaluator import Evaluator, WindowKey
 from alerts.model import AlertEvent, fingerprint
-from alerts.rules import RuleSet, rules_from_data
+from alerts.rules import RuleSet
 from alerts.silences import Silence, Silences
-from schemas.metrics import AGGREGATE_FIELDS, MAX_FIELDS, MICRO, MICRO_FIELD_NAMES
-from streams import alert_runtime, alerting
-from streams.alert_runtime import AlertRuntime
-from streams.alerting import AlertStage, encode_reports
-from streams.processor import Message
-from streams.state import ClosedWindow
-from streams.statelog import base_of, decode_checkpoints, encode_checkpoint
+from tests.alert_windows import (
+    NOW,
+    STREAM_RULES,
+    T0,
+    agg,
+    anomaly,
+    key,
+    quality,
+    reference_add_minute,
+    ruleset,
+    stalled,
+)
 
-T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
-NOW = datetime(2024, 1, 1, 12, tzinfo=UTC)  # wall clock, only for silences
 SCOPE = {"project_id": "p1", "vendor_id": "v1"}
 
 
 def at(offset: int) -> datetime:
     return datetime.fromtimestamp(T0 + offset, UTC)
-
-
-def key(
-    minute: int,
-    *,
-    project: str = "p1",
-    queue: str = "q1",
-    vendor: str = "v1",
-    annotator: str = "a1",
-) -> WindowKey:
-    return (minute, project, queue, vendor, "zh-CN", "human", annotator)
-
-
-def agg(**fields: float) -> list[int]:
-    """An aggregate vector; seconds are given in seconds and stored in micro-units."""
-    vector = [0] * len(AGGREGATE_FIELDS)
-    for name, value in fields.items():
-        index = AGGREGATE_FIELDS.index(name)
-        vector[index] = round(value * MICRO) if name in MICRO_FIELD_NAMES else int(value)
-    return vector
 
 
 def audits(approved: int, total: int) -> list[int]:
@@ -65,32 +46,6 @@ def audits(approved: int, total: int) -> list[int]:
 
 def handled(tasks: int, aht: float) -> list[int]:
     return agg(tasks_submitted=tasks, handle_time_sum_s=tasks * aht)
-
-
-def ruleset(*rules: dict[str, Any], inhibit: list[dict[str, Any]] | None = None) -> RuleSet:
-    return rules_from_data(
-        {
-            "version": 1,
-            "rules": list(rules),
-            "receivers": {"log": {"type": "stdout"}},
-            "inhibit": inhibit or [],
-        }
-    )
-
-
-def quality(**overrides: Any) -> dict[str, Any]:
-    rule: dict[str, Any] = {
-        "name": "vendor_quality_low",
-        "metric": "audit_pass_rate",
-        "scope": ["project_id", "vendor_id"],
-        "window": "5m",
-        "op": "<",
-        "threshold": 0.85,
-        "min_samples": 10,
-        "receivers": ["log"],
-    }
-    rule.update(overrides)
-    return rule
 
 
 def put(ev: Evaluator, minute_offset: int, vector: list[int], **dims: str) -> None:
@@ -325,19 +280,6 @@ def test_turnaround_max_is_a_maximum_over_the_window() -> None:
 # -- absence ---------------------------------------------------------------------------------
 
 
-def stalled(**overrides: Any) -> dict[str, Any]:
-    rule = quality(
-        name="queue_stalled",
-        metric="throughput_per_hour",
-        scope=["project_id", "queue_id"],
-        threshold=1,
-        min_samples=0,
-        **{"for": 2},
-    )
-    rule.update(overrides)
-    return rule
-
-
 def test_a_queue_that_goes_silent_evaluates_to_zero_and_fires() -> None:
     ev = Evaluator(ruleset(stalled()))
     put(ev, 0, agg(tasks_submitted=10))
@@ -372,23 +314,6 @@ def test_absence_is_remembered_only_for_absent_lookback_windows() -> None:
 
 
 # -- anomaly ---------------------------------------------------------------------------------
-
-
-def anomaly(**overrides: Any) -> dict[str, Any]:
-    rule: dict[str, Any] = {
-        "name": "aht_anomaly",
-        "type": "anomaly",
-        "metric": "aht_s",
-        "scope": ["project_id", "queue_id"],
-        "window": "5m",
-        "baseline_windows": 4,
-        "z": 3,
-        "direction": "above",
-        "min_samples": 10,
-        "receivers": ["log"],
-    }
-    rule.update(overrides)
-    return rule
 
 
 def run_aht(rule: dict[str, Any], series: list[tuple[int, float]]) -> list[AlertEvent]:
@@ -771,280 +696,10 @@ def test_chunking_and_restarts_do_not_change_events(data: st.DataObject) -> None
     assert ev.state() == straight.state()
 
 
-# -- the alert stage's fast paths against the code they replaced ------------------------------
+# -- rows straight into rules grouped by scope, against the accumulation they replaced --------
 #
-# ``reference_add_minute`` is the accumulation as it was before rules were grouped by scope
-# (every key projected for every rule, field by field) and ``ReferenceStage`` the windows-topic
-# consumer as it was (every row re-keyed into a dict for ``add_minute``). The runtime tests
-# compare a full snapshot after every batch (as before) with snapshots every few steps plus
-# crashes, recoveries and replays.
-
-
-def reference_add_minute(
-    ev: Evaluator, window_start: int, aggregates: Mapping[WindowKey, list[int]]
-) -> None:
-    if not ev._admit(window_start) or not aggregates:
-        return
-    for rule in ev._rules.rules:
-        positions = ev._positions[rule.name]
-        start = window_start - window_start % rule.window
-        bucket = ev._states[rule.name].partials.setdefault(start, {})
-        for window_key, values in aggregates.items():
-            assert len(values) == len(AGGREGATE_FIELDS)
-            series_key = tuple(window_key[p] for p in positions)
-            acc = bucket.get(series_key)
-            if acc is None:
-                bucket[series_key] = list(values)
-                continue
-            for i, value in enumerate(values):
-                is_max = AGGREGATE_FIELDS[i] in MAX_FIELDS
-                acc[i] = max(acc[i], value) if is_max else acc[i] + value
-
-
-class ReferenceStage(AlertStage):
-    def apply(self, offset: int, value: bytes) -> None:
-        self.offset = offset + 1
-        record = orjson.loads(value)
-        if record["k"] == "piece":
-            self.pending.setdefault(record["a"], []).extend(record["m"])
-            return
-        partition = int(record["p"])
-        minutes = self.pending.pop(record["a"], [])
-        floor = self.applied.get(partition, 0)
-        for window_start, rows in minutes:
-            if window_start < floor or window_start >= record["closed_before"]:
-                continue
-            aggregates = {(window_start, *row[:6]): row[6:] for row in rows}
-            reference_add_minute(self.evaluator, window_start, aggregates)
-        self.applied[partition] = max(floor, int(record["closed_before"]))
-        self.idle[partition] = bool(record["idle"])
-
-
-STREAM_RULES = ruleset(
-    quality(**{"for": 2}, resolve_threshold=0.9, min_samples=4),
-    # Same scope and window as vendor_quality_low: the two share partial windows.
-    quality(name="vendor_rework_high", metric="rework_rate", op=">", threshold=0.3, min_samples=4),
-    quality(
-        name="annotator_quality_low",
-        scope=["project_id", "vendor_id", "annotator_id"],
-        threshold=0.7,
-        min_samples=3,
-        **{"for": 3},
-    ),
-    quality(
-        name="annotator_quality_15m",
-        scope=["project_id", "vendor_id", "annotator_id"],
-        window="15m",
-        threshold=0.75,
-        min_samples=6,
-    ),
-    stalled(threshold=30, repeat_interval="10m"),
-    anomaly(baseline_windows=3, min_samples=2, direction="both"),
-    quality(
-        name="turnaround",
-        metric="turnaround_max_s",
-        scope=["project_id"],
-        window="15m",
-        op=">",
-        threshold=600,
-        min_samples=1,
-    ),
-    stalled(name="all_quiet", scope=[], window="15m", threshold=1000, **{"for": 1}),
-    inhibit=[
-        {
-            "source": {"rule": "vendor_quality_low"},
-            "target_scope_contains": ["project_id", "vendor_id"],
-            "target_rules": ["annotator_quality_low"],
-        }
-    ],
-)
-STREAM_MINUTES = 100
-IDLE = range(80, 86)  # partition 3 reports idle, then closes these minutes late, all at once
-
-
-def stream_minute(rng: random.Random, p: int, m: int) -> dict[WindowKey, list[int]]:
-    """One closed minute of project p{p} (input partition p), with incidents."""
-    minute = T0 + m * 60
-    data: dict[WindowKey, list[int]] = {}
-    for queue in ("q1", "q2"):
-        if p == 1 and queue == "q2" and 30 <= m < 50:
-            continue  # a stalled queue
-        if 60 <= m < 75 and p != 0:
-            continue  # a quiet spell everywhere but p0
-        for vendor, annotator in (("v1", "a1"), ("v1", "a2"), ("v2", "a3")):
-            if rng.random() < 0.15:
-                continue
-            tasks, audited = rng.randint(1, 4), rng.randint(0, 3)
-            rate = 0.95
-            if vendor == "v1" and p == 0 and 20 <= m < 40:
-                rate = 0.5
-            if annotator == "a3" and 55 <= m < 70:
-                rate = 0.4
-            if p == 3 and vendor == "v2" and m in IDLE:
-                rate = 0.2  # only seen if these late minutes are applied before evaluation
-            approved = sum(rng.random() < rate for _ in range(audited))
-            aht = 400 if (p == 0 and queue == "q1" and 60 <= m < 65) else 60 + rng.randint(0, 20)
-            data[key(minute, project=f"p{p}", queue=queue, vendor=vendor, annotator=annotator)] = (
-                agg(
-                    tasks_submitted=tasks,
-                    rework_submitted=rng.randint(0, tasks) if m % 17 == 0 else 0,
-                    handle_time_sum_s=tasks * aht,
-                    handle_time_max_s=aht,
-                    turnaround_count=tasks,
-                    turnaround_max_s=2000 if (p == 3 and m == 45) else rng.randint(60, 500),
-                    audits=audited,
-                    audits_approved=approved,
-                )
-            )
-    return data
-
-
-def closed(p: int, minutes: list[int], data: Mapping[int, Any]) -> list[ClosedWindow]:
-    return [ClosedWindow(p, T0 + m * 60, data[p, m]) for m in minutes]
-
-
-def windows_topic(monkeypatch: pytest.MonkeyPatch) -> tuple[list[bytes], list[int]]:
-    """The windows topic of four partitions, and where each checkpoint round ends.
-
-    Small pieces (several per attempt); one crashed attempt (pieces, no mark)
-    re-sent under a new attempt; partition 3 idle for a few rounds, then late.
-    """
-    monkeypatch.setattr(alerting, "PIECE_KEYS", 4)
-    rng = random.Random(7)
-    data = {(p, m): stream_minute(rng, p, m) for m in range(STREAM_MINUTES) for p in range(4)}
-    records: list[bytes] = []
-    rounds: list[int] = []
-    for m in range(STREAM_MINUTES):
-        closed_before = T0 + (m + 1) * 60
-        for p in range(4):
-            if p == 3 and m in IDLE:
-                records += encode_reports(p, T0 + IDLE[0] * 60, True, [])
-                continue
-            minutes = [*IDLE, m] if p == 3 and m == IDLE[-1] + 1 else [m]
-            if p == 2 and m == 50:  # crashed mid-checkpoint: pieces without their mark
-                records += encode_reports(p, closed_before, False, closed(p, minutes, data))[:-1]
-            records += encode_reports(p, closed_before, False, closed(p, minutes, data))
-        rounds.append(len(records))
-    return records, rounds
-
-
-def test_encode_reports_keeps_its_records(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Same bytes as the row-by-row version it replaced, around every piece boundary."""
-
-    def reference(partition: int, closed_before: int, closed: list[ClosedWindow]) -> list[bytes]:
-        attempt, pieces = "a" * 32, []
-        rows: list[list[Any]] = []
-        current: list[list[Any]] = []
-        count = 0
-        for window in closed:
-            current = []
-            rows.append([window.window_start, current])
-            for window_key, aggregate in window.aggregates.items():
-                current.append([*window_key[1:], *aggregate])
-                count += 1
-                if count % alerting.PIECE_KEYS == 0:
-                    pieces.append(
-                        orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": rows})
-                    )
-                    rows, current = [], []
-                    rows.append([window.window_start, current])
-        if rows:
-            pieces.append(orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": rows}))
-        mark = {"k": "mark", "p": partition, "a": attempt, "n": len(pieces)}
-        mark.update(closed_before=closed_before, idle=False)
-        return [*pieces, orjson.dumps(mark)]
-
-    class FixedUUID:
-        hex = "a" * 32
-
-    monkeypatch.setattr(alerting.uuid, "uuid4", FixedUUID)
-    monkeypatch.setattr(alerting, "PIECE_KEYS", 3)
-    for sizes in ([], [0], [1], [3], [2, 1], [3, 3], [4, 0, 2], [7], [6, 0], [2, 2, 2, 5]):
-        windows = [
-            ClosedWindow(
-                0,
-                T0 + i * 60,
-                {key(T0 + i * 60, annotator=f"a{j}"): agg(audits=j) for j in range(size)},
-            )
-            for i, size in enumerate(sizes)
-        ]
-        got = encode_reports(0, T0 + 3600, False, windows)
-        assert got == reference(0, T0 + 3600, windows), sizes
-
-
-def feed_stage(stage: AlertStage, records: list[bytes], ends: list[int]) -> list[AlertEvent]:
-    """Batches ending at ``ends``: apply, then evaluate, as AlertRuntime.process does."""
-    events: list[AlertEvent] = []
-    start = 0
-    for end in ends:
-        for offset in range(start, end):
-            stage.apply(offset, records[offset])
-        stage.forget_orphans()
-        events += stage.new_events(stage.evaluate(NOW))
-        start = end
-    return events
-
-
-def test_stage_fast_path_equals_the_old_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rows straight into rules grouped by scope and window: same transitions, same state."""
-    records, rounds = windows_topic(monkeypatch)
-    old = ReferenceStage(STREAM_RULES, 4)
-    new = AlertStage(STREAM_RULES, 4)
-    expected = feed_stage(old, records, rounds)
-    got = feed_stage(new, records, rounds)
-    assert {e.status for e in expected} == {"firing", "resolved"}
-    assert {e.rule for e in expected} >= {"vendor_quality_low", "queue_stalled", "turnaround"}
-    assert any(e.muted_by for e in expected) and any(e.repeat for e in expected)
-    assert [e.to_dict() for e in got] == [e.to_dict() for e in expected]
-    assert new.evaluator.state() == old.evaluator.state()
-    assert new.evaluator.ignored_late_minutes == old.evaluator.ignored_late_minutes > 0
-
-
-@pytest.mark.parametrize("batch", [1, 2, 4096])
-def test_a_snapshot_written_in_pieces_is_the_snapshot_byte_for_byte(
-    monkeypatch: pytest.MonkeyPatch, batch: int
-) -> None:
-    """The alert runtime's full snapshot, streamed: same JSON, same chunks, same restore."""
-    from functools import partial
-
-    from streams.statelog import decode_checkpoints, encode_checkpoint, encode_chunks, json_array
-
-    monkeypatch.setattr(alerting, "json_array", partial(json_array, batch=batch))
-    records, rounds = windows_topic(monkeypatch)
-    stage = AlertStage(STREAM_RULES, 4)
-    record = {"kind": "full"}
-    several_partials = firing = False
-
-    def check(stage: AlertStage) -> None:
-        nonlocal several_partials, firing
-        state = stage.evaluator.state()
-        several_partials |= any(len(r["partials"]) > 1 for r in state["rules"].values())
-        firing |= any(s["event"] for r in state["rules"].values() for _, s in r["series"])
-        whole = orjson.dumps({**record, **stage.snapshot()})
-        assert b"".join(stage.snapshot_json(record)) == whole
-        chunks = encode_chunks(stage.snapshot_json(record), stage.offset, 7)
-        assert chunks == encode_checkpoint({**record, **stage.snapshot()}, 7)
-        restored = AlertStage(STREAM_RULES, 4)
-        restored.restore(decode_checkpoints(chunks)[0])
-        assert restored.snapshot() == stage.snapshot()
-
-    check(stage)  # nothing applied yet
-    start = 0
-    for end in rounds:
-        for offset in range(start, end):
-            stage.apply(offset, records[offset])
-            if offset % 7 == 0:
-                check(stage)
-        stage.forget_orphans()
-        stage.new_events(stage.evaluate(NOW))
-        check(stage)
-        start = end
-    # Everything applied before the first evaluation: partial windows of many starts.
-    unevaluated = AlertStage(STREAM_RULES, 4)
-    for offset, value in enumerate(records):
-        unevaluated.apply(offset, value)
-    check(unevaluated)
-    assert (several_partials, firing) == (True, True)  # what the snapshots must carry
+# ``reference_add_minute`` (tests/alert_windows.py) is the accumulation as it was before rules
+# were grouped by scope: every key projected for every rule, field by field.
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1085,243 +740,3 @@ def test_a_malformed_row_changes_nothing() -> None:
     with pytest.raises(ValueError, match="fields"):
         ev.add_rows(T0, [good, good[:-1]])
     assert ev.state() == Evaluator(STREAM_RULES).state()
-
-
-# -- the runtime: snapshots every few steps, crashes, replays ----------------------------------
-
-
-class Crash(Exception):
-    pass
-
-
-class Broker:
-    """The windows, alert-state and alerts topics, the alerts table, and a consumer position."""
-
-    def __init__(self, windows: list[bytes]) -> None:
-        self.topics: dict[str, list[bytes]] = {"windows": windows, "state": [], "alerts": []}
-        self.table: list[list[Any]] = []
-        self.position = 0
-        self.crash_on_state_write: int | None = None  # the n-th state write raises
-
-    async def publish(
-        self, records: list[tuple[str, int | None, bytes | None, bytes]]
-    ) -> list[int]:
-        offsets = []
-        for topic, _partition, _key, value in records:
-            if topic == "state":
-                if self.crash_on_state_write == 0:
-                    raise Crash
-                if self.crash_on_state_write is not None:
-                    self.crash_on_state_write -= 1
-            self.topics[topic].append(value)
-            offsets.append(len(self.topics[topic]) - 1)
-        return offsets
-
-    def write(self, batches: Mapping[str, Any]) -> None:
-        self.table += batches["alerts"]
-
-    def runtime(self, max_steps: int) -> AlertRuntime:
-        async def read_topic(topic: str) -> list[bytes]:
-            return list(self.topics[topic])
-
-        async def read_state() -> list[bytes]:  # as streams.app: from the last record's base
-            state = self.topics["state"]
-            return state[base_of(state[-1]) :] if state else []
-
-        async def seek(topic: str, partition: int, offset: int) -> None:
-            self.position = offset
-
-        async def run_blocking(fn: Any) -> None:
-            fn()
-
-        return AlertRuntime(
-            rules=STREAM_RULES,
-            partitions=4,
-            sink=self,
-            publisher=self,
-            dispatcher=None,
-            read_topic=read_topic,
-            read_state=read_state,
-            seek=seek,
-            run_blocking=run_blocking,
-            windows_topic="windows",
-            state_topic="state",
-            alerts_topic="alerts",
-            snapshot_interval_s=math.inf,
-            snapshot_max_steps=max_steps,
-        )
-
-    async def deliver(self, runtime: AlertRuntime, end: int) -> None:
-        """The windows topic from the consumer position up to ``end``, as one batch."""
-        windows = self.topics["windows"]
-        start, self.position = self.position, end
-        await runtime.process(
-            [Message("windows", 0, offset, windows[offset]) for offset in range(start, end)]
-        )
-
-    def alerts(self) -> list[str]:
-        return [orjson.loads(value)["event_id"] for value in self.topics["alerts"]]
-
-    def rows(self) -> list[list[Any]]:
-        return [row[:13] + row[14:] for row in self.table]  # without emitted_at
-
-
-async def run_straight(
-    records: list[bytes], ends: list[int], max_steps: int
-) -> tuple[Broker, AlertRuntime, list[int]]:
-    """One worker, no crash; also how many alerts were out after each batch."""
-    broker = Broker(records)
-    runtime = broker.runtime(max_steps)
-    await runtime.recover()
-    counts = []
-    for end in ends:
-        await broker.deliver(runtime, end)
-        counts.append(len(broker.topics["alerts"]))
-    return broker, runtime, counts
-
-
-async def test_windows_batching_matters_for_idle_partitions(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The stream below is sensitive to where evaluation happens (late minutes of an idle
-    partition count or not), so the replay tests check that recovery evaluates where the
-    crashed run did, not merely that batching never matters."""
-    records, rounds = windows_topic(monkeypatch)
-    per_round, _, _ = await run_straight(records, rounds, max_steps=0)
-    all_at_once, _, _ = await run_straight(records, [len(records)], max_steps=0)
-    assert per_round.alerts() != all_at_once.alerts()
-
-
-async def recover_and_replay(
-    broker: Broker, rng: random.Random, until: int, max_steps: int
-) -> AlertRuntime:
-    """A new worker: recover, then the windows topic up to ``until`` in random batches."""
-    runtime = broker.runtime(max_steps)
-    await runtime.recover()
-    while broker.position < until:
-        await broker.deliver(runtime, min(until, broker.position + rng.randint(1, 40)))
-    return runtime
-
-
-@pytest.mark.parametrize("seed", range(4))
-async def test_sparse_snapshots_crash_and_replay_like_every_batch_snapshots(
-    monkeypatch: pytest.MonkeyPatch, seed: int
-) -> None:
-    """Full snapshot every 5 steps, crashes at random batch ends and in the middle of a
-    batch (alerts out, state record not), recovery, replay in other batches: the same
-    alerts, each published once, the same table rows and the same final state as a full
-    snapshot after every batch (the behaviour before)."""
-    records, rounds = windows_topic(monkeypatch)
-    monkeypatch.setattr(alerting, "PUBLISHED_KEPT", 3)  # trimming must not lose the guard
-    rng = random.Random(seed)
-    ends = sorted({*rounds, *rng.sample(range(1, len(records)), 30)})  # uneven batches
-    expected, reference, counts = await run_straight(records, ends, max_steps=0)
-    assert len(expected.alerts()) == len(set(expected.alerts())) > 10
-
-    broker = Broker(records)
-    runtime = broker.runtime(max_steps=5)
-    await runtime.recover()
-    crashes = set(rng.sample(range(len(ends)), 8))
-    alerting_batches = [i for i in range(1, len(ends)) if counts[i] > counts[i - 1]]
-    torn = set(rng.sample(alerting_batches, 3))  # batches that publish alerts, then crash
-    done = 0  # windows offset every processed batch reached
-    for i, end in enumerate(ends):
-        if i in torn:
-            broker.crash_on_state_write = 0
-            with pytest.raises(Crash):
-                await broker.deliver(runtime, end)
-            broker.crash_on_state_write = None
-            assert len(broker.topics["alerts"]) == counts[i]  # its alerts went out
-            runtime = await recover_and_replay(broker, rng, done, max_steps=5)
-            await broker.deliver(runtime, end)  # the torn batch again, as it came
-        else:
-            await broker.deliver(runtime, end)
-        done = end
-        if i in crashes:
-            runtime = await recover_and_replay(broker, rng, done, max_steps=5)
-    assert broker.alerts() == expected.alerts()
-    assert broker.rows() == expected.rows()
-    assert runtime.stage.evaluator.state() == reference.stage.evaluator.state()
-    kinds = Counter(r.get("kind", "full") for r in decode_checkpoints(broker.topics["state"]))
-    assert kinds["step"] > 3 * kinds["full"] > 0
-
-
-async def test_recovery_reads_old_full_snapshots_and_replays_from_them(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A state topic written before step records existed (a full snapshot per batch, no
-    ``kind``) is recovered from as before."""
-    records, rounds = windows_topic(monkeypatch)
-    expected, _, _ = await run_straight(records, rounds, max_steps=0)
-    broker = Broker(records)
-    runtime = broker.runtime(max_steps=0)
-    await runtime.recover()
-    for end in rounds[:40]:
-        await broker.deliver(runtime, end)
-    old = [orjson.loads(v.partition(b"\n")[2]) for v in broker.topics["state"]]
-    broker.topics["state"] = [
-        chunk
-        for record in old
-        for chunk in encode_checkpoint({k: v for k, v in record.items() if k != "kind"})
-    ]
-    runtime = broker.runtime(max_steps=5)
-    await runtime.recover()
-    assert broker.position == rounds[39]
-    for end in rounds[40:]:
-        await broker.deliver(runtime, end)
-    assert broker.alerts() == expected.alerts()
-
-
-async def test_replay_evaluates_where_the_crashed_worker_did(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Crash right after partition 3's late minutes; the last full snapshot is from before
-    it went idle, and the whole replay arrives as one batch. The recorded steps make the
-    recovered worker evaluate round by round as the crashed one did; without them (the
-    control) it evaluates once, counts the late minutes and publishes other alerts."""
-    records, rounds = windows_topic(monkeypatch)
-    expected, _, _ = await run_straight(records, rounds, max_steps=0)
-    crash_after = IDLE[-1] + 1  # the round with partition 3's late minutes
-
-    async def crash_and_replay() -> Broker:
-        broker = Broker(records)
-        runtime = broker.runtime(max_steps=10)  # full snapshots at rounds 0, 11, ..., 77, 88
-        await runtime.recover()
-        for end in rounds[: crash_after + 1]:
-            await broker.deliver(runtime, end)
-        runtime = broker.runtime(max_steps=10)
-        await runtime.recover()
-        assert broker.position == rounds[77] < rounds[IDLE[0]]
-        await broker.deliver(runtime, rounds[crash_after])  # the replay, in one batch
-        for end in rounds[crash_after + 1 :]:
-            await broker.deliver(runtime, end)
-        return broker
-
-    replayed = await crash_and_replay()
-    assert replayed.alerts() == expected.alerts()
-    assert replayed.rows() == expected.rows()
-
-    latest_snapshot = alert_runtime.latest_snapshot
-    monkeypatch.setattr(alert_runtime, "latest_snapshot", lambda r: (latest_snapshot(r)[0], []))
-    control = await crash_and_replay()
-    assert control.alerts() != expected.alerts()
-
-
-async def test_a_full_snapshot_when_every_partition_falls_idle(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The end of a bounded run (every partition idle) leaves a full snapshot at the end of
-    the windows topic: a restart replays nothing."""
-    records, rounds = windows_topic(monkeypatch)
-    end = T0 + STREAM_MINUTES * 60
-    records += [r for p in range(4) for r in encode_reports(p, end, True, [])]
-    broker = Broker(records)
-    runtime = broker.runtime(max_steps=50)
-    await runtime.recover()
-    for batch_end in [*rounds, len(records)]:
-        await broker.deliver(runtime, batch_end)
-    last = decode_checkpoints(broker.topics["state"])[-1]
-    assert last.get("kind") == "full" and last["offset"] == len(records)
-    restarted = broker.runtime(max_steps=50)
-    await restarted.recover()
-    assert broker.position == len(records) and not restarted.replay

@@ -1,14 +1,7 @@
-"""Closed windows from every input partition → one alert evaluator, exactly once.
+"""The alert stage's pure logic: closed windows from every input partition → one evaluator,
+exactly once.
 
-Input partitions close their minutes independently (each has its own
-watermark) and may live on different workers, while a rule's scope may span
-partitions (a vendor works on several projects). So each partition's
-checkpoint publishes what it closed to the single-partition windows topic:
-
-- ``piece`` records carry aggregates of closed minutes (split to stay small);
-- one ``mark`` record per checkpoint attempt says "partition p has closed
-  everything before T" and how many pieces belong to that attempt.
-
+The windows topic carries ``piece`` and ``mark`` records (``alerts.handoff``).
 The alert stage (``AlertStage``, pure apart from what its caller does with
 the output) applies an attempt's pieces only when its mark arrives, and only
 minutes at or above what it already applied for that partition. A worker that
@@ -22,15 +15,14 @@ The stage's state (evaluator, per-partition progress, unfinished attempts,
 input offset) is snapshotted to the alert-state topic after its outputs
 (alerts table, alerts topic) are written, every few seconds; in between, each
 evaluation leaves a small step record (offset, ``now``) so that a replay
-evaluates where the original run did (``streams.alert_runtime``). Replays are
+evaluates where the original run did (``streams.alert_stage``). Replays are
 recognised by the deterministic ``AlertEvent.event_id`` and not published twice.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,15 +30,14 @@ from typing import Any
 import orjson
 
 from alerts.evaluator import Evaluator
+from alerts.handoff import Piece, decode
 from alerts.model import AlertEvent
 from alerts.rules import RuleSet
 from alerts.silences import Silences
-from streams.state import ClosedWindow
-from streams.statelog import json_array
+from schemas.json_pieces import json_array
 
 log = logging.getLogger(__name__)
 
-PIECE_KEYS = 2000  # aggregate rows per piece record: well under the broker's message limit
 PUBLISHED_KEPT = 10_000  # recent event ids kept in the snapshot
 STEP = "step"  # ``kind`` of an alert-state record that is not a full snapshot
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -61,52 +52,15 @@ def step_time(record: Mapping[str, Any]) -> datetime:
     return _EPOCH + timedelta(microseconds=int(record["now_us"]))
 
 
-def encode_reports(
-    partition: int, closed_before: int, idle: bool, closed: Sequence[ClosedWindow]
-) -> list[bytes]:
-    """The records one checkpoint of one partition publishes: pieces, then the mark.
-
-    A piece holds at most ``PIECE_KEYS`` rows: ``[window_start, rows]`` entries,
-    a row being the key without its minute followed by the aggregate. A window
-    that ends exactly at a piece boundary leaves an empty entry at the head of
-    the next piece (harmless; kept so the records stay as they always were).
-    """
-    attempt = uuid.uuid4().hex
-    pieces: list[bytes] = []
-    entries: list[list[Any]] = []
-    count = 0  # rows in ``entries``
-
-    for window in closed:
-        start = window.window_start
-        rows = [[*key[1:], *aggregate] for key, aggregate in window.aggregates.items()]
-        taken = 0
-        while True:
-            part = rows[taken : taken + PIECE_KEYS - count]
-            entries.append([start, part])
-            taken += len(part)
-            count += len(part)
-            if count < PIECE_KEYS:
-                break
-            pieces.append(orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": entries}))
-            entries, count = [], 0
-            if taken == len(rows):
-                entries.append([start, []])
-                break
-    if entries:
-        pieces.append(orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": entries}))
-    mark = {
-        "k": "mark",
-        "p": partition,
-        "a": attempt,
-        "n": len(pieces),
-        "closed_before": closed_before,
-        "idle": idle,
-    }
-    return [*pieces, orjson.dumps(mark)]
-
-
 @dataclass
 class AlertStage:
+    """Everything the alert stage knows between two windows-topic records.
+
+    Pure, so that its whole state is one snapshot and a replay of the same
+    records at the same evaluation points (``streams.alert_stage``) rebuilds it
+    exactly; the caller owns the order of outputs and state records.
+    """
+
     rules: RuleSet
     partitions: int  # input partitions that report (all must be heard from)
     evaluator: Evaluator = field(init=False)
@@ -131,25 +85,23 @@ class AlertStage:
     def apply(self, offset: int, value: bytes) -> None:
         """One windows-topic record, in log order."""
         self.offset = offset + 1
-        try:
-            record = orjson.loads(value)
-            kind = record["k"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+        record = decode(value)
+        if record is None:
             self.bad_records += 1
             log.error("windows topic: unreadable record skipped", extra={"offset": offset})
             return
-        if kind == "piece":
-            self.pending.setdefault(record["a"], []).extend(record["m"])
+        if isinstance(record, Piece):
+            self.pending.setdefault(record.attempt, []).extend(record.minutes)
             return
-        partition = int(record["p"])
-        minutes = self.pending.pop(record["a"], [])
+        partition = record.partition
+        minutes = self.pending.pop(record.attempt, [])
         floor = self.applied.get(partition, 0)
         for window_start, rows in minutes:
-            if window_start < floor or window_start >= record["closed_before"]:
+            if window_start < floor or window_start >= record.closed_before:
                 continue  # already applied by an earlier attempt, or not closed by this one
             self.evaluator.add_rows(window_start, rows)
-        self.applied[partition] = max(floor, int(record["closed_before"]))
-        self.idle[partition] = bool(record["idle"])
+        self.applied[partition] = max(floor, record.closed_before)
+        self.idle[partition] = record.idle
 
     def forget_orphans(self, keep: int = 64) -> None:
         """Pieces whose mark never came (a crashed attempt) are dropped, oldest first."""
@@ -256,7 +208,7 @@ class AlertStage:
 
         Written after every evaluation between full snapshots, so that a replay from
         the last full snapshot evaluates at exactly the same points (see
-        ``streams.alert_runtime``).
+        ``streams.alert_stage``).
         """
         return {"kind": STEP, "seq": self.offset, "offset": self.offset, "now_us": _micros(now)}
 
@@ -270,25 +222,3 @@ class AlertStage:
         self._seen = set(self.published)
         self.replayed = set()
         self.evaluator = Evaluator(self.rules, state=snapshot["evaluator"])
-
-
-def alert_row(event: AlertEvent, emitted_at: datetime | None = None) -> list[Any]:
-    """A row of the ``alerts`` table (column order of sinks.schema)."""
-    return [
-        event.fingerprint,
-        event.rule,
-        event.status,
-        event.severity,
-        event.labels,
-        event.annotations,
-        event.metric,
-        event.value,
-        event.threshold,
-        event.window_start,
-        event.window_end,
-        event.starts_at,
-        event.ends_at,
-        emitted_at or datetime.now(UTC),
-        event.muted_by,
-        event.repeat,
-    ]
