@@ -78,7 +78,7 @@ class _Failure(Exception):
 
 def _connect(dsn: str, tls: TlsFiles | None) -> Any:
     """A client, or a failure that names the target by its redacted form only."""
-    from sinks.clickhouse import EngineDirectoryBusy, connect
+    from sinks.client import EngineDirectoryBusy, connect
 
     if dsn.startswith("chdb://"):
         path = Path(dsn[len("chdb://") :])

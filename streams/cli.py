@@ -31,9 +31,10 @@ def cmd_schemas_export(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from streams.broker import BrokerError, EmbeddedBroker
+    from embedded.broker import BrokerError, EmbeddedBroker
+    from streams.kafka import EMBEDDED_CLUSTER_ID
 
-    broker = EmbeddedBroker(args.port)
+    broker = EmbeddedBroker(args.port, cluster_id=EMBEDDED_CLUSTER_ID)
     try:
         bootstrap = broker.start()
     except BrokerError as exc:

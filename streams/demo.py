@@ -490,7 +490,7 @@ class Results:
 
 def read_results(dsn: str) -> Results:
     """Row counts, alert transitions per rule, and every alert row (from ClickHouse)."""
-    from sinks.clickhouse import connect
+    from sinks.client import connect
 
     client = connect(dsn)
     try:
@@ -639,9 +639,13 @@ class DemoRun:
         previous = prepare_data_dir(plan.data_dir)
         if previous:
             self.say(previous)
-        from streams.broker import EmbeddedBroker, free_port
+        from embedded.broker import EmbeddedBroker
+        from schemas.loopback import free_port
+        from streams.kafka import EMBEDDED_CLUSTER_ID
 
-        self.broker = EmbeddedBroker(log_path=plan.data_dir / "logs" / "broker.log")
+        self.broker = EmbeddedBroker(
+            cluster_id=EMBEDDED_CLUSTER_ID, log_path=plan.data_dir / "logs" / "broker.log"
+        )
         # The terminal's Ctrl-C goes to the whole process group, and the broker
         # would quit at once, under the feed and the worker. Started with SIGINT
         # blocked (the mask is inherited), it stays up until ``shutdown`` stops
@@ -1040,7 +1044,7 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
     out.append(f"  ClickHouse {summary['clickhouse']}   logs {summary['logs']}")
     out.append(f"  elapsed   {summary['elapsed_s']:.1f} s")
     out.append(
-        f'  query it:  {_python()} -c "from sinks.clickhouse import connect; '
+        f'  query it:  {_python()} -c "from sinks.client import connect; '
         f"print(connect('{summary['clickhouse']}').query("
         "'SELECT * FROM metrics_hourly LIMIT 5').result_rows)\""
     )

@@ -16,7 +16,9 @@ from schemas.redact import describe_error
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from sinks.clickhouse import connect, migrate, migration_sql, read_only_user_sql
+    from sinks.bi_user import read_only_user_sql
+    from sinks.client import connect
+    from sinks.migrate import migrate, migration_sql
     from streams.cli import _settings
 
     settings = _settings()

@@ -98,7 +98,9 @@ def _cli(argv: list[str]) -> dict[str, Any]:
 def child(data_dir: str, out_dir: str) -> None:
     """Store the hostile rows, run every command; chDB stays in this child process."""
     from alerts.model import AlertEvent, fingerprint
-    from sinks.clickhouse import ClickHouseWriter, connect, migrate
+    from sinks.client import connect
+    from sinks.migrate import migrate
+    from sinks.writer import ClickHouseWriter
     from streams.alerting import alert_row
     from tests.pipeline import write
 
