@@ -108,6 +108,9 @@ class EngineChannel:
 
 
 # A request's header and body; the reply's value (JSON) and body (Native bytes), if any.
+# Called by ``serve_requests`` for each request of its ``op``, one at a time; an
+# exception it raises goes back to the caller as an error reply (ClickHouse's text)
+# and the loop serves the next request.
 Handler = Callable[[dict[str, Any], bytes | None], tuple[Any, bytes | None]]
 
 

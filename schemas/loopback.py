@@ -13,6 +13,12 @@ import socket
 
 
 def free_port() -> int:
+    """A port the kernel just chose as free, released for the caller's server to bind.
+
+    Another process could take it in between; for the laptop stack, the tests
+    and the benchmarks that is rare enough, and the server's start then fails
+    loudly (the broker says so) rather than quietly sharing a port.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
