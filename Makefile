@@ -41,7 +41,7 @@ browser:
 # Apache Kafka for the suite's second broker lane: the jars of the version
 # pinned in deploy/kafka/pom.xml, copied once by Maven into a per-user cache
 # folder (outside the checkout: `make clean` and fresh clones keep it; the
-# same path rule is in streams/apache_kafka.py). Without java or mvn it says
+# same path rule is in embedded/apache_kafka.py). Without java or mvn it says
 # why and goes on: the apache cases are then skipped (failed under
 # ANNOTEL_REQUIRE_APACHE=1, as in CI).
 KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/kafka/pom.xml)

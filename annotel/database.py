@@ -20,7 +20,7 @@ from annotel import config
 from reports.period import PeriodError
 from reports.queries import NotAnnotelDatabase
 from schemas.redact import describe_error, redact
-from sinks.clickhouse import EngineDirectoryBusy, connect
+from sinks.client import EngineDirectoryBusy, connect
 from sinks.server_url import TlsFiles
 
 

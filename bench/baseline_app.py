@@ -41,6 +41,8 @@ from typing import Any
 
 import orjson
 
+from schemas.loopback import free_port
+
 FIELDS = (
     "tasks_submitted",
     "tasks_skipped",
@@ -231,8 +233,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from mode import Worker
-
-    from streams.broker import free_port
 
     result: dict[str, Any] = {}
     app, done = create_app(args.bootstrap, args.expect, result, args.web_port or free_port())

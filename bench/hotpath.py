@@ -38,7 +38,7 @@ def _best(fn: Callable[[], Any], repeat: int = 3) -> float:
 
 def _native_encoder() -> Callable[[dict[str, Any]], int]:
     """What the ClickHouse writer thread does in Python: clickhouse-connect's Native encoding
-    (``sinks.chdb_process.native_block``, as the worker encodes for its chDB process).
+    (``embedded.wire.native_block``, as the worker encodes for its chDB process).
 
     Column types come from the migrations' DDL (no server). Takes the batches
     as ``rows_for_checkpoint`` returns them, column batches or row lists.
@@ -47,7 +47,7 @@ def _native_encoder() -> Callable[[dict[str, Any]], int]:
 
     from clickhouse_connect.datatypes.registry import get_from_name
 
-    from sinks.chdb_process import native_block
+    from embedded.wire import native_block
     from sinks.schema import MIGRATIONS, TABLE_COLUMNS
 
     types: dict[str, list[Any]] = {}

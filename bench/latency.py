@@ -56,6 +56,7 @@ from bench.stack import (
     worker_args,
     worker_env,
 )
+from schemas.loopback import free_port
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -297,8 +298,6 @@ def _ms(value: float | None) -> float | None:
 
 
 def visibility_latency(rate: float, seconds: float, tmp: Path) -> dict[str, Any]:
-    from streams.broker import free_port
-
     with broker() as (bootstrap, _), scratch("annotel-bench-live-") as data:
         create_topics(bootstrap)
         worker = LiveWorker(bootstrap, data, tmp / "worker-live.log", free_port())
@@ -454,8 +453,6 @@ async def _alerts(bootstrap: str, worker: LiveWorker, trials: int) -> dict[str, 
 
 
 def alert_latency(trials: int, tmp: Path) -> dict[str, Any]:
-    from streams.broker import free_port
-
     with broker() as (bootstrap, _), scratch("annotel-bench-alerts-") as data:
         create_topics(bootstrap)
         worker = LiveWorker(bootstrap, data, tmp / "worker-alerts.log", free_port())

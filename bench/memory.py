@@ -35,6 +35,7 @@ from bench.stack import (
     scratch,
     worker_env,
 )
+from schemas.loopback import free_port
 
 FIELDS = (
     "anon",
@@ -48,8 +49,6 @@ FIELDS = (
 
 
 def probe(events: int, annotators: int, census_at: int, every: float) -> dict[str, Any]:
-    from streams.broker import free_port
-
     stream = build_stream(events, annotators=annotators)
     with broker() as (bootstrap, broker_process), scratch("annotel-memory-") as tmp:
         create_topics(bootstrap)

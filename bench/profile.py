@@ -30,6 +30,7 @@ from bench.stack import (
     worker_args,
     worker_env,
 )
+from schemas.loopback import free_port
 
 # Innermost match wins: (stage, substrings of a frame "function (file:line)").
 STAGES: list[tuple[str, tuple[str, ...]]] = [
@@ -153,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     stream = build_stream(args.events)
-    from streams.broker import free_port
-
     with broker() as (bootstrap, _), scratch("annotel-profile-") as data:
         create_topics(bootstrap)
         produce(bootstrap, stream.records)

@@ -47,6 +47,7 @@ from bench.stack import (
     worker_args,
     worker_env,
 )
+from schemas.loopback import free_port
 
 PACKAGES = (
     "faust-streaming",
@@ -88,7 +89,7 @@ def machine() -> dict[str, Any]:
             versions[name] = None
     tansu: str | None = None
     with contextlib.suppress(Exception):
-        from streams.broker import tansu_binary
+        from embedded.broker import tansu_binary
 
         out = subprocess.run(
             [str(tansu_binary()), "--version"], capture_output=True, text=True, timeout=10
@@ -177,8 +178,6 @@ def run_pipeline(
     extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``annotel worker --until-drained`` on a fresh chDB directory, watched from outside."""
-    from streams.broker import free_port
-
     port = free_port()
     with scratch("annotel-bench-") as data:
         observed = run_measured(

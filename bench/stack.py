@@ -90,9 +90,10 @@ def broker() -> Iterator[tuple[str, Any]]:
     """A fresh embedded broker (in memory); yields (bootstrap, the psutil process)."""
     import psutil
 
-    from streams.broker import EmbeddedBroker
+    from embedded.broker import EmbeddedBroker
+    from streams.kafka import EMBEDDED_CLUSTER_ID
 
-    instance = EmbeddedBroker()
+    instance = EmbeddedBroker(cluster_id=EMBEDDED_CLUSTER_ID)
     instance.start()
     try:
         assert instance.process is not None

@@ -5,7 +5,7 @@ That is right when the failure is the world's: the network, a server that is
 overloaded or restarting, the embedded engine's process that died. It is
 wrong when the rows cause it: the same rows fail the same way forever, the
 checkpoint never lands, and the stream stops. Such failures are told apart
-here; the writer then finds the rows at fault (``sinks.clickhouse``).
+here; the writer then finds the rows at fault (``sinks.writer``).
 
 Row faults are deliberately few and precise: the client's own encoder
 refusing a value (clickhouse-connect ``DataError``; ``ValueError``,
@@ -50,7 +50,7 @@ def error_code(error: BaseException) -> int | None:
     """The ClickHouse error code: the client's ``code``, or ``Code: N`` in the text.
 
     The text form is how errors of the embedded engine's process arrive
-    (``sinks.chdb_process.ChdbProcessError`` carries the engine's message).
+    (``embedded.channel.ChdbProcessError`` carries the engine's message).
     """
     code = getattr(error, "code", None)
     if isinstance(code, int):

@@ -372,7 +372,7 @@ def _partition_months() -> dict[str, str]:
 COLUMN_TYPES = _column_types()
 # Tables partitioned by month, and the column the month comes from: ClickHouse
 # refuses an insert whose rows span more than max_partitions_per_insert_block
-# (100) partitions, so the writer splits such a batch (sinks.clickhouse).
+# (100) partitions, so the writer splits such a batch (sinks.writer).
 PARTITION_MONTH = _partition_months()
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree)(\((\w*)\))?")

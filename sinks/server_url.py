@@ -14,7 +14,7 @@ the password has shifted the URL's parts; connecting anyway would send part
 of the password as a host, a path or a query. No error message here quotes
 any part of the URL.
 
-Pure: no I/O and no client library; ``sinks.clickhouse.connect`` builds the
+Pure: no I/O and no client library; ``sinks.client.connect`` builds the
 client from ``client_arguments``.
 """
 

@@ -24,7 +24,7 @@ from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from alerts.rules import RuleSet
 from schemas.deadletter import DeadLetter
 from schemas.decode import Decoder
-from sinks.clickhouse import ClickHouseWriter
+from sinks.writer import ClickHouseWriter
 from streams.alert_stage import AlertRuntime
 from streams.intake import GROUP_SUFFIX, Intake
 from streams.kafka import aiokafka_security, faust_credentials

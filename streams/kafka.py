@@ -12,10 +12,14 @@ import logging
 import ssl
 from typing import Any
 
-from streams.broker import EMBEDDED_CLUSTER_ID
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# The cluster id the embedded broker is started with (``embedded.broker`` takes it
+# from whoever starts it): a cluster with this id gets the embedded broker's
+# client settings when the flavor is 'auto'.
+EMBEDDED_CLUSTER_ID = "annotel-embedded"
 
 
 def kafka_python_security(settings: Settings) -> dict[str, Any]:

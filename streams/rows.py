@@ -1,6 +1,6 @@
 """Turn a checkpoint's changes into ClickHouse batches, in the sink's column order.
 
-Batches are built column by column (``sinks.clickhouse.Columns``): no list per
+Batches are built column by column (``sinks.batches.Columns``): no list per
 row, and the client inserts them without pivoting them again. Timestamps go
 out as the integers clickhouse-connect would compute from the datetimes
 (epoch seconds for ``DateTime``, epoch milliseconds for ``DateTime64(3)``),

@@ -45,7 +45,9 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
     import faust  # noqa: F401  (import cost paid before the loop starts)
     from mode import Worker
 
-    from sinks.clickhouse import ClickHouseWriter, connect, migrate
+    from sinks.client import connect
+    from sinks.migrate import migrate
+    from sinks.writer import ClickHouseWriter
     from streams.app import create_app, dead_letters_settled
 
     rules = None
@@ -70,7 +72,7 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
             return 2
     flavor, partitions = prepare(settings)
     if web_port == 0:
-        from streams.broker import free_port
+        from schemas.loopback import free_port
 
         web_port = free_port()
     dsn, tls = settings.clickhouse_dsn(), settings.clickhouse_tls()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.apache_kafka import ApacheKafkaBroker, unavailable_reason
+from embedded.apache_kafka import ApacheKafkaBroker, unavailable_reason
 
 REQUIRE_APACHE = "ANNOTEL_REQUIRE_APACHE"
 

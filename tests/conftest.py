@@ -6,7 +6,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
-from streams.broker import embedded_broker
+from embedded.broker import embedded_broker
+from streams.kafka import EMBEDDED_CLUSTER_ID
 from tests.brokers import apache_kafka, fresh_apache_kafka  # noqa: F401  (fixtures)
 
 # Property tests judge results, not speed: a busy CI machine must not fail
@@ -25,12 +26,12 @@ for _name in list(os.environ):
 @pytest.fixture(scope="session")
 def broker() -> Iterator[str]:
     """A real embedded broker on a free loopback port, shared by the session."""
-    with embedded_broker() as bootstrap:
+    with embedded_broker(cluster_id=EMBEDDED_CLUSTER_ID) as bootstrap:
         yield bootstrap
 
 
 @pytest.fixture
 def fresh_broker() -> Iterator[str]:
     """A broker of its own, for tests that must not see other tests' topics."""
-    with embedded_broker() as bootstrap:
+    with embedded_broker(cluster_id=EMBEDDED_CLUSTER_ID) as bootstrap:
         yield bootstrap

@@ -218,7 +218,7 @@ OPEN_TIMEOUT_S = 120.0
 def read_tables(
     dsn: str, *, read_only: bool = False
 ) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], int], dict[str, int]]:
-    from sinks.clickhouse import connect
+    from sinks.client import connect
 
     client = connect(dsn, open_timeout=OPEN_TIMEOUT_S, read_only=read_only)
     try:
@@ -284,7 +284,7 @@ def read_union(
     ``read_only``, databases of running workers are read through their engine
     processes.
     """
-    from sinks.clickhouse import connect
+    from sinks.client import connect
 
     metrics: dict[tuple[Any, ...], tuple[int, dict[str, Any]]] = {}
     errors: dict[tuple[Any, ...], tuple[int, int]] = {}

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import orjson
 
 from schemas.decode import Decoder
-from sinks.clickhouse import ClickHouseWriter
+from sinks.writer import ClickHouseWriter
 from streams.rows import rows_for_checkpoint
 from streams.state import PartitionState
 

@@ -11,11 +11,12 @@ import signal
 import sys
 import threading
 
-from streams.broker import BrokerError, EmbeddedBroker
+from embedded.broker import BrokerError, EmbeddedBroker
+from streams.kafka import EMBEDDED_CLUSTER_ID
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    broker = EmbeddedBroker(args.port)
+    broker = EmbeddedBroker(args.port, cluster_id=EMBEDDED_CLUSTER_ID)
     try:
         bootstrap = broker.start()
     except BrokerError as exc:

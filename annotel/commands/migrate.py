@@ -14,7 +14,9 @@ from typing import Any
 
 from annotel import config
 from schemas.redact import describe_error
-from sinks.clickhouse import connect, migrate, migration_sql, read_only_user_sql
+from sinks.bi_user import read_only_user_sql
+from sinks.client import connect
+from sinks.migrate import migrate, migration_sql
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

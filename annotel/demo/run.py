@@ -33,9 +33,10 @@ from annotel.live_view import (
     render,
     scrape,
 )
+from embedded.broker import EmbeddedBroker
 from schemas.display import visible
-from streams.broker import EmbeddedBroker, free_port
-from streams.kafka import ensure_topics
+from schemas.loopback import free_port
+from streams.kafka import EMBEDDED_CLUSTER_ID, ensure_topics
 from streams.settings import Settings, SettingsError, load_settings
 
 
@@ -81,7 +82,9 @@ class DemoRun:
         previous = prepare_data_dir(plan.data_dir)
         if previous:
             self.say(previous)
-        self.broker = EmbeddedBroker(log_path=plan.data_dir / "logs" / "broker.log")
+        self.broker = EmbeddedBroker(
+            cluster_id=EMBEDDED_CLUSTER_ID, log_path=plan.data_dir / "logs" / "broker.log"
+        )
         # ``shutdown`` stops the broker last, with SIGTERM.
         bootstrap = without_sigint(self.broker.start)
         port = free_port()

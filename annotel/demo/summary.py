@@ -21,7 +21,7 @@ from annotel.demo.plan import Plan
 from annotel.live_view import WorkerSample, display_width, fit, pad, scope_text
 from schemas.display import visible
 from schemas.metrics import KEY_DIMENSIONS
-from sinks.clickhouse import connect
+from sinks.client import connect
 
 # Which metrics an injected incident should move (rules are matched by metric
 # and exact scope, so a custom --rules file with other rule names still maps).
@@ -301,7 +301,7 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
     out.append(f"  ClickHouse {summary['clickhouse']}   logs {summary['logs']}")
     out.append(f"  elapsed   {summary['elapsed_s']:.1f} s")
     out.append(
-        f'  query it:  {_python()} -c "from sinks.clickhouse import connect; '
+        f'  query it:  {_python()} -c "from sinks.client import connect; '
         f"print(connect('{summary['clickhouse']}').query("
         "'SELECT * FROM metrics_hourly LIMIT 5').result_rows)\""
     )

@@ -139,7 +139,7 @@ def test_an_incident_fires_once_and_resolves_once_across_a_restart(
     assert firing["annotations"]["summary"] == "供应商 供应商乙 审核通过率 33%"
     assert on_topic[1]["fingerprint"] == firing["fingerprint"]
 
-    from sinks.clickhouse import connect
+    from sinks.client import connect
 
     client = connect("chdb://" + str(tmp_path / "data" / "clickhouse"))
     try:

@@ -91,7 +91,7 @@ def assert_adds_up(summary: dict[str, Any]) -> None:
 
 
 def query(dsn: str, sql: str) -> list[tuple[Any, ...]]:
-    from sinks.clickhouse import connect
+    from sinks.client import connect
 
     client = connect(dsn)
     try:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import pytest
 import trustme
 
-from sinks.clickhouse import connect
+from sinks.client import connect
 from sinks.server_url import TlsFiles
 from tests.clickhouse_https import https_clickhouse
 from tests.e2e.worker_helpers import TOPICS, create_topics, drained_totals, publish, worker_env

@@ -26,7 +26,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from sinks.clickhouse import connect
+from sinks.client import connect
 from tests import corpus
 from tests.e2e.worker_helpers import (
     TOPICS,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import free_port
+from schemas.loopback import free_port
 from tests.e2e.worker_helpers import (
     TOPICS,
     assert_tables,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import free_port
+from schemas.loopback import free_port
 from tests.e2e.worker_helpers import create_topics, start_worker, worker_env
 
 pytestmark = pytest.mark.e2e

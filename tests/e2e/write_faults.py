@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
-from sinks import clickhouse
+from sinks import writer
 
 Batches = Mapping[str, Sequence[Sequence[Any]]]
 
@@ -24,7 +24,7 @@ def on_nth_write(limit: int, fault: Callable[[], None], *, stored: bool) -> None
     ``stored``: the write's rows land in ClickHouse before the fault (the
     worst instant for a crash); otherwise the fault replaces the write.
     """
-    real_write = clickhouse.ClickHouseWriter.write
+    real_write = writer.ClickHouseWriter.write
     writes = [0]
 
     def write(self: Any, batches: Batches, **options: Any) -> Any:
@@ -39,7 +39,7 @@ def on_nth_write(limit: int, fault: Callable[[], None], *, stored: bool) -> None
             fault()
         return refused
 
-    clickhouse.ClickHouseWriter.write = write  # type: ignore[method-assign]
+    writer.ClickHouseWriter.write = write  # type: ignore[method-assign]
 
 
 def run_cli() -> NoReturn:

@@ -28,7 +28,7 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from streams.apache_kafka import KAFKA_VERSION, ApacheKafkaBroker, unavailable_reason
+from embedded.apache_kafka import KAFKA_VERSION, ApacheKafkaBroker, unavailable_reason
 from streams.kafka import KEEP_FOREVER, ensure_topics, producer, resolve_flavor
 from streams.settings import load_settings
 from tests.brokers import skip_or_fail
@@ -398,7 +398,7 @@ def test_no_broker_outlives_the_process_that_started_it() -> None:
         skip_or_fail(reason)
     script = (
         "import time\n"
-        "from streams.apache_kafka import ApacheKafkaBroker\n"
+        "from embedded.apache_kafka import ApacheKafkaBroker\n"
         "broker = ApacheKafkaBroker()\n"
         "broker.start()\n"
         "print(broker.process.pid, broker.workdir, flush=True)\n"

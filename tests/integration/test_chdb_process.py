@@ -14,10 +14,15 @@ from typing import Any
 
 import pytest
 
-from sinks.chdb_process import ChdbProcessClient, ChdbProcessError
-from sinks.clickhouse import ClickHouseWriter, EngineDirectoryBusy, connect, migrate
+from embedded.channel import ChdbProcessError
+from embedded.chdb_process import ChdbProcessClient
+from sinks import batches as batches_module
+from sinks.client import EngineDirectoryBusy, connect
+from sinks.migrate import migrate
 from sinks.schema import MIGRATIONS, TABLE_COLUMNS
+from sinks.writer import ClickHouseWriter
 from streams.rows import rows_for_checkpoint
+from tests import corpus
 from tests.pipeline import NOW, aggregate
 
 pytestmark = pytest.mark.integration
@@ -164,7 +169,8 @@ def test_the_engine_process_exits_with_its_worker_and_a_new_one_waits_for_the_lo
     script = textwrap.dedent(
         f"""
         import sys, time
-        from sinks.clickhouse import connect, migrate
+        from sinks.client import connect
+        from sinks.migrate import migrate
         client = connect({dsn!r}, own_process=True)
         migrate(client)
         client.command("INSERT INTO schema_migrations (version, name) VALUES (99, '锁')")
@@ -274,9 +280,6 @@ def test_the_engine_process_refusals_are_told_apart_from_its_death(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Through the child: 252 is halved away, a refused value is returned, nothing retried."""
-    from sinks import batches as batches_module
-    from tests import corpus
-
     (span,) = [case for case in corpus.load() if len(case.lines) > 100]
     batches = rows_for_checkpoint([aggregate(span.lines)], int(NOW.timestamp() * 1_000_000))
     tasks = batches["task_events"]

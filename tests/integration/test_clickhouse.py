@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from schemas import DeadLetter
 from schemas.decode import Decoder
 from sinks import batches as batches_module
-from sinks.clickhouse import ClickHouseWriter, UnstorableRows, connect, migrate, migration_sql
+from sinks.client import connect
 from sinks.failures import rows_at_fault
+from sinks.migrate import migrate
 from sinks.schema import COLUMN_TYPES, MIGRATIONS, PARTITION_MONTH, TABLE_COLUMNS
+from sinks.writer import ClickHouseWriter, UnstorableRows
 from streams.rows import dlq_row, rows_for_checkpoint
 from streams.state import PartitionState
 from tests import corpus, strategies
@@ -284,15 +286,6 @@ def test_the_parsed_column_types_are_what_the_engine_created(client: Any) -> Non
         ).result_rows
     )
     assert {t: f"toYYYYMM({c})" for t, c in PARTITION_MONTH.items()} == partitions
-
-
-def test_cluster_ddl_targets_every_statement() -> None:
-    statements = [sql for _, _, sql in migration_sql("analytics")]
-    assert statements and all(" ON CLUSTER analytics" in sql for sql in statements)
-    tables = [sql for sql in statements if "ENGINE = " in sql]
-    assert tables and all("ENGINE = ReplicatedReplacingMergeTree(" in sql for sql in tables)
-    with pytest.raises(ValueError):
-        migration_sql("x; DROP TABLE alerts")
 
 
 def _span_batches() -> dict[str, Any]:

@@ -23,7 +23,8 @@ from urllib.parse import quote
 import pytest
 import trustme
 
-from sinks.clickhouse import connect, migrate
+from sinks.client import connect
+from sinks.migrate import migrate
 from sinks.server_url import TlsFiles
 from tests.clickhouse_https import Recorder, https_clickhouse, read_events
 

@@ -3,8 +3,8 @@
 The data is written by the production code path without Kafka: the shipped
 sample events are decoded by ``schemas.decode.Decoder``, applied by
 ``streams.state.PartitionState`` exactly as the worker applies messages, turned
-into rows by ``streams.rows`` and written by ``sinks.clickhouse.ClickHouseWriter``
-into a chDB database migrated by ``sinks.clickhouse.migrate``. One alert row
+into rows by ``streams.rows`` and written by ``sinks.writer.ClickHouseWriter``
+into a chDB database migrated by ``sinks.migrate.migrate``. One alert row
 is added, since no alert rule runs here.
 
 Queries are expanded the way Grafana and the ClickHouse data source plugin
@@ -242,7 +242,7 @@ def _populate(client: Any) -> TimeRange:
     from alerts.model import fingerprint
     from schemas.deadletter import DeadLetter
     from schemas.decode import Decoder
-    from sinks.clickhouse import ClickHouseWriter
+    from sinks.writer import ClickHouseWriter
     from streams.rows import dlq_row, rows_for_checkpoint
     from streams.settings import Settings
     from streams.state import PartitionState
@@ -352,7 +352,8 @@ def _populate(client: Any) -> TimeRange:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    from sinks.clickhouse import connect, migrate
+    from sinks.client import connect
+    from sinks.migrate import migrate
 
     # One chDB client for the whole module: chDB allows one per process per directory.
     client = connect("chdb://" + str(tmp_path_factory.mktemp("dashboards") / "clickhouse"))

@@ -18,24 +18,27 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from sinks.chdb_process import ChdbProcessClient, ChdbProcessError
-from sinks.clickhouse import ClickHouseWriter, connect, migrate
-from sinks.engine_reader import (
+from embedded.channel import ChdbProcessError
+from embedded.chdb_process import ChdbProcessClient
+from embedded.engine_reader import (
     LISTEN_BACKLOG,
     EngineReader,
     UnsafeSocketDirectory,
-    serve_readers,
     socket_path,
 )
+from embedded.wire import Wire
+from sinks.client import connect
+from sinks.migrate import migrate
+from sinks.writer import ClickHouseWriter
 from streams.rows import rows_for_checkpoint
 from tests.pipeline import NOW, aggregate
+from tests.reader_socket import ended, raw_connection
 
 pytestmark = pytest.mark.integration
 
@@ -52,28 +55,6 @@ def _engine(path: Path, **options: Any) -> ChdbProcessClient:
 def _count(client: ChdbProcessClient | EngineReader) -> int:
     rows = client.query("SELECT count() FROM schema_migrations WHERE version >= 1000").result_rows
     return int(rows[0][0])
-
-
-def _raw(directory: Path) -> Connection:
-    """A connection to the reader socket that speaks frames only, as any local process can."""
-    path = socket_path(directory)
-    assert path is not None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(10)
-    sock.connect(str(path))
-    sock.settimeout(None)  # Connection reads the descriptor blocking
-    return Connection(sock.detach())
-
-
-def _ended(conn: Connection) -> bool:
-    """Whether the engine process closed this connection (end-of-file within 10 s)."""
-    if not conn.poll(10):
-        return False
-    try:
-        conn.recv_bytes()
-    except (EOFError, OSError):
-        return True
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +214,7 @@ def test_nothing_sent_to_the_socket_is_unpickled(shared: dict[str, Any]) -> None
         def __reduce__(self) -> tuple[Any, ...]:
             return (open, (str(marker), "w"))
 
-    conn = _raw(shared["base"] / "ch")
+    conn = raw_connection(shared["base"] / "ch")
     hello = conn.recv_bytes()
     conn.send(Touch())  # multiprocessing's pickling send, as the old protocol read it
     reply = conn.recv_bytes() if conn.poll(10) else b""
@@ -244,28 +225,28 @@ def test_nothing_sent_to_the_socket_is_unpickled(shared: dict[str, Any]) -> None
         "error": "ProtocolError",
         "message": "a message header must be a JSON object",
     }
-    assert _ended(conn), "the channel ends after a message that is not ours"
+    assert ended(conn), "the channel ends after a message that is not ours"
     conn.close()
 
     # Unframed pickle bytes: the first 4 bytes read as a negative length.
-    conn = _raw(shared["base"] / "ch")
+    conn = raw_connection(shared["base"] / "ch")
     conn.recv_bytes()
     os.write(conn.fileno(), pickle.dumps(Touch()))
     assert orjson.loads(conn.recv_bytes())["error"] == "ProtocolError"
-    assert _ended(conn)
+    assert ended(conn)
     conn.close()
     # A length of 2 GiB is not read: the channel ends at once.
-    conn = _raw(shared["base"] / "ch")
+    conn = raw_connection(shared["base"] / "ch")
     conn.recv_bytes()
     os.write(conn.fileno(), struct.pack("!i", 2**31 - 1))
-    assert _ended(conn)
+    assert ended(conn)
     conn.close()
     # A header that announces a body: readers send none.
-    conn = _raw(shared["base"] / "ch")
+    conn = raw_connection(shared["base"] / "ch")
     conn.recv_bytes()
     conn.send_bytes(orjson.dumps({"op": "query", "sql": "SELECT 1", "body": True}))
     assert orjson.loads(conn.recv_bytes())["error"] == "ProtocolError"
-    assert _ended(conn)
+    assert ended(conn)
     conn.close()
     assert not marker.exists()
     assert _count(shared["reader"]) == 1 and _count(shared["engine"]) == 1
@@ -348,8 +329,6 @@ def test_32_readers_at_once_are_all_served(tmp_path: Path) -> None:
         def top(sock: socket.socket) -> None:
             try:
                 sock.setblocking(True)
-                from sinks.engine_wire import Wire
-
                 reader = EngineReader(Wire(sock.detach()))
                 started.wait()
                 answers.append(status(reader).to_json())
@@ -369,21 +348,6 @@ def test_32_readers_at_once_are_all_served(tmp_path: Path) -> None:
     finally:
         engine.close()
     assert engine.process.returncode == 0
-
-
-def test_a_peer_of_another_uid_is_refused(tmp_path: Path) -> None:
-    """The check itself: a listener that serves another uid than this process's refuses it."""
-    stop = serve_readers("chdb://" + str(tmp_path / "ch"), allowed_uid=os.getuid() + 1)
-    try:
-        conn = _raw(tmp_path / "ch")
-        reply = orjson.loads(conn.recv_bytes())
-        assert reply["error"] == "PeerRefused"
-        assert f"not uid {os.getuid()}" in reply["message"]
-        assert _ended(conn), "nothing more is read from a refused peer"
-        conn.close()
-        assert EngineReader.attach(tmp_path / "ch") is None
-    finally:
-        stop()
 
 
 def _python_as_nobody() -> str | None:

@@ -99,7 +99,9 @@ def _cli(argv: list[str]) -> dict[str, Any]:
 def child(data_dir: str, out_dir: str) -> None:
     """Store the hostile rows, run every command; chDB stays in this child process."""
     from alerts.model import AlertEvent, fingerprint
-    from sinks.clickhouse import ClickHouseWriter, connect, migrate
+    from sinks.client import connect
+    from sinks.migrate import migrate
+    from sinks.writer import ClickHouseWriter
     from tests.pipeline import write
 
     client = connect("chdb://" + str(Path(data_dir) / "clickhouse"))

@@ -2,7 +2,7 @@
 
 The database is filled through the production path without Kafka: simulator
 lines → ``schemas.decode.Decoder`` → ``streams.state.PartitionState`` →
-``streams.rows`` → ``sinks.clickhouse.ClickHouseWriter`` (``tests.pipeline``).
+``streams.rows`` → ``sinks.writer.ClickHouseWriter`` (``tests.pipeline``).
 The alert rows come from the real evaluator (``alerts.evaluator.Evaluator``
 with the shipped rules) fed the same closed minutes, written with
 ``streams.rows.alert_row``: the incidents the simulator injects produce
@@ -124,7 +124,9 @@ def populate(data_dir: Path, events: int = EVENTS, seed: int = SEED) -> dict[str
     from alerts.evaluator import Evaluator
     from alerts.rules import load_rules
     from simulator import Simulator
-    from sinks.clickhouse import ClickHouseWriter, connect, migrate
+    from sinks.client import connect
+    from sinks.migrate import migrate
+    from sinks.writer import ClickHouseWriter
     from tests.pipeline import write
 
     client = connect("chdb://" + str(data_dir / "clickhouse"))
@@ -217,7 +219,7 @@ def child(data_dir: str, out_dir: str) -> None:
     """Populate, run the commands, read the report model and the independent figures."""
     from alerts.rules import load_rules
     from reports.model import build_report
-    from sinks.clickhouse import connect
+    from sinks.client import connect
 
     out = Path(out_dir)
     started = time.monotonic()
@@ -249,7 +251,8 @@ def child(data_dir: str, out_dir: str) -> None:
 
 def empty_child(data_dir: str, out_dir: str) -> None:
     """The commands on a migrated database without rows."""
-    from sinks.clickhouse import connect, migrate
+    from sinks.client import connect
+    from sinks.migrate import migrate
 
     client = connect("chdb://" + str(Path(data_dir) / "clickhouse"))
     migrate(client)
@@ -714,9 +717,9 @@ def test_empty_database(tmp_path: Path) -> None:
 
 def busy_child(data_dir: str, out_dir: str) -> None:
     """The commands beside a running engine process, beside another holder, and once free."""
-    import sinks.clickhouse
-    from sinks.chdb_process import ChdbProcessClient
-    from sinks.clickhouse import migrate
+    import sinks.client
+    from embedded.chdb_process import ChdbProcessClient
+    from sinks.migrate import migrate
 
     dsn = "chdb://" + str(Path(data_dir) / "clickhouse")
     engine = ChdbProcessClient(dsn)  # as a worker holds it
@@ -730,19 +733,19 @@ def busy_child(data_dir: str, out_dir: str) -> None:
         [
             sys.executable,
             "-c",
-            f"from sinks.clickhouse import connect; c = connect({dsn!r}); print(1, flush=True); "
+            f"from sinks.client import connect; c = connect({dsn!r}); print(1, flush=True); "
             "import time; time.sleep(600)",
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == b"1"
-    default = sinks.clickhouse.ENGINE_RELEASE_TIMEOUT_S
-    sinks.clickhouse.ENGINE_RELEASE_TIMEOUT_S = 0.3
+    default = sinks.client.ENGINE_RELEASE_TIMEOUT_S
+    sinks.client.ENGINE_RELEASE_TIMEOUT_S = 0.3
     try:
         runs["held"] = _cli(["top", "--data-dir", data_dir])
     finally:
-        sinks.clickhouse.ENGINE_RELEASE_TIMEOUT_S = default
+        sinks.client.ENGINE_RELEASE_TIMEOUT_S = default
         holder.kill()
         holder.wait()
     # Nothing was tried on the engine while it was held: this same process opens it now.

@@ -26,10 +26,10 @@ from clickhouse_connect.datatypes.registry import get_from_name
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from embedded.wire import native_block
 from schemas import Decoder
 from schemas.deadletter import REASONS
 from schemas.events import HIDDEN_RANGES, TaskAudited, TaskCompleted
-from sinks.chdb_process import native_block
 from sinks.schema import COLUMN_TYPES, TABLE_COLUMNS
 from streams.rows import dlq_row, rows_for_checkpoint
 from streams.state import PartitionState

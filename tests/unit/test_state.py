@@ -596,7 +596,7 @@ def test_datetime64_ticks_are_the_clients_own() -> None:
 def test_the_writer_inserts_columns_or_rows_as_the_client_takes_them() -> None:
 
     from sinks.batches import Columns
-    from sinks.clickhouse import ClickHouseWriter
+    from sinks.writer import ClickHouseWriter
 
     class Context:
         def __init__(self) -> None:

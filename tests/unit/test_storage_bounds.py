@@ -20,13 +20,13 @@ import pytest
 from clickhouse_connect.datatypes.registry import get_from_name
 from pydantic import BaseModel
 
+from embedded.wire import native_block
 from schemas import DeadLetter, DecodeError, Decoder, TaskAudited, TaskCompleted
 from schemas.storage import (
     ATTEMPT_TYPE,
     OCCURRED_AT_TYPES,
     TASK_CREATED_AT_TYPE,
 )
-from sinks.chdb_process import native_block
 from sinks.schema import COLUMN_TYPES, PARTITION_MONTH, TABLE_COLUMNS
 from streams.rows import rows_for_checkpoint
 from streams.state import PartitionState

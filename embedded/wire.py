@@ -3,7 +3,7 @@
 Why: a process that unpickles what it receives runs whatever code the sender
 chose (a crafted ``__reduce__`` does). The engine process answers its worker
 over a private socket pair and readers over a Unix socket that any process of
-the user can reach (``sinks.engine_reader``); on neither is anything unpickled.
+the user can reach (``embedded.engine_reader``); on neither is anything unpickled.
 
 - A message is a JSON object (orjson), its header, optionally followed by one
   bytes body (the header then says ``"body": true``): an insert's rows or a
@@ -25,7 +25,7 @@ the user can reach (``sinks.engine_reader``); on neither is anything unpickled.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from multiprocessing.connection import Connection
@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfoNotFoundError
 import orjson
 from clickhouse_connect.driver import tzutil
 from clickhouse_connect.driver.ctypes import RespBuffCls
+from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.query import QueryContext, QueryResult
 from clickhouse_connect.driver.transform import NativeTransform
 
@@ -181,3 +182,38 @@ def decode_native(body: bytes, context: QueryContext) -> tuple[list[Any], tuple[
     if not isinstance(result, QueryResult):  # a NumpyResult only when asked for numpy
         raise TypeError(f"unexpected {type(result).__name__}")
     return list(result.result_rows), tuple(result.column_names)
+
+
+def native_block(
+    table: str,
+    column_names: Sequence[str],
+    column_types: Sequence[Any],
+    data: Sequence[Sequence[Any]],
+    column_oriented: bool,
+) -> bytearray:
+    """The rows in ClickHouse's Native format, encoded as clickhouse-connect encodes an insert.
+
+    The worker encodes (the same codec as an insert into a server) and the
+    engine process only ingests the bytes: no Python objects cross the socket
+    and the engine process does no Python work per row.
+    """
+    context = InsertContext(
+        table,
+        list(column_names),
+        list(column_types),
+        data=data,
+        column_oriented=column_oriented,
+        server_tz=UTC,
+    )
+    out = bytearray()
+    for number, chunk in enumerate(NativeTransform.build_insert(context)):
+        if context.insert_exception is not None:
+            raise context.insert_exception
+        if number == 0:
+            # The first chunk starts with the "INSERT INTO ... FORMAT Native" line an
+            # HTTP body carries; the engine process names the table itself.
+            chunk = chunk[chunk.index(b"\n") + 1 :]
+        out += chunk
+    if context.insert_exception is not None:
+        raise context.insert_exception
+    return out  # no copy into bytes: the socket and raw_insert take a bytearray

@@ -9,14 +9,14 @@ from pathlib import Path
 import _pytest.outcomes
 import pytest
 
-from streams import apache_kafka
-from streams.apache_kafka import (
+from embedded.apache_kafka import (
     KAFKA_VERSION,
     kafka_home,
     random_cluster_id,
     server_properties,
     unavailable_reason,
 )
+from streams import apache_kafka
 from tests.brokers import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,6 +2,11 @@
 
 For laptops, tests and the demo only. It keeps everything in memory: a
 restart loses every topic and offset. It always binds loopback.
+
+The cluster id is the caller's: the worker recognises the embedded broker by
+it (``streams.kafka.EMBEDDED_CLUSTER_ID``, where the flavor is detected), and
+this package may not import the worker's code, so whoever starts the broker
+passes it.
 """
 
 from __future__ import annotations
@@ -11,14 +16,15 @@ import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from importlib import util as importlib_util
 from pathlib import Path
 
-EMBEDDED_CLUSTER_ID = "annotel-embedded"
+from kafka import KafkaAdminClient
+
+from schemas.loopback import free_port
 
 
 class BrokerError(RuntimeError):
@@ -44,14 +50,7 @@ def tansu_binary() -> Path:
     )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to SIGKILL the broker if the process that started it dies."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -61,8 +60,6 @@ def _die_with_parent() -> None:
 
 def _kafka_answers(bootstrap: str, timeout: float) -> bool:
     """True once the broker answers a Kafka metadata request."""
-    from kafka import KafkaAdminClient
-
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
@@ -82,8 +79,9 @@ def _kafka_answers(bootstrap: str, timeout: float) -> bool:
 class EmbeddedBroker:
     """A Tansu process on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, port: int | None = None, *, log_path: Path | None = None):
+    def __init__(self, port: int | None = None, *, cluster_id: str, log_path: Path | None = None):
         self.port = port or free_port()
+        self.cluster_id = cluster_id
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -99,7 +97,7 @@ class EmbeddedBroker:
                     str(binary),
                     "broker",
                     "--cluster-id",
-                    EMBEDDED_CLUSTER_ID,
+                    self.cluster_id,
                     "--listener-url",
                     url,
                     "--advertised-listener-url",
@@ -111,7 +109,7 @@ class EmbeddedBroker:
                 stdout=log,
                 stderr=log,
                 env=env,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         finally:
             if log is not subprocess.DEVNULL:
@@ -149,9 +147,11 @@ class EmbeddedBroker:
 
 
 @contextlib.contextmanager
-def embedded_broker(port: int | None = None, log_path: Path | None = None) -> Iterator[str]:
+def embedded_broker(
+    port: int | None = None, log_path: Path | None = None, *, cluster_id: str
+) -> Iterator[str]:
     """Start a broker on a free loopback port, yield its bootstrap address, stop it."""
-    broker = EmbeddedBroker(port, log_path=log_path)
+    broker = EmbeddedBroker(port, cluster_id=cluster_id, log_path=log_path)
     broker.start()
     try:
         yield broker.bootstrap

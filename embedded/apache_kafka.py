@@ -28,7 +28,8 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient
 
-from streams.broker import BrokerError, _die_with_parent, free_port
+from embedded.broker import BrokerError, die_with_parent
+from schemas.loopback import free_port
 
 # Pinned: the newest 4.x that resolves from Maven Central with its dependencies.
 # deploy/kafka/pom.xml names the same version (a unit test holds them equal).
@@ -297,7 +298,7 @@ class ApacheKafkaBroker:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=die_with_parent,
                 )
             self._wait_ready(self.process, timeout, log_path)
         except BaseException:
@@ -341,7 +342,7 @@ class ApacheKafkaBroker:
                 stderr=subprocess.STDOUT,
                 timeout=60,
                 check=False,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         if done.returncode != 0:
             raise BrokerError(

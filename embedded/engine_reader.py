@@ -1,7 +1,7 @@
 """Read-only queries into the engine process of a running worker.
 
 Why: chDB opens a data directory in one process at a time. While a worker
-runs, its engine process (``sinks.chdb_process``) holds the directory, so
+runs, its engine process (``embedded.chdb_process``) holds the directory, so
 ``annotel top``, ``annotel report`` and ``annotel alerts list`` could not read
 it until the worker stopped. The engine process therefore also listens on a
 Unix socket; a command that finds the directory held sends its queries there.
@@ -11,11 +11,11 @@ Unix socket; a command that finds the directory held sends its queries there.
   the engine process asks the kernel for each peer's uid (``SO_PEERCRED``)
   and serves only its own: a process of another uid gets an error and the
   connection ends before anything else is read.
-- Requests and replies are data (``sinks.engine_wire``: JSON headers, query
+- Requests and replies are data (``embedded.wire``: JSON headers, query
   results in ClickHouse's Native format), never pickle: a peer cannot make
   the engine process run code, and a message that is not ours ends its
   channel.
-- Only reads pass: ``sinks.reader_statements`` lets through a single
+- Only reads pass: ``embedded.reader_statements`` lets through a single
   ``SELECT`` / ``WITH`` / ``SHOW`` / ``DESCRIBE`` / ``EXISTS`` statement
   without ``INTO OUTFILE``, ``FORMAT`` or ``SETTINGS``, checked by the
   engine's own parser, and each reader's engine handle has ``readonly=1``.
@@ -53,18 +53,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sinks.chdb_process import (
-    ChdbProcessError,
-    EngineChannel,
-    Handler,
-    engine_timezone,
-    open_handle,
-    query_rows,
-    run_native,
-    serve_requests,
-)
-from sinks.engine_wire import Wire, error_reply, params_field, text_field
-from sinks.reader_statements import checked_statement
+from embedded.channel import ChdbProcessError, EngineChannel, Handler, serve_requests
+from embedded.engine_handle import engine_timezone, open_handle, query_rows, run_native
+from embedded.reader_statements import checked_statement
+from embedded.wire import Wire, error_reply, params_field, text_field
 
 # How long a reader's query may run in the engine (its max_execution_time, seconds).
 READER_TIME_LIMIT_S = 60.0

@@ -1,172 +1,29 @@
-"""Connecting to ClickHouse, applying migrations, and the batched idempotent writer.
+"""The batched idempotent writer: a checkpoint's rows into ClickHouse, retried until stored.
 
-The same code runs on embedded chDB (``chdb:///path``) and on a server
-(``http(s)://user:password@host:port/db``): only clickhouse-connect is used.
-Values always travel as data (column inserts, ``{name:Type}`` parameters),
-never formatted into SQL.
+Why a module of its own: the writer is what the worker's checkpoint waits on,
+and its rules (retry what the world causes, never what the rows cause, split
+what one insert may not hold) are the exactness argument's storage half. It
+takes a function that makes a client (``sinks.client.connect``, or a test's
+double) and knows nothing of where the client's engine runs. Values always
+travel as data (column inserts), never formatted into SQL.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
-import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sinks.batches import Columns, RejectedRow, row, row_count, split_by_month, take
 from sinks.failures import rows_at_fault
-from sinks.schema import MIGRATIONS, TABLE_COLUMNS, for_cluster
-from sinks.server_url import TlsFiles, client_arguments, parse_server_url
+from sinks.schema import TABLE_COLUMNS
 
 log = logging.getLogger(__name__)
-
-
-# How long an in-process open waits for the previous owner of an embedded
-# directory: an engine process whose worker was just killed finishes its last
-# request and closes the engine within about a second.
-ENGINE_RELEASE_TIMEOUT_S = 15.0
-
-
-class EngineDirectoryBusy(TimeoutError):
-    """Another process holds the embedded ClickHouse directory."""
-
-
-def _held(path: Path) -> bool:
-    """Whether another open file holds the engine's lock on ``<path>/status`` (not waiting).
-
-    The file is opened read-only (``flock`` needs no write access) and a
-    directory the engine never opened has none: it is not held.
-    """
-    import fcntl
-
-    try:
-        fd = os.open(path / "status", os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
-def wait_for_engine_directory(path: Path, timeout: float) -> None:
-    """Wait until no process holds the engine's lock on ``path``.
-
-    ClickHouse takes an exclusive ``flock`` on ``<path>/status``. chDB cannot
-    be initialised again in a process where opening failed once, so an open
-    that would fail on the lock must not be tried: the caller waits for the
-    holder (often an engine process finishing after its worker died) or gets
-    an error that names the directory.
-    """
-    if not _held(path):
-        return
-    log.info(
-        "embedded ClickHouse directory held by another process; waiting",
-        extra={"directory": str(path), "timeout_s": timeout},
-    )
-    deadline = time.monotonic() + timeout
-    while _held(path):
-        if time.monotonic() > deadline:
-            raise EngineDirectoryBusy(
-                f"the embedded ClickHouse directory {path} is held by another process "
-                f"(a running worker, `annotel demo`, or their engine process) after "
-                f"{timeout:g} s; stop it, or run against a ClickHouse server "
-                "(ANNOTEL_CLICKHOUSE_URL)"
-            )
-        time.sleep(0.1)
-
-
-def connect(
-    dsn: str,
-    *,
-    own_process: bool = False,
-    open_timeout: float | None = None,
-    read_only: bool = False,
-    tls: TlsFiles | None = None,
-) -> Any:
-    """A clickhouse-connect client for a chdb:// or http(s):// DSN.
-
-    A server DSN is parsed here (``sinks.server_url``), not by
-    clickhouse-connect: ``https://`` is TLS with verification on any port,
-    with the CA and client certificate of ``tls``.
-
-    With ``own_process`` an embedded engine (chdb://) runs in a child process
-    and the client returned speaks to it (``sinks.chdb_process``); a server
-    DSN is unaffected. An embedded engine opened here waits up to
-    ``open_timeout`` seconds (``ENGINE_RELEASE_TIMEOUT_S`` by default) for
-    another process to let go of its directory. With ``read_only``, a
-    directory held by a running worker's engine process is read through that
-    process instead (``sinks.engine_reader``): queries only.
-    """
-    import clickhouse_connect
-
-    if dsn.startswith("chdb://"):
-        path = Path(dsn[len("chdb://") :])
-        path.mkdir(parents=True, exist_ok=True)
-        if own_process:
-            from sinks.chdb_process import ChdbProcessClient
-
-            return ChdbProcessClient(dsn)
-        if read_only and _held(path):
-            from sinks.engine_reader import EngineReader
-
-            reader = EngineReader.attach(path)
-            if reader is not None:
-                log.info(
-                    "reading through the running engine process", extra={"directory": str(path)}
-                )
-                return reader
-        wait_for_engine_directory(
-            path, ENGINE_RELEASE_TIMEOUT_S if open_timeout is None else open_timeout
-        )
-        return clickhouse_connect.get_client(dsn=dsn)
-    return clickhouse_connect.get_client(**client_arguments(parse_server_url(dsn), tls))
-
-
-def migration_sql(cluster: str | None = None) -> list[tuple[int, str, str]]:
-    return [
-        (m.version, m.name, for_cluster(statement, cluster))
-        for m in MIGRATIONS
-        for statement in m.statements
-    ]
-
-
-def migrate(client: Any, cluster: str | None = None) -> list[int]:
-    """Apply pending migrations; returns the versions applied (empty when up to date)."""
-    first = MIGRATIONS[0]
-    for statement in first.statements:
-        client.command(for_cluster(statement, cluster))
-    applied = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
-    done = []
-    for migration in MIGRATIONS:
-        if migration.version in applied:
-            continue
-        for statement in migration.statements:
-            client.command(for_cluster(statement, cluster))
-        client.insert(
-            "schema_migrations",
-            [[migration.version, migration.name, datetime.now(UTC)]],
-            column_names=["version", "name", "applied_at"],
-        )
-        done.append(migration.version)
-        log.info(
-            "migration applied", extra={"version": migration.version, "migration": migration.name}
-        )
-    return done
 
 
 @dataclass
@@ -366,26 +223,3 @@ class ClickHouseWriter:
             self.close()
         except Exception as exc:
             log.warning("closing the clickhouse client failed", extra={"error": type(exc).__name__})
-
-
-_USER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-
-
-def read_only_user_sql(user: str, password: str, database: str = "default") -> list[str]:
-    """DDL for a read-only BI user (server only; chDB has no access control).
-
-    ClickHouse takes no query parameters in ``CREATE USER``, so nothing from
-    the caller is spliced in raw: the name must be a plain identifier and the
-    password travels only as its SHA-256 hex digest.
-    """
-    for label, value in (("user", user), ("database", database)):
-        if not _USER_NAME.match(value):
-            raise ValueError(f"{label} name {value!r} is not a plain identifier")
-    if len(password) < 12:
-        raise ValueError("the BI user's password must have at least 12 characters")
-    digest = hashlib.sha256(password.encode()).hexdigest()
-    return [
-        f"CREATE USER IF NOT EXISTS {user} IDENTIFIED WITH sha256_hash BY '{digest}' "
-        "SETTINGS readonly = 1",
-        f"GRANT SELECT ON {database}.* TO {user}",
-    ]
