@@ -9,6 +9,7 @@ from pathlib import Path
 import _pytest.outcomes
 import pytest
 
+from embedded import apache_kafka
 from embedded.apache_kafka import (
     KAFKA_VERSION,
     kafka_home,
@@ -16,10 +17,9 @@ from embedded.apache_kafka import (
     server_properties,
     unavailable_reason,
 )
-from streams import apache_kafka
 from tests.brokers import skip_or_fail
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 POM = "{http://maven.apache.org/POM/4.0.0}"
 
 
