@@ -502,6 +502,7 @@ class ContractDecoder:
 Applicable = AnnotationEvent | DecodeError
 """What ``Decoder`` yields: a version, or why not."""
 
+
 def _applicable(decoded: Decoded) -> Applicable:
     # Exact types, not isinstance: the models' metaclass is an ABCMeta, whose
     # isinstance costs about a microsecond per class on this per-event path.
