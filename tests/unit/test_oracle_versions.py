@@ -311,3 +311,52 @@ def test_the_versioned_stream_holds_every_case_of_the_rule(versioned: Any) -> No
     assert kinds["without new fields"] > len(valid) / 2
     _counted, numbers = counting(valid)
     assert numbers["superseded"] > 500 and numbers["retractions"] > 100
+
+
+def test_the_worked_example_of_the_metrics_docs() -> None:
+    """docs/metrics.md, "What counts": the windows before and after each event."""
+    docs = {"locale": "zh-CN"}
+    e1 = completed("e-1", "2026-11-23T10:00:20Z", handle_time_s=30.0, task_id="t-1", **docs)
+    e2 = completed("e-2", "2026-11-23T10:00:40Z", submission_id="ann-17", handle_time_s=500.0,
+                   task_id="t-2", **docs)  # fmt: skip
+    e3 = completed("e-3", "2026-11-23T10:04:10Z", submission_id="ann-17", revision=2,
+                   queue_id="队列B", handle_time_s=60.0, task_id="t-2", **docs)  # fmt: skip
+    e4 = retracted("e-4", "2026-11-23T10:30:00Z", submission_id="ann-17", revision=3)
+
+    def windows(events: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[float, ...]]:
+        metrics, _errors = oracle(events)
+        return {
+            (k[0].strftime("%H:%M"), k[2]): (
+                row["tasks_submitted"],
+                row["handle_time_sum_s"],
+                row["handle_time_max_s"],
+            )
+            for k, row in metrics.items()
+        }
+
+    assert windows([e1, e2]) == {("10:00", "队列A"): (2, 530.0, 500.0)}
+    after = {("10:00", "队列A"): (1, 30.0, 30.0), ("10:04", "队列B"): (1, 60.0, 60.0)}
+    assert windows([e1, e2, e3]) == windows([e3, e1, e2]) == after
+    assert counting([e1, e2, e3])[1] == {"superseded": 1, "retractions": 0}
+    assert windows([e1, e2, e3, e4]) == {("10:00", "队列A"): (1, 30.0, 30.0)}
+    assert counting([e1, e2, e3, e4])[1] == {"superseded": 2, "retractions": 1}
+
+    a1 = audited("a-1", "2026-11-23T10:10:00Z", task_id="t-9", verdict="reject", score=0.3,
+                 error_categories=["漏标"], **docs)  # fmt: skip
+    a2 = audited("a-2", "2026-11-23T10:50:00Z", task_id="t-9", score=0.9, **docs)
+
+    def audits(events: list[dict[str, Any]]) -> tuple[dict[str, tuple[float, ...]], Any]:
+        metrics, errors = oracle(events)
+        rows = {
+            k[0].strftime("%H:%M"): (
+                row["audits"],
+                row["audits_approved"],
+                row["audits_rejected"],
+                row["audit_score_sum"],
+            )
+            for k, row in metrics.items()
+        }
+        return rows, {(k[0].strftime("%H:%M"), k[7]): n for k, n in errors.items()}
+
+    assert audits([a1]) == ({"10:10": (1, 0, 1, 0.3)}, {("10:10", "漏标"): 1})
+    assert audits([a1, a2]) == audits([a2, a1]) == ({"10:50": (1, 1, 0, 0.9)}, {})
