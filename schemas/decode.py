@@ -3,7 +3,9 @@
 Order of checks is part of the contract: size, JSON, object, event type,
 schema version, fields, then the clock. Each failure maps to exactly one
 reason code and names the field, so a feed owner can fix the producer from
-the dead letter alone.
+the dead letter alone. A message whose ``retracted`` is JSON true is checked
+as a retraction (``TaskCompletedRetraction``, ``TaskAuditedRetraction``),
+any other as a version of its event type.
 
 Two paths produce the same results. The reference path
 (``Decoder.decode_reference``) validates with the pydantic models of

@@ -940,7 +940,10 @@ VALID_CASES: list[tuple[str, dict[str, Any]]] = [
     ("audited retraction", RA),
     ("version with submission_id", _with(C, submission_id="标注-17", revision=2)),
     ("version not retracted", _with(A, retracted=False, revision=2**32 - 1)),
-    ("skipped, no handle time", _with(C, status="skipped", handle_time_s=None, is_gold=False)),
+    (
+        "skipped, no handle time",
+        _with(C, status="skipped", handle_time_s=None, is_gold=False, gold_correct=None),
+    ),
     ("expired gold, no answer", _with(C, status="expired", gold_correct=None)),
     ("version retracted", _with(C, submission_id="s", retracted=True)),
     ("audit retracted", _with(A, retracted=True, revision=7)),
@@ -1008,6 +1011,11 @@ def test_the_exported_json_schema_accepts_and_refuses_what_the_decoder_does(
         assert (decoder_accepts, _schema_accepts(data)) == (False, True), case
     else:
         assert _schema_accepts(data) == decoder_accepts, case
+
+
+@pytest.mark.parametrize(("case", "data"), VALID_CASES, ids=[c for c, _ in VALID_CASES])
+def test_the_valid_cases_are_valid(case: str, data: dict[str, Any]) -> None:
+    assert not isinstance(_differential(data), DecodeError), case
 
 
 def test_the_schema_gaps_are_all_in_the_table() -> None:
