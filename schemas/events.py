@@ -5,6 +5,11 @@ with them, the JSON Schema export is generated from them, and the README
 table describes them. Validation is strict (no "1" for 1, no 1 for true) so
 that a feed's bug surfaces as a dead letter instead of a silently coerced
 number that changes an aggregate.
+
+Each event type has two models: a version (``TaskCompleted``,
+``TaskAudited``), and a retraction (``retracted: true``), which needs only
+what identifies the piece of work it withdraws. Which version of a piece of
+work counts is ``schemas.versions``.
 """
 
 from __future__ import annotations
@@ -296,6 +301,8 @@ _ANNOTATOR = "The annotator who produced the label (for an audit: the audited on
 
 
 def _dedupe(cls: Any, value: list[str]) -> list[str]:
+    """A category repeated in one audit counts once (one function for both audit
+    models, which the fast path of schemas.decode calls by identity)."""
     return list(dict.fromkeys(value))
 
 

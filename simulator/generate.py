@@ -697,13 +697,17 @@ class _Run:
     def _version(
         self, t: float, what: str, revision: int, first: dict[str, Any], queue: Queue, info: Any
     ) -> None:
-        """A later version of ``first`` (a submission or an audit), due at ``t``."""
-        vrnd = self.vrnd
-        project = queue.project
-        event_id = f"{first['event_id']}-r{revision}"
+        """A later version of ``first`` (a submission or an audit), due at ``t``.
+
+        ``info``: the audited work (``_Task``) for a re-audit; for a submission,
+        its statistics key (counters, source, vendor).
+        """
         if what == "re_audit":
             self._re_audit(t, first, queue, info)
             return
+        vrnd = self.vrnd
+        project = queue.project
+        event_id = f"{first['event_id']}-r{revision}"
         counts, source, vendor_id = info
         entity = (project.project_id, first["submission_id"])
         key = (ver.instant_us(t, project.millis), revision, event_id.encode())
