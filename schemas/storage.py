@@ -76,12 +76,17 @@ def time_range(*column_types: str) -> tuple[datetime, datetime]:
 
 # Where the bounded fields are stored (sinks/schema.py; the bounds test checks
 # these against the DDL). occurred_at is stored as itself and as its minute
-# (window_start, a DateTime), and partitions the tables by month.
+# (window_start, a DateTime), and partitions the tables by month. revision is
+# bounded by the column the versioned event tables give it (a UInt32: four
+# billion edits of one piece of work is no limit a platform reaches, and a
+# wider number would be refused by an insert that can never succeed).
 ATTEMPT_TYPE = "UInt16"
+REVISION_TYPE = "UInt32"
 OCCURRED_AT_TYPES = ("DateTime64(3, 'UTC')", "DateTime('UTC')")
 TASK_CREATED_AT_TYPE = "DateTime64(3, 'UTC')"
 
 ATTEMPT_MAX = int_range(ATTEMPT_TYPE)[1]
+REVISION_MAX = int_range(REVISION_TYPE)[1]
 OCCURRED_AT_RANGE = time_range(*OCCURRED_AT_TYPES)
 TASK_CREATED_AT_RANGE = time_range(TASK_CREATED_AT_TYPE)
 
