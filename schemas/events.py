@@ -30,8 +30,8 @@ from schemas.storage import (
     MAX_DURATION_S,
     OCCURRED_AT_RANGE,
     TASK_CREATED_AT_RANGE,
-    rfc3339,
 )
+from schemas.units import rfc3339
 
 SCHEMA_VERSION = 1
 EVENT_TYPES = ("task_completed", "task_audited")
