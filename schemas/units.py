@@ -21,6 +21,9 @@ The spellings chosen, and why:
   94.6% are different verdicts against a 95% SLA, and whole percents hid that.
 * Durations: ``42.5s``, ``6m 05s``, ``2h 10m``, ``2d 4h``, the unit letters
   settings and rules accept (``90s``, ``2m``, ``48h``), also without a space.
+  A configured length (a rule's window, a setting's default) is echoed in the
+  spelling that configures it instead (``schemas.durations.format_duration``:
+  ``90s``, ``15m``), so it can be copied back into a rules file.
 * Counts: ``12,345``: thousands separated by commas, as both readerships
   write them in tables.
 * Times: RFC 3339 in UTC with ``Z`` where a program reads them
