@@ -37,8 +37,8 @@ from schemas.storage import (
     OCCURRED_AT_RANGE,
     REVISION_MAX,
     TASK_CREATED_AT_RANGE,
-    rfc3339,
 )
+from schemas.units import rfc3339
 
 SCHEMA_VERSION = 1
 EVENT_TYPES = ("task_completed", "task_audited")

@@ -6,7 +6,7 @@ ClickHouse encoder refuses (``attempt`` 65536 in a ``UInt16``, a date before
 insert that never succeeds stops every project of the partition. So each
 numeric and time field of ``schemas.events`` (and of the dead letter) takes
 its bounds from the column types it is stored in, through the functions
-below; ``tests/unit/test_storage_bounds.py`` walks the models and the DDL of
+below; ``tests/unit/schemas/test_storage_bounds.py`` walks the models and the DDL of
 ``sinks.schema`` together and fails when a field can hold a value its column
 cannot.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from schemas.units import EPOCH
 
 # Integer column types: (smallest, largest).
 INT_RANGES: dict[str, tuple[int, int]] = {
@@ -89,8 +89,3 @@ ATTEMPT_MAX = int_range(ATTEMPT_TYPE)[1]
 REVISION_MAX = int_range(REVISION_TYPE)[1]
 OCCURRED_AT_RANGE = time_range(*OCCURRED_AT_TYPES)
 TASK_CREATED_AT_RANGE = time_range(TASK_CREATED_AT_TYPE)
-
-
-def rfc3339(moment: datetime) -> str:
-    """A bound as a feed would write it (Z, fractions only when present)."""
-    return moment.isoformat().replace("+00:00", "Z")

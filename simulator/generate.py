@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from schemas.units import EPOCH
 from simulator import versions as ver
 from simulator.incidents import INCIDENTS, MALFORMED_KINDS, Incident, break_event, iso, schedule
 from simulator.world import (
@@ -65,7 +66,6 @@ SOURCES = ("human", "hybrid", "machine")
 # heap entry kinds
 _LINE, _DUP, _BAD, _AUDIT, _REWORK, _BAD_DUE, _VERSION = range(7)
 
-_EPOCH = datetime(1970, 1, 1)
 _P_SKIP_HUMAN, _P_SKIP_HYBRID = 0.05, 0.03  # plus 0.05 x (1 - skill)
 _P_EXPIRE = 0.025
 _AUDIT_DELAY = (math.log(240.0), 0.7)  # log-normal, seconds after the submission
@@ -341,7 +341,7 @@ class _Run:
             minute, second = divmod(local, 60)
             prefix = self.prefixes.get(minute)
             if prefix is None:
-                stamp = _EPOCH + timedelta(minutes=minute)
+                stamp = EPOCH + timedelta(minutes=minute)
                 prefix = self.prefixes[minute] = stamp.strftime("%Y-%m-%dT%H:%M:")
             text = self.seconds[local] = f"{prefix}{second:02d}"
         if frac < 0:
@@ -356,7 +356,7 @@ class _Run:
         if text is None:
             if len(self.minutes) > 200_000:
                 self.minutes.clear()
-            stamp = (_EPOCH + timedelta(minutes=local)).strftime("%Y-%m-%dT%H:%M:00")
+            stamp = (EPOCH + timedelta(minutes=local)).strftime("%Y-%m-%dT%H:%M:00")
             text = self.minutes[key] = stamp + (".000" if project.millis else "") + project.suffix
         return text
 
