@@ -16,16 +16,13 @@ oracle does, on purpose, independently).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from schemas.events import (
     ContractEvent,
     TaskAudited,
     TaskAuditedRetraction,
 )
+from schemas.units import epoch_us
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 _AUDITS = (TaskAudited, TaskAuditedRetraction)
 
 CompletionEntity = tuple[str, str]
@@ -50,11 +47,6 @@ def entity(event: ContractEvent) -> Entity | None:
     if event.submission_id is None:
         return None
     return (event.project_id, event.submission_id)
-
-
-def epoch_us(moment: datetime) -> int:
-    """An aware instant as exact integer microseconds since the epoch (no float)."""
-    return (moment - EPOCH) // _US
 
 
 def order_key(event: ContractEvent) -> OrderKey:

@@ -23,7 +23,8 @@ from schemas import (
     TaskCompleted,
     TaskCompletedRetraction,
 )
-from schemas.versions import contributes, entity, epoch_us, order_key
+from schemas.units import epoch_us
+from schemas.versions import contributes, entity, order_key
 from tests.oracle import counting, generate
 
 DECODER = ContractDecoder(1 << 20, 3650 * 86400)
