@@ -22,7 +22,7 @@ from alerts.rules import (
     rules_from_data,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "alerts" / "examples" / "rules.yaml"
+EXAMPLE = Path(__file__).resolve().parents[4] / "alerts" / "examples" / "rules.yaml"
 NOW = datetime(2024, 1, 1, 12, tzinfo=UTC)
 
 SPEC_EXAMPLE = """\
