@@ -61,8 +61,12 @@ class Series:
         vector: list[int] | None,
         throughput: Rate,
     ) -> list[Candidate]:
-        """Judge the rule window ``[start, end)`` (``vector``: its sums, None without events)
-        and take the step it calls for; the candidates are its events, not yet muted."""
+        """Take the step the rule window ``[start, end)`` calls for.
+
+        ``vector`` is the window's sums (None: no events in it). Called by the
+        evaluator once per tracked or present series and window, in time
+        order; the returned candidates are the step's events, not yet muted.
+        """
         absent = vector is None and self.absence_armed(rule, start)
         last = self.event.threshold if self.event is not None else 0.0
         verdict = judge(rule, vector, absent, self.baseline, last, throughput)
