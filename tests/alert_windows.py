@@ -19,7 +19,13 @@ from alerts import handoff
 from alerts.evaluator import Evaluator, WindowKey
 from alerts.handoff import ClosedWindow, encode_reports
 from alerts.rules import RuleSet, rules_from_data
-from schemas.metrics import AGGREGATE_FIELDS, MAX_FIELDS, MICRO, MICRO_FIELD_NAMES
+from schemas.metrics import (
+    AGGREGATE_FIELDS,
+    KEY_DIMENSIONS,
+    MAX_FIELDS,
+    MICRO,
+    MICRO_FIELD_NAMES,
+)
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 NOW = datetime(2024, 1, 1, 12, tzinfo=UTC)  # wall clock, only for silences
@@ -107,7 +113,7 @@ def reference_add_minute(
     if not ev._admit(window_start) or not aggregates:
         return
     for rule in ev._rules.rules:
-        positions = ev._positions[rule.name]
+        positions = [1 + KEY_DIMENSIONS.index(dim) for dim in rule.scope]
         start = window_start - window_start % rule.window
         bucket = ev._states[rule.name].partials.setdefault(start, {})
         for window_key, values in aggregates.items():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from annotel.cli import build_parser
-from tests.unit.alerts.test_rules import EXAMPLE, SPEC_EXAMPLE
+from tests.rule_files import EXAMPLE, SPEC_EXAMPLE
 
 
 def run(argv: list[str]) -> int:

@@ -1,0 +1,112 @@
+"""Closed minutes summed into the rules' open windows: the alert stage's per-row cost.
+
+Every key of every closed minute passes through ``PartialWindows.add``, so
+the work is shared where rules allow it. Rules are grouped by scope, then by
+window length: a closed key is projected once per distinct scope, the keys of
+one piece of a minute are summed per scope first, and rules with the same
+scope and window length share their partial windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from operator import add, itemgetter
+from typing import Any, cast
+
+from alerts.evaluator.series import RuleState, SeriesKey
+from alerts.rules import Rule
+from schemas.metrics import AGGREGATE_FIELDS, KEY_DIMENSIONS, MAX_FIELDS
+
+# (window_start epoch s, project_id, queue_id, vendor_id, locale, source, annotator_id)
+WindowKey = tuple[int, str, str, str, str, str, str]
+Projector = Callable[[Sequence[Any]], SeriesKey]
+
+WIDTH = len(AGGREGATE_FIELDS)
+KEY_WIDTH = len(KEY_DIMENSIONS)  # dimensions at the head of a windows-topic row
+_MAX_INDEXES = tuple(i for i, name in enumerate(AGGREGATE_FIELDS) if name in MAX_FIELDS)
+_DIM_POSITION = {dim: i + 1 for i, dim in enumerate(KEY_DIMENSIONS)}
+
+
+def _projector(positions: Sequence[int]) -> Projector:
+    """``row -> tuple(row[p] for p in positions)``, in C for two or more positions."""
+    if not positions:
+        return lambda _row: ()
+    if len(positions) == 1:
+        (position,) = positions
+        return lambda row: (row[position],)
+    return cast(Projector, itemgetter(*positions))
+
+
+def _combine(acc: Sequence[int], values: Sequence[int]) -> list[int]:
+    """A new vector: ``acc`` and ``values`` summed field by field, maxima kept as maxima."""
+    out = list(map(add, acc, values))
+    for i in _MAX_INDEXES:
+        out[i] = values[i] if values[i] > acc[i] else acc[i]  # max(acc[i], values[i])
+    return out
+
+
+class PartialWindows:
+    """Adds closed minutes (or pieces of them) into the partial windows of every rule."""
+
+    def __init__(self, rules: Sequence[Rule], states: Mapping[str, RuleState]) -> None:
+        # Per group of rules with one scope: projector of a WindowKey, projector of a
+        # windows-topic row (the six dimensions first), (window, rules' states) pairs.
+        groups: dict[tuple[int, ...], dict[int, list[RuleState]]] = {}
+        for rule in rules:
+            positions = tuple(_DIM_POSITION[dim] for dim in rule.scope)
+            windows = groups.setdefault(positions, {})
+            windows.setdefault(rule.window, []).append(states[rule.name])
+        self._groups = [
+            (_projector(positions), _projector([p - 1 for p in positions]), list(windows.items()))
+            for positions, windows in groups.items()
+        ]
+
+    def add(
+        self,
+        minute: int,
+        keys: Sequence[Sequence[Any]],
+        vectors: Sequence[Sequence[int]],
+        rows: bool,
+    ) -> None:
+        """Sum the keys per distinct scope once, then into the rules' partial windows.
+
+        ``keys`` are WindowKeys, or windows-topic rows when ``rows``. Every
+        vector is validated before any state changes. Stored vectors are
+        always new lists (``list`` / ``_combine``), never the caller's. Rules of
+        the same scope and window length hold the same bucket object for a
+        window start (their contents would be equal anyway), so it is summed
+        into once; nothing changes a bucket once its window is evaluated (later
+        minutes are ignored as late). Buckets restored from a snapshot are
+        separate objects and are summed into separately; only rules that had no
+        bucket for that start share the new one.
+        """
+        if set(map(len, vectors)) - {WIDTH}:
+            bad = next(i for i, v in enumerate(vectors) if len(v) != WIDTH)
+            raise ValueError(
+                f"aggregate of {keys[bad]} has {len(vectors[bad])} fields, not {WIDTH}"
+            )
+        for key_projector, row_projector, members in self._groups:
+            summed: dict[SeriesKey, Sequence[int]] = {}
+            get = summed.get
+            for series_key, values in zip(
+                map(row_projector if rows else key_projector, keys), vectors, strict=True
+            ):
+                acc = get(series_key)
+                summed[series_key] = values if acc is None else _combine(acc, values)
+            for window, states in members:
+                start = minute - minute % window
+                buckets: list[dict[SeriesKey, list[int]]] = []
+                new: dict[SeriesKey, list[int]] | None = None  # shared by rules without one
+                for state in states:
+                    bucket = state.partials.get(start)
+                    if bucket is None:
+                        if new is None:
+                            new = {}
+                            buckets.append(new)
+                        state.partials[start] = new
+                    elif not any(bucket is seen for seen in buckets):
+                        buckets.append(bucket)
+                for bucket in buckets:
+                    for series_key, values in summed.items():
+                        acc = bucket.get(series_key)
+                        bucket[series_key] = list(values) if acc is None else _combine(acc, values)
