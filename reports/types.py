@@ -14,6 +14,7 @@ from alerts.rules import THROUGHPUT, TURNAROUND_MAX
 from reports import fmt
 from reports.figures import SHARES, Figures
 from reports.period import Period
+from schemas.stats import DEFAULT_CONFIDENCE, Bounded
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Options:
     coaching_n: int = 10
     incidents_n: int = 40
     errors_n: int = 10
+    confidence: float = DEFAULT_CONFIDENCE  # of the Wilson bounds contributors are ranked by
 
 
 @dataclass
@@ -168,10 +170,12 @@ class AnnotatorRow:
     projects: list[str]
     figures: Figures
     reasons: list[str] = field(default_factory=list)
+    bounds: dict[str, Bounded] = field(default_factory=dict)  # metric -> Wilson interval
 
 
 @dataclass
 class Leaderboard:
+    confidence: float
     min_tasks: int
     min_audits: int
     min_gold: int
