@@ -121,6 +121,13 @@ class Settings(BaseSettings):
 
     # Alerts
     rules_file: Path | None = None
+    # Coaching
+    roster_file: Path | None = Field(
+        None,
+        description="The roster (CSV or YAML: annotator, squad, manager, vendor, start date, "
+        "level, tags) that `annotel roster check` and `annotel roster load` read when no "
+        "FILE is given.",
+    )
     # Self-monitoring meta-alerts (go to every receiver of the rules file).
     selfmon_enabled: bool = True
     selfmon_lag_limit: int = Field(100_000, ge=1, description="Consumer lag per partition.")
