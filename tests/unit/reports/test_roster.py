@@ -144,9 +144,7 @@ def test_a_gbk_file_is_named_not_misread() -> None:
     data = "annotator_id,squad\n华数-0001,一组\n".encode("gbk")
     with pytest.raises(RosterError) as caught:
         parse_roster(data, "roster.csv")
-    assert caught.value.problems == [
-        "line 2: not UTF-8 (save the file as UTF-8; GBK is not read)"
-    ]
+    assert caught.value.problems == ["line 2: not UTF-8 (save the file as UTF-8; GBK is not read)"]
 
 
 def test_every_yaml_problem_with_its_line_and_column() -> None:
