@@ -4,7 +4,8 @@ Each holds with the samples we have (``schemas.stats``): needs coaching when
 the upper bound of a quality rate is below its target; a strength when the
 person is in the squad's top quarter, rates compared by the bound that
 vouches for them (the lower bound where higher is better, the upper bound
-where lower is better), and only among people judged on that metric. The
+where lower is better), strictly better than the squad's median, and only
+among people judged on that metric. The
 gold warning follows the platforms' convention instead (a raw rate below 75 %
 after more than 7 gold tasks), because that is the rule contributors are told.
 """
@@ -76,8 +77,12 @@ def strengths(
         mine = _fair_score(person, metric)
         if mine is None or len(scores) < MIN_PEERS_FOR_QUARTILES:
             continue
-        low_q, _mid, high_q = statistics.quantiles(scores, n=4, method="inclusive")
-        top = mine >= high_q if info.higher_is_better else mine <= low_q
+        low_q, mid, high_q = statistics.quantiles(scores, n=4, method="inclusive")
+        # Strictly better than the median too: where most of the squad ties, nobody stands out.
+        if info.higher_is_better:
+            top = mine >= high_q and mine > mid
+        else:
+            top = mine <= low_q and mine < mid
         if not top:
             continue
         mine_shown = shown(metric, value(person, metric))
