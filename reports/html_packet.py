@@ -16,6 +16,7 @@ from reports.html_coaching import (
 from reports.html_parts import esc, table
 from reports.sections.coaching import shown
 from reports.sections.packet import advancement_text, change_text
+from reports.sections.people import VOLUME
 
 
 def _head(packet: Packet) -> str:
@@ -40,7 +41,7 @@ def _head(packet: Packet) -> str:
 def _kpis(packet: Packet) -> str:
     tiles = []
     for line in packet.lines:
-        sub = f"{fmt.num(line.samples)} {line.unit}"
+        sub = "" if line.metric == VOLUME else f"{fmt.num(line.samples)} {line.unit}"
         if line.bounds is not None and line.bounds.low is not None:
             sub += f" · {interval(line.bounds)}"
         tiles.append((line.label, shown(line.metric, line.value), sub))
@@ -66,9 +67,11 @@ def _compare_row(line: MetricLine) -> list[str]:
     if line.better is not None:
         css = "good" if line.better else "bad"
         change = f'<span class="{css}">{change}</span>'
+    if line.metric != VOLUME:
+        value += f'<span class="small">{esc(fmt.num(line.samples))} {esc(line.unit)}</span>'
     return [
         esc(line.label) + star,
-        f'{value}<span class="small">{esc(fmt.num(line.samples))} {esc(line.unit)}</span>',
+        value,
         esc(interval(line.bounds)),
         f"{esc(shown(line.metric, line.squad_median))}"
         f'<span class="small">{esc(line.squad_peers)} members</span>',

@@ -109,7 +109,8 @@ def render_packet_markdown(packet: Packet) -> str:
             [
                 [
                     line.label + (" ★" if line.strength else ""),
-                    f"{shown(line.metric, line.value)} ({fmt.num(line.samples)} {line.unit})",
+                    shown(line.metric, line.value)
+                    + ("" if line.metric == VOLUME else f" ({fmt.num(line.samples)} {line.unit})"),
                     interval(line.bounds),
                     f"{shown(line.metric, line.squad_median)} ({line.squad_peers})",
                     f"{shown(line.metric, line.vendor_median)} ({line.vendor_peers})",
