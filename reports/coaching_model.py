@@ -40,6 +40,7 @@ from reports.sections.coaching import (
 from reports.sections.packet import audited_tasks, metric_lines, packet_summary
 from reports.sections.people import COACH_METRICS, everyone, median, peer_values
 from reports.sections.squad import coaching_order, member_rows, squad_summary
+from reports.sections.squad_changes import SquadChanges, squad_changes
 from schemas.metrics import WINDOW_SECONDS
 
 
@@ -256,3 +257,27 @@ def build_squad(
         page.managers = []
     page.summary = squad_summary(page)
     return page
+
+
+def build_squad_changes(
+    client: Any,
+    squad: str,
+    options: CoachingOptions | None = None,
+    *,
+    end: datetime | None = None,
+) -> SquadChanges:
+    """The weekly digest's content for one squad (``sections.squad_changes``): its page at
+    ``end`` (default: the end of the data) against its page a week earlier.
+
+    Not sent anywhere yet: delivering it to the squad's contributor manager waits for the
+    alert-trust issue's digest mechanism, which will call this once a week per squad.
+    """
+    options = options or CoachingOptions()
+    after = build_squad(client, squad, options, end=end)
+    try:
+        before = build_squad(
+            client, squad, options, end=after.header.period.end - timedelta(weeks=1)
+        )
+    except (PeriodError, NotFound):  # no data a week ago: everything listed now is new
+        before = SquadPage(header=after.header, squad=squad, managers=after.managers)
+    return squad_changes(before, after)
