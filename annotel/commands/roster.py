@@ -15,13 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from annotel import config
-from annotel.database import data_dir_dsn
 from reports.roster import Roster, RosterError, load_roster
 from schemas.display import visible
 from schemas.redact import describe_error, redact
-from sinks.client import EngineDirectoryBusy, connect
-from sinks.migrate import migrate
-from sinks.roster import replace_roster
 from sinks.server_url import TlsFiles
 
 
@@ -77,6 +73,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    # Here, not at the top: `annotel roster check` runs in CI and would pay ~0.7 s for
+    # the ClickHouse client and the embedded engine it never opens.
+    from annotel.database import data_dir_dsn
+    from sinks.client import EngineDirectoryBusy, connect
+    from sinks.migrate import migrate
+    from sinks.roster import replace_roster
+
     path = _file(args, "load")
     if path is None:
         return 2
