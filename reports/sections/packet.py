@@ -8,6 +8,7 @@ the people judged on the metric (enough samples), the person included.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from reports import fmt
@@ -19,15 +20,16 @@ from reports.coaching_types import (
     Packet,
     Person,
 )
-from reports.queries import utc
 from reports.sections.coaching import shown
-from reports.sections.people import COACH_METRICS, VOLUME, judged, median, peer_values, value
-
-
-def _samples(person: Person, metric: str) -> int:
-    if COACH_METRICS[metric].share is not None:
-        return person.bounds[metric].trials
-    return person.figures.n(VOLUME)
+from reports.sections.people import (
+    COACH_METRICS,
+    VOLUME,
+    judged,
+    median,
+    peer_values,
+    samples,
+    value,
+)
 
 
 def metric_lines(
@@ -48,7 +50,7 @@ def metric_lines(
         before_n = 0
         if earlier is not None and judged(earlier, metric, options):
             before = value(earlier, metric)
-            before_n = _samples(earlier, metric)
+            before_n = samples(earlier, metric)
         if later is not None and judged(later, metric, options):
             after = value(later, metric)
         change = better = None
@@ -66,7 +68,7 @@ def metric_lines(
                 metric=metric,
                 label=info.label,
                 value=v,
-                samples=_samples(person, metric),
+                samples=samples(person, metric),
                 unit=info.unit,
                 judged=judged(person, metric, options),
                 bounds=person.bounds[metric] if info.share else None,
@@ -89,7 +91,7 @@ def audited_tasks(rows: Sequence[Mapping[str, Any]]) -> list[AuditedTask]:
     """``coaching_queries.audited_tasks`` rows."""
     return [
         AuditedTask(
-            occurred_at=utc(row["occurred_at"]),
+            occurred_at=_aware(row["occurred_at"]),
             project_id=str(row["project_id"]),
             queue_id=str(row["queue_id"]),
             task_id=str(row["task_id"]),
@@ -100,6 +102,11 @@ def audited_tasks(rows: Sequence[Mapping[str, Any]]) -> list[AuditedTask]:
         )
         for row in rows
     ]
+
+
+def _aware(moment: datetime) -> datetime:
+    """The client hands back naive UTC times."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def change_text(line: MetricLine) -> str:

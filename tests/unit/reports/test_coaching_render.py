@@ -189,3 +189,16 @@ def test_an_unlisted_stranger_renders_with_the_id() -> None:
     page = render_packet_html(packet)
     assert "1:1 packet: apx-0031" in page and "squad unassigned" in page
     assert "started – (–)" in page  # no start date, no tenure
+
+
+def test_a_roster_member_without_activity_gets_a_notice() -> None:
+    idle = by_id(people())["华数-0006"]
+    packet = Packet(header=_header(), person=idle, squad_members=6)
+    packet.notice = (
+        "标注员 6 号 (华数-0006) is on the roster (squad 华数-一组) but has no activity."
+    )
+    page = render_packet_html(packet)
+    assert 'id="notice"' in page and "has no activity" in page
+    assert "data-chart" not in page and 'id="judgement"' in page
+    text = render_packet_markdown(packet)
+    assert "> 标注员 6 号 (华数-0006) is on the roster" in text and "## Summary" not in text
