@@ -30,6 +30,9 @@ COMMANDS = (
     "report",
     "top",
     "alerts",
+    "roster",
+    "coach",
+    "squad",
 )
 
 

@@ -10,6 +10,7 @@ from reports.figures import METRICS
 from reports.html_parts import esc, figures_cells, table, with_n
 from reports.types import AnnotatorRow, Report
 from schemas import units
+from schemas.stats import ranking_note
 
 
 def _vendor_threshold(report: Report) -> tuple[float, str] | None:
@@ -114,24 +115,37 @@ def render_annotators(report: Report) -> str:
             esc(units.count(f.n("tasks_submitted"))),
             esc(units.duration(f.rate("aht_s"))),
             with_n(units.percent(f.rate("audit_pass_rate")), f.n("audits"), "audits"),
+            esc(units.percent(a.bounds["audit_pass_rate"].low)),
             with_n(units.percent(f.rate("gold_accuracy")), f.n("gold_submitted"), "gold"),
         ]
         if rank is None:
             cells.append(esc("; ".join(a.reasons)))
         return cells
 
+    bound = f"{board.confidence * 100:g} % lower bound"
     out.append("<h3>Leaderboard</h3>")
     if board.top:
         out.append(
             table(
-                ["#", "annotator", "vendor", "projects", "tasks", "AHT", "pass rate", "gold acc."],
+                [
+                    "#",
+                    "annotator",
+                    "vendor",
+                    "projects",
+                    "tasks",
+                    "AHT",
+                    "pass rate",
+                    bound,
+                    "gold acc.",
+                ],
                 [row(i + 1, a) for i, a in enumerate(board.top)],
-                {0, 4, 5, 6, 7},
+                {0, 4, 5, 6, 7, 8},
             )
         )
         out.append(
-            '<p class="note">Ranked by audit pass rate, then by number of audits (more evidence '
-            "first), then by AHT.</p>"
+            f'<p class="note" id="fair-ranking">'
+            f"{esc(ranking_note(board.confidence, board.min_audits, 'audits'))} Ties: more "
+            "audits first.</p>"
         )
     else:
         out.append("<p>Nobody has enough samples to be ranked in this period.</p>")
@@ -144,10 +158,16 @@ def render_annotators(report: Report) -> str:
     if "gold_accuracy" in board.thresholds:
         gold_note = f" (gold accuracy judged from {board.min_gold} gold tasks)"
     if board.coaching:
-        out.append(
-            f"<p>Ranked contributors with {esc(floors or 'the lowest audit pass rates')}"
-            f"{esc(gold_note)}, lowest pass rate first.</p>"
-        )
+        if floors:
+            what = (
+                f"Ranked contributors for whom even the {board.confidence * 100:g} % upper "
+                f"bound is below a floor ({floors}){gold_note}: the judgement holds with the "
+                "samples we have. Lowest upper bound first."
+            )
+        else:
+            what = "No rule sets a quality floor: the ranked contributors with the lowest upper "
+            what += "bounds of the audit pass rate."
+        out.append(f"<p>{esc(what)}</p>")
         out.append(
             table(
                 [
@@ -157,11 +177,12 @@ def render_annotators(report: Report) -> str:
                     "tasks",
                     "AHT",
                     "pass rate",
+                    bound,
                     "gold acc.",
                     "why",
                 ],
                 [row(None, a) for a in board.coaching],
-                {3, 4, 5, 6},
+                {3, 4, 5, 6, 7},
             )
         )
         if board.coaching_total > len(board.coaching):
@@ -169,7 +190,10 @@ def render_annotators(report: Report) -> str:
                 f'<p class="note">… and {board.coaching_total - len(board.coaching)} more.</p>'
             )
     else:
-        out.append(f"<p>Nobody ranked is below {esc(floors or 'the quality floors')}.</p>")
+        out.append(
+            f"<p>Nobody ranked is below {esc(floors or 'the quality floors')} with "
+            f"{esc(f'{board.confidence * 100:g}')} % confidence (upper bound below the floor).</p>"
+        )
     out.append("</section>")
     return "".join(out)
 

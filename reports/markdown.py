@@ -20,6 +20,7 @@ from reports.types import AnnotatorRow, Report
 from schemas import units
 from schemas.display import visible
 from schemas.durations import format_duration
+from schemas.stats import ranking_note
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -377,6 +378,7 @@ def _annotators(report: Report) -> list[str]:
         "tasks",
         "AHT",
         "pass rate (audits)",
+        f"{board.confidence * 100:g} % lower bound",
         "gold acc. (gold)",
     ]
 
@@ -389,15 +391,25 @@ def _annotators(report: Report) -> list[str]:
             units.count(f.n("tasks_submitted")),
             units.duration(f.rate("aht_s")),
             _with_n(units.percent(f.rate("audit_pass_rate")), f.n("audits")),
+            units.percent(a.bounds["audit_pass_rate"].low),
             _with_n(units.percent(f.rate("gold_accuracy")), f.n("gold_submitted")),
         ]
 
     out += [
         _table(
-            ["#", *headers], [[i + 1, *cells(a)] for i, a in enumerate(board.top)], {0, 4, 5, 6, 7}
+            ["#", *headers],
+            [[i + 1, *cells(a)] for i, a in enumerate(board.top)],
+            {0, 4, 5, 6, 7, 8},
         ),
         "",
+        md(ranking_note(board.confidence, board.min_audits, "audits")),
+        "",
         "### Needs coaching",
+        "",
+        md(
+            f"Ranked contributors whose {board.confidence * 100:g} % upper bound is below a "
+            "quality floor: the judgement holds with the samples we have."
+        ),
         "",
     ]
     if board.coaching:
@@ -405,7 +417,7 @@ def _annotators(report: Report) -> list[str]:
             _table(
                 [*headers, "why"],
                 [[*cells(a), "; ".join(a.reasons)] for a in board.coaching],
-                {3, 4, 5, 6},
+                {3, 4, 5, 6, 7},
             ),
             "",
         ]

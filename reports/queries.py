@@ -47,7 +47,7 @@ def _dims(dims: Sequence[str]) -> list[str]:
     return list(dims)
 
 
-def _rows(client: Any, sql: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+def fetch_rows(client: Any, sql: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
     result = client.query(sql, parameters=dict(parameters))
     names = list(result.column_names)
     return [dict(zip(names, row, strict=True)) for row in result.result_rows]
@@ -69,7 +69,7 @@ def check_schema(client: Any) -> None:
 
 def data_bounds(client: Any) -> tuple[datetime, datetime] | None:
     """First and last minute with metrics (``None`` when there are none)."""
-    rows = _rows(
+    rows = fetch_rows(
         client,
         "SELECT count() AS n, min(window_start) AS first, max(window_start) AS last "
         "FROM metrics_1m_final",
@@ -118,7 +118,7 @@ def grouped_sums(
 FROM metrics_1m_final
 WHERE {where}
 {group}"""
-    rows = _rows(client, sql, parameters)
+    rows = fetch_rows(client, sql, parameters)
     for row in rows:
         if "bucket" in row:
             row["bucket"] = units.utc(row["bucket"])
@@ -137,7 +137,7 @@ WHERE window_start >= {{start:DateTime('UTC')}} AND window_start < {{end:DateTim
   AND source != {{machine:String}}
 GROUP BY annotator_id
 ORDER BY annotator_id"""
-    return _rows(client, sql, {**period_params(period), "machine": MACHINE_SOURCE})
+    return fetch_rows(client, sql, {**period_params(period), "machine": MACHINE_SOURCE})
 
 
 def error_categories(client: Any, period: Period) -> list[dict[str, Any]]:
@@ -154,7 +154,7 @@ FROM (
 )
 GROUP BY error_category
 ORDER BY errors DESC, error_category"""
-    return _rows(client, sql, period_params(period))
+    return fetch_rows(client, sql, period_params(period))
 
 
 def error_categories_by_vendor(client: Any, period: Period) -> list[dict[str, Any]]:
@@ -163,7 +163,7 @@ FROM audit_errors_1m FINAL
 WHERE window_start >= {start:DateTime('UTC')} AND window_start < {end:DateTime('UTC')}
 GROUP BY vendor_id, source, error_category
 ORDER BY vendor_id, source, errors DESC, error_category"""
-    return _rows(client, sql, period_params(period))
+    return fetch_rows(client, sql, period_params(period))
 
 
 _ALERT_TIMES = (
@@ -213,7 +213,7 @@ HAVING a_resolves = 0 OR a_resolved_at > {{start:DateTime('UTC')}}
 ORDER BY starts_at, a_rule, fingerprint"""
     rows = [
         {name.removeprefix("a_"): value for name, value in row.items()}
-        for row in _rows(client, sql, period_params(period))
+        for row in fetch_rows(client, sql, period_params(period))
     ]
     for row in rows:
         resolved_at = row.pop("resolved_at")
@@ -254,7 +254,7 @@ FROM (
 {where}
 ORDER BY last_starts_at DESC, last_rule, fingerprint"""
     parameters = {"status": status} if status is not None else {}
-    return _alert_times(_rows(client, sql, parameters))
+    return _alert_times(fetch_rows(client, sql, parameters))
 
 
 def latest_minutes(client: Any) -> list[dict[str, Any]]:
@@ -263,7 +263,7 @@ def latest_minutes(client: Any) -> list[dict[str, Any]]:
 FROM metrics_1m_final
 GROUP BY project_id
 ORDER BY project_id"""
-    rows = _rows(client, sql, {})
+    rows = fetch_rows(client, sql, {})
     for row in rows:
         row["last_minute"] = units.utc(row["last_minute"])
     return rows

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from reports.figures import Figures
 from reports.period import Period
 from schemas import units
+from schemas.stats import DEFAULT_CONFIDENCE, Bounded
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Options:
     coaching_n: int = 10
     incidents_n: int = 40
     errors_n: int = 10
+    confidence: float = DEFAULT_CONFIDENCE  # of the Wilson bounds contributors are ranked by
 
 
 @dataclass
@@ -159,10 +161,12 @@ class AnnotatorRow:
     projects: list[str]
     figures: Figures
     reasons: list[str] = field(default_factory=list)
+    bounds: dict[str, Bounded] = field(default_factory=dict)  # metric -> Wilson interval
 
 
 @dataclass
 class Leaderboard:
+    confidence: float
     min_tasks: int
     min_audits: int
     min_gold: int

@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass, field
 from itertools import accumulate
 
+from simulator.roster import RosterPlan, plan_roster
+
 # -- catalogues -------------------------------------------------------------------------
 
 
@@ -211,6 +213,7 @@ class World:
     queues: list[Queue]
     vendors: list[str]
     annotators: list[Annotator]
+    roster: RosterPlan = field(default_factory=RosterPlan)
 
     def describe(self) -> dict[str, object]:
         """The world as plain JSON values (part of the manifest)."""
@@ -236,6 +239,7 @@ class World:
             ],
             "vendors": [*self.vendors, None],
             "annotators": len(self.annotators),
+            "roster": self.roster.describe(),
         }
 
 
@@ -338,6 +342,8 @@ def build_world(seed: int, projects: int, vendors: int, annotators: int) -> Worl
                 person.queues.append(second)
         people.append(person)
 
+    # The roster retunes a few people (simulator.roster) before they join their queues.
+    roster = plan_roster(seed, people, queues)
     for person in people:
         for q in person.queues:
             q.annotators.append(person)
@@ -346,7 +352,7 @@ def build_world(seed: int, projects: int, vendors: int, annotators: int) -> Worl
             q.annotators.extend(people[: max(1, min(3, len(people)))])
         # Faster annotators complete more tasks of the queue's flow.
         q.cum_weights = list(accumulate(1.0 / a.speed for a in q.annotators))
-    return World(world_projects, queues, [v[0] for v in vendor_specs], people)
+    return World(world_projects, queues, [v[0] for v in vendor_specs], people, roster)
 
 
 def rhythm(local_hour: float) -> float:

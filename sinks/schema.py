@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from schemas.metrics import AGGREGATE_FIELDS, COUNT_FIELDS, KEY_DIMENSIONS, RATE_SQL
+from schemas.stats import wilson_sql
 
 KEY_COLUMNS = ("window_start", *KEY_DIMENSIONS)
 
@@ -90,6 +91,25 @@ ALERT_COLUMNS = (
     "repeat",  # migration 3: a reminder of a still-firing alert
 )
 
+# The roster file's columns (reports.roster.COLUMNS), then the load's bookkeeping:
+# a version per load and a tombstone for annotators the new roster leaves out.
+ROSTER_COLUMNS = (
+    "annotator_id",
+    "display_name",
+    "squad",
+    "manager",
+    "vendor_id",
+    "start_date",
+    "level",
+    "tags",
+    "version",
+    "is_deleted",
+    "loaded_at",
+)
+# Annotators missing from the roster count under this squad everywhere.
+UNASSIGNED = "unassigned"
+MACHINE = "machine"  # the source of machine labels: not people, never coached
+
 TABLE_COLUMNS = {
     "metrics_1m": METRICS_COLUMNS,
     "audit_errors_1m": ERRORS_COLUMNS,
@@ -97,6 +117,7 @@ TABLE_COLUMNS = {
     "audit_events": AUDIT_EVENT_COLUMNS,
     "dlq_events": DLQ_COLUMNS,
     "alerts": ALERT_COLUMNS,
+    "roster": ROSTER_COLUMNS,
 }
 
 _LC = "LowCardinality(String)"
@@ -150,6 +171,164 @@ FROM (
     FROM metrics_1m FINAL
     GROUP BY period_start, {dims}
 )"""
+
+
+# The rates people are judged on, as (rate, successes, trials): the views carry their
+# Wilson bounds (schemas.stats), so BI can rank fairly too.
+_JUDGED = (
+    ("audit_pass_rate", "audits_approved", "audits"),
+    ("gold_accuracy", "gold_correct", "gold_submitted"),
+)
+# The counts a coaching view sums (the other aggregate fields stay in the rollups).
+_COACHING_COUNTS = (
+    "tasks_submitted",
+    "tasks_skipped",
+    "tasks_expired",
+    "rework_submitted",
+    "audits",
+    "audits_approved",
+    "audits_fixed",
+    "audits_rejected",
+    "gold_submitted",
+    "gold_correct",
+)
+
+
+def _coaching_rates(prefix: str) -> str:
+    """Rates and bounds of a coaching view, from its summed columns (``prefix`` names the
+    subquery they come from)."""
+    c = prefix
+    lines = [
+        f"{c}handle_time_sum_s / nullIf({c}tasks_submitted, 0) AS aht_s",
+        f"{c}audits_approved / nullIf({c}audits, 0) AS audit_pass_rate",
+        f"{wilson_sql(f'{c}audits_approved', f'{c}audits', 'lower')} AS audit_pass_rate_lower",
+        f"{wilson_sql(f'{c}audits_approved', f'{c}audits', 'upper')} AS audit_pass_rate_upper",
+        f"{c}gold_correct / nullIf({c}gold_submitted, 0) AS gold_accuracy",
+        f"{wilson_sql(f'{c}gold_correct', f'{c}gold_submitted', 'lower')} AS gold_accuracy_lower",
+        f"{wilson_sql(f'{c}gold_correct', f'{c}gold_submitted', 'upper')} AS gold_accuracy_upper",
+        f"{c}rework_submitted / nullIf({c}tasks_submitted, 0) AS rework_rate",
+        f"{c}tasks_skipped / nullIf({c}tasks_submitted + {c}tasks_skipped + {c}tasks_expired, 0) "
+        "AS skip_rate",
+    ]
+    return ",\n    ".join(lines)
+
+
+_ROSTER_JOIN = """LEFT JOIN (
+    SELECT annotator_id, display_name, squad, manager, level, start_date, toUInt8(1) AS listed
+    FROM roster FINAL
+) AS r ON m.annotator_id = r.annotator_id"""
+
+
+def _annotator_weekly() -> str:
+    """Per ISO week (from Monday), annotator and vendor; humans only; roster joined now."""
+    counts = ",\n    ".join(f"m.{name} AS {name}" for name in _COACHING_COUNTS)
+    sums = ",\n        ".join(f"sum({name}) AS {name}" for name in _COACHING_COUNTS)
+    return f"""CREATE VIEW IF NOT EXISTS annotator_weekly AS
+SELECT
+    m.week AS week,
+    m.annotator_id AS annotator_id,
+    if(r.listed = 1, r.display_name, '') AS display_name,
+    if(r.listed = 1, r.squad, '{UNASSIGNED}') AS squad,
+    if(r.listed = 1, r.manager, '') AS manager,
+    if(r.listed = 1, r.level, '') AS level,
+    r.start_date AS start_date,
+    m.vendor_id AS vendor_id,
+    {counts},
+    m.handle_time_sum_s AS handle_time_sum_s,
+    {_coaching_rates("m.")}
+FROM (
+    SELECT toMonday(window_start) AS week, annotator_id, vendor_id,
+        {sums},
+        sum(handle_time_sum_s) AS handle_time_sum_s
+    FROM metrics_1m FINAL
+    WHERE source != '{MACHINE}'
+    GROUP BY week, annotator_id, vendor_id
+) AS m
+{_ROSTER_JOIN}"""
+
+
+def _squad_daily() -> str:
+    """Per day and squad (the current roster's), humans only; ``members`` active that day."""
+    day_sums = ",\n            ".join(f"sum({name}) AS {name}" for name in _COACHING_COUNTS)
+    squad_sums = ",\n        ".join(f"sum(m.{name}) AS {name}" for name in _COACHING_COUNTS)
+    return f"""CREATE VIEW IF NOT EXISTS squad_daily AS
+SELECT
+    *,
+    {_coaching_rates("")}
+FROM (
+    SELECT
+        m.day AS day,
+        if(r.listed = 1, r.squad, '{UNASSIGNED}') AS squad,
+        arrayStringConcat(arraySort(groupUniqArrayIf(r.manager, r.listed = 1 AND r.manager != '')),
+            ', ') AS managers,
+        uniqExact(m.annotator_id) AS members,
+        {squad_sums},
+        sum(m.handle_time_sum_s) AS handle_time_sum_s
+    FROM (
+        SELECT toDate(window_start) AS day, annotator_id,
+            {day_sums},
+            sum(handle_time_sum_s) AS handle_time_sum_s
+        FROM metrics_1m FINAL
+        WHERE source != '{MACHINE}'
+        GROUP BY day, annotator_id
+    ) AS m
+    {_ROSTER_JOIN.replace(chr(10), chr(10) + "    ")}
+    GROUP BY day, squad
+)"""
+
+
+def _scorecard(bounds: bool = False) -> str:
+    """The daily scorecard view; with ``bounds``, the Wilson bounds of its two judged rates
+    appended (migration 4 replaces the view of migration 2 with that)."""
+    create = (
+        "CREATE OR REPLACE VIEW annotator_scorecard_daily AS"
+        if bounds
+        else "CREATE VIEW IF NOT EXISTS annotator_scorecard_daily AS"
+    )
+    extra = ""
+    if bounds:
+        extra = "".join(
+            f",\n    {wilson_sql(f'm.{ok}', f'm.{n}', side)} AS {rate}_{side}"
+            for rate, ok, n in _JUDGED
+            for side in ("lower", "upper")
+        )
+    return f"""{create}
+SELECT
+    m.day AS day,
+    m.project_id AS project_id,
+    m.vendor_id AS vendor_id,
+    m.annotator_id AS annotator_id,
+    m.tasks_submitted AS tasks_submitted,
+    m.tasks_skipped AS tasks_skipped,
+    m.tasks_expired AS tasks_expired,
+    m.audits AS audits,
+    m.gold_submitted AS gold_submitted,
+    m.handle_time_sum_s / nullIf(m.tasks_submitted, 0) AS aht_s,
+    m.audits_approved / nullIf(m.audits, 0) AS audit_pass_rate,
+    m.gold_correct / nullIf(m.gold_submitted, 0) AS gold_accuracy,
+    m.rework_submitted / nullIf(m.tasks_submitted, 0) AS rework_rate,
+    m.audit_score_sum / nullIf(m.audit_score_count, 0) AS mean_audit_score,
+    e.top_error_categories AS top_error_categories{extra}
+FROM (
+    SELECT toDate(window_start) AS day, project_id, vendor_id, annotator_id,
+        {_sums()}
+    FROM metrics_1m FINAL
+    GROUP BY day, project_id, vendor_id, annotator_id
+) AS m
+LEFT JOIN (
+    SELECT day, project_id, vendor_id, annotator_id,
+        arraySlice(arrayMap(x -> x.1, arraySort(x -> (-x.2, x.1),
+            groupArray((error_category, n)))), 1, 3) AS top_error_categories
+    FROM (
+        SELECT toDate(window_start) AS day, project_id, vendor_id, annotator_id,
+            error_category, sum(errors) AS n
+        FROM audit_errors_1m FINAL
+        GROUP BY day, project_id, vendor_id, annotator_id, error_category
+    )
+    GROUP BY day, project_id, vendor_id, annotator_id
+) AS e
+ON m.day = e.day AND m.project_id = e.project_id AND m.vendor_id = e.vendor_id
+   AND m.annotator_id = e.annotator_id"""
 
 
 @dataclass(frozen=True)
@@ -255,43 +434,23 @@ PARTITION BY toYYYYMM(window_start)
 ORDER BY (rule, fingerprint, window_start, status)"""
     final_view = """CREATE VIEW IF NOT EXISTS metrics_1m_final AS
 SELECT * EXCEPT (version, updated_at) FROM metrics_1m FINAL"""
-    scorecard = f"""CREATE VIEW IF NOT EXISTS annotator_scorecard_daily AS
-SELECT
-    m.day AS day,
-    m.project_id AS project_id,
-    m.vendor_id AS vendor_id,
-    m.annotator_id AS annotator_id,
-    m.tasks_submitted AS tasks_submitted,
-    m.tasks_skipped AS tasks_skipped,
-    m.tasks_expired AS tasks_expired,
-    m.audits AS audits,
-    m.gold_submitted AS gold_submitted,
-    m.handle_time_sum_s / nullIf(m.tasks_submitted, 0) AS aht_s,
-    m.audits_approved / nullIf(m.audits, 0) AS audit_pass_rate,
-    m.gold_correct / nullIf(m.gold_submitted, 0) AS gold_accuracy,
-    m.rework_submitted / nullIf(m.tasks_submitted, 0) AS rework_rate,
-    m.audit_score_sum / nullIf(m.audit_score_count, 0) AS mean_audit_score,
-    e.top_error_categories AS top_error_categories
-FROM (
-    SELECT toDate(window_start) AS day, project_id, vendor_id, annotator_id,
-        {_sums()}
-    FROM metrics_1m FINAL
-    GROUP BY day, project_id, vendor_id, annotator_id
-) AS m
-LEFT JOIN (
-    SELECT day, project_id, vendor_id, annotator_id,
-        arraySlice(arrayMap(x -> x.1, arraySort(x -> (-x.2, x.1),
-            groupArray((error_category, n)))), 1, 3) AS top_error_categories
-    FROM (
-        SELECT toDate(window_start) AS day, project_id, vendor_id, annotator_id,
-            error_category, sum(errors) AS n
-        FROM audit_errors_1m FINAL
-        GROUP BY day, project_id, vendor_id, annotator_id, error_category
-    )
-    GROUP BY day, project_id, vendor_id, annotator_id
-) AS e
-ON m.day = e.day AND m.project_id = e.project_id AND m.vendor_id = e.vendor_id
-   AND m.annotator_id = e.annotator_id"""
+    scorecard = _scorecard()
+    # The current roster: a load inserts what changed at a new version, and a tombstone
+    # (is_deleted = 1) for every annotator it leaves out; read with FINAL.
+    roster = f"""CREATE TABLE IF NOT EXISTS roster (
+    annotator_id String,
+    display_name String,
+    squad {_LC},
+    manager {_LC},
+    vendor_id {_LC},
+    start_date Nullable(Date),
+    level {_LC},
+    tags Array(String),
+    version UInt64,
+    is_deleted UInt8,
+    loaded_at DateTime64(3, 'UTC')
+) ENGINE = ReplacingMergeTree(version, is_deleted)
+ORDER BY annotator_id"""
     migrations_table = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version UInt32,
     name String,
@@ -320,6 +479,11 @@ ORDER BY version"""
                 "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS muted_by Nullable(String)",
                 "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS repeat Bool DEFAULT false",
             ),
+        ),
+        Migration(
+            4,
+            "roster, coaching views, bounds in the scorecard",
+            (roster, _annotator_weekly(), _squad_daily(), _scorecard(bounds=True)),
         ),
     ]
 
@@ -375,8 +539,8 @@ COLUMN_TYPES = _column_types()
 # (100) partitions, so the writer splits such a batch (sinks.writer).
 PARTITION_MONTH = _partition_months()
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree)(\((\w*)\))?")
-_CREATE = re.compile(r"^CREATE (TABLE|VIEW) IF NOT EXISTS (\w+)")
+_ENGINE = re.compile(r"ENGINE = (ReplacingMergeTree)(\(([\w, ]*)\))?")
+_CREATE = re.compile(r"^CREATE (TABLE IF NOT EXISTS|VIEW IF NOT EXISTS|OR REPLACE VIEW) (\w+)")
 _ALTER = re.compile(r"^ALTER TABLE (\w+)")
 
 

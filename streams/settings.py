@@ -168,6 +168,13 @@ class Settings(BaseSettings):
 
     # Alerts
     rules_file: Path | None = Field(None, description="Alert rules (YAML); unset: no alerting.")
+    # Coaching
+    roster_file: Path | None = Field(
+        None,
+        description="The roster (CSV or YAML: annotator, squad, manager, vendor, start date, "
+        "level, tags) that `annotel roster check` and `annotel roster load` read when no "
+        "FILE is given.",
+    )
     # Self-monitoring meta-alerts (go to every receiver of the rules file).
     selfmon_enabled: bool = Field(
         True,

@@ -185,7 +185,7 @@ def prepare_data_dir(data_dir: Path) -> str | None:
             aside = data_dir / f"clickhouse.before-demo-{stamp}"
             clickhouse.rename(aside)
             note = f"moved existing ClickHouse data (not from a demo) to {aside}"
-    for name in ("simulation-manifest.json",):
+    for name in ("simulation-manifest.json", "roster.csv"):
         with contextlib.suppress(FileNotFoundError):
             (data_dir / name).unlink()
     (data_dir / "logs").mkdir(exist_ok=True)

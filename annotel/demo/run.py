@@ -21,6 +21,7 @@ from typing import Any
 
 from annotel.demo.feed import Feed
 from annotel.demo.plan import MARKER, DemoError, Plan, prepare_data_dir
+from annotel.demo.roster import ROSTER_FILE, load_roster_file, write_roster_file
 from annotel.demo.summary import build_summary, print_summary, read_results, totals_from_sample
 from annotel.demo.supervisor import Interrupted, WorkerProcess, without_sigint
 from annotel.live_view import (
@@ -281,10 +282,21 @@ class DemoRun:
                 self._draw()
             self.painter.close()
 
+    def _roster(self) -> dict[str, Any] | None:
+        """The simulator's roster, written to the data dir and loaded (after the worker has
+        let go of the embedded ClickHouse), so ``annotel coach`` / ``squad`` work at once."""
+        plan = self.plan
+        if not plan.simulated or plan.start is None:
+            return None
+        path = write_roster_file(plan.seed, plan.knobs, plan.start, plan.data_dir / ROSTER_FILE)
+        annotators, squads, _change = load_roster_file(path, plan.dsn)
+        return {"file": str(path), "annotators": annotators, "squads": squads}
+
     def _finish(self, previous: str | None, totals: dict[str, int]) -> int:
         plan = self.plan
         assert self.feed is not None
         self.shutdown()
+        roster = self._roster()
         results = read_results(plan.dsn)
         summary = build_summary(
             plan,
@@ -295,6 +307,8 @@ class DemoRun:
             restarts=self.worker.restarts if self.worker is not None else 0,
             elapsed_s=time.monotonic() - self.started,
         )
+        if roster is not None:
+            summary["roster"] = roster
         (plan.data_dir / MARKER).write_text(
             json.dumps({"status": "finished", **summary}, ensure_ascii=False, indent=2) + "\n",
             encoding="utf-8",

@@ -285,6 +285,12 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
             f"  note: the worker crashed {summary['worker_restarts']} time(s) and was restarted "
             f"from its checkpoints (see {summary['logs']}/worker.log)"
         )
+    roster = summary.get("roster")
+    if roster:
+        out.append(
+            f"  roster    {roster['file']}: {roster['annotators']:,} annotators in "
+            f"{roster['squads']} squads (annotel squad SQUAD, annotel coach ANNOTATOR)"
+        )
     out.append(f"  data      {summary['data_dir']}")
     out.append(f"  ClickHouse {summary['clickhouse']}   logs {summary['logs']}")
     out.append(f"  elapsed   {duration(summary['elapsed_s'])}")

@@ -1,8 +1,13 @@
-"""Annotators: who ranks highest, and who needs coaching, among those with enough evidence."""
+"""Annotators: who ranks highest, and who needs coaching, among those with enough evidence.
+
+Fair by construction (``schemas.stats``): ranked by the lower bound of the
+Wilson score interval of the audit pass rate, and flagged for coaching only
+when the upper bound is below the floor, so 3 approvals out of 3 do not
+outrank 95 out of 100 and 1 reject out of 3 audits is not yet a verdict.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -12,6 +17,14 @@ from reports import fmt
 from reports.figures import METRICS, Figures, combine
 from reports.types import AnnotatorRow, Leaderboard, Options
 from schemas import units
+from schemas.stats import Bounded, bounded, rank_fairly
+
+# The shares a contributor is judged on, as (successes, trials) fields.
+JUDGED = {
+    "audit_pass_rate": ("audits_approved", "audits"),
+    "gold_accuracy": ("gold_correct", "gold_submitted"),
+}
+UNITS = {"audit_pass_rate": "audits", "gold_accuracy": "gold tasks"}
 
 
 def coaching_thresholds(ruleset: RuleSet) -> dict[str, tuple[float, str]]:
@@ -29,15 +42,17 @@ def coaching_thresholds(ruleset: RuleSet) -> dict[str, tuple[float, str]]:
     return {metric: (value, origin) for metric, (_rank, value, origin) in found.items()}
 
 
-def _order(a: AnnotatorRow) -> tuple[float, int, float, str]:
-    rate = a.figures.rate("audit_pass_rate")
-    aht = a.figures.rate("aht_s")
-    return (
-        -(rate or 0.0),
-        -a.figures.n("audits"),
-        aht if aht is not None else math.inf,
-        a.annotator_id,
-    )
+def bounds_of(figures: Figures, confidence: float) -> dict[str, Bounded]:
+    """The Wilson interval of each judged share of a contributor."""
+    return {
+        metric: bounded(figures.n(successes), figures.n(trials), confidence)
+        for metric, (successes, trials) in JUDGED.items()
+    }
+
+
+def _upper(a: AnnotatorRow, metric: str) -> float:
+    high = a.bounds[metric].high
+    return high if high is not None else 1.0
 
 
 def leaderboard(
@@ -46,47 +61,53 @@ def leaderboard(
     """The section from ``reports.queries.annotator_sums`` rows (machine labels excluded).
 
     Ranked: contributors with ``min_tasks`` submitted tasks and ``min_audits``
-    audits, by audit pass rate, then audits (more evidence first), then AHT.
-    Needs coaching: ranked contributors below a quality floor of the rules
-    (audit pass rate; gold accuracy when they have ``min_gold`` gold tasks),
-    lowest pass rate first; without such rules, the lowest pass rates.
+    audits, by the lower bound of their audit pass rate (``options.confidence``),
+    then audits (more evidence first), then id. Needs coaching: ranked
+    contributors whose upper bound is below a quality floor of the rules (audit
+    pass rate; gold accuracy when they have ``min_gold`` gold tasks), lowest
+    upper bound first; without such rules, the lowest upper bounds.
     """
-    everyone = [
-        AnnotatorRow(
-            str(row["annotator_id"]),
-            fmt.vendor(str(row["vendor_id"] or "")),
-            list(row["projects"]),
-            Figures(combine([row]), seconds),
+    everyone = []
+    for row in rows:
+        figures = Figures(combine([row]), seconds)
+        everyone.append(
+            AnnotatorRow(
+                str(row["annotator_id"]),
+                fmt.vendor(str(row["vendor_id"] or "")),
+                list(row["projects"]),
+                figures,
+                bounds=bounds_of(figures, options.confidence),
+            )
         )
-        for row in rows
-    ]
     active = [a for a in everyone if a.figures.n("tasks_submitted") + a.figures.n("audits") > 0]
-    ranked = [
-        a
-        for a in active
-        if a.figures.n("tasks_submitted") >= options.min_tasks
-        and a.figures.n("audits") >= options.min_audits
-    ]
-    ranked.sort(key=_order)
+    busy = [a for a in active if a.figures.n("tasks_submitted") >= options.min_tasks]
+    ranked, _small = rank_fairly(
+        busy,
+        lambda a: a.bounds["audit_pass_rate"],
+        min_trials=options.min_audits,
+        name=lambda a: a.annotator_id,
+    )
     thresholds = coaching_thresholds(ruleset)
     coaching: list[AnnotatorRow] = []
     for a in ranked:
         reasons = []
         for metric, (floor, origin) in thresholds.items():
-            value = a.figures.rate(metric)
-            if metric == "gold_accuracy" and a.figures.n("gold_submitted") < options.min_gold:
+            b = a.bounds[metric]
+            if metric == "gold_accuracy" and b.trials < options.min_gold:
                 continue
-            if value is not None and value < floor:
+            if b.rate is not None and b.high is not None and b.high < floor:
                 label = METRICS[metric].label.lower()
                 reasons.append(
-                    f"{label} {units.percent(value)} < {units.percent(floor)} ({origin})"
+                    f"{label} {units.percent(b.rate)} of {units.count(b.trials)} {UNITS[metric]}, "
+                    f"at most {units.percent(b.high)}: below {units.percent(floor)} ({origin})"
                 )
         if reasons:
             coaching.append(replace(a, reasons=reasons))
     if not thresholds:
-        coaching = [replace(a, reasons=["lowest audit pass rate"]) for a in reversed(ranked)]
-    coaching.sort(key=lambda a: (a.figures.rate("audit_pass_rate") or 0.0, a.annotator_id))
+        coaching = [replace(a, reasons=["lowest audit pass rate"]) for a in ranked]
+    coaching.sort(key=lambda a: (_upper(a, "audit_pass_rate"), a.annotator_id))
     return Leaderboard(
+        options.confidence,
         options.min_tasks,
         options.min_audits,
         options.min_gold,

@@ -201,6 +201,19 @@ def test_simulated_demo_matches_the_simulators_ground_truth(tmp_path: Path) -> N
     kept = json.loads((data_dir / "simulation-manifest.json").read_text(encoding="utf-8"))
     assert kept["counts"] == counts
 
+    # The simulator's roster is loaded: the coaching commands work on this data at once.
+    roster = truth["world"]["roster"]
+    listed = {m for squad in roster["squads"].values() for m in squad["members"]}
+    assert summary["roster"] == {
+        "file": str(data_dir / "roster.csv"),
+        "annotators": len(listed),
+        "squads": len(roster["squads"]),
+    }
+    stored_roster = dict(query(dsn, "SELECT annotator_id, squad FROM roster FINAL"))
+    assert stored_roster == {
+        m: name for name, squad in roster["squads"].items() for m in squad["members"]
+    }
+
 
 def test_input_file_replay_and_a_second_run_starts_clean(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
@@ -211,6 +224,7 @@ def test_input_file_replay_and_a_second_run_starts_clean(tmp_path: Path) -> None
     assert first["duplicates"] == 1  # the shipped sample holds one redelivery
     assert first["dead_lettered"] == {"invalid_json": 1, "missing_field": 1}
     assert first["previous_data"] is None
+    assert "roster" not in first  # a replayed file has no simulated organisation
 
     # Same data dir again: the previous demo's ClickHouse data is cleared, not added to.
     second = run_demo("--input", sample, "--data-dir", str(data_dir))

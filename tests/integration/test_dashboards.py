@@ -26,7 +26,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -238,10 +238,79 @@ def _gold_tasks() -> list[bytes]:
     return gold
 
 
+COACHING_SQUAD = "教练-一组"  # a roster squad (a Chinese name, as real rosters have)
+
+
+def _coaching_sample() -> tuple[list[bytes], list[list[Any]]]:
+    """A squad for the Squad dashboard: one member who needs coaching (10 of 30 audits
+    approved), one ready for advancement (40 of 40, 20 correct gold tasks, a long tenure, the
+    most tasks), one in between; during the sample's twelve minutes. And their roster rows."""
+    lines: list[bytes] = []
+    people = {
+        "coach-low": (30, 30, 10, 0),
+        "coach-star": (60, 40, 40, 20),
+        "coach-peer": (20, 10, 10, 0),
+    }
+    for annotator, (tasks, audits, approved, gold) in people.items():
+        for i in range(tasks):
+            at = f"2026-11-23T01:0{i % 10}:{(i * 7) % 60:02d}Z"
+            common = {
+                "schema_version": 1,
+                "project_id": "autonomous-driving",
+                "queue_id": "lidar-boxes",
+                "task_id": f"{annotator}-task-{i}",
+                "annotator_id": annotator,
+                "vendor_id": "vendor-a",
+                "locale": "en-US",
+            }
+            completed = {
+                **common,
+                "event_type": "task_completed",
+                "event_id": f"{annotator}-tc-{i}",
+                "occurred_at": at,
+                "status": "submitted",
+                "handle_time_s": 30.0,
+                "task_created_at": "2026-11-23T00:00:00Z",
+                "attempt": 1,
+            }
+            if i < gold:
+                completed.update(is_gold=True, gold_correct=True)
+            lines.append(json.dumps(completed).encode())
+            if i < audits:
+                verdict = "approve" if i < approved else "reject"
+                audited = {
+                    **common,
+                    "event_type": "task_audited",
+                    "event_id": f"{annotator}-ta-{i}",
+                    "occurred_at": at,
+                    "auditor_id": "qa-01",
+                    "verdict": verdict,
+                    "score": 0.9 if verdict == "approve" else 0.2,
+                }
+                if verdict == "reject":
+                    audited["error_categories"] = ["loose_box"]
+                lines.append(json.dumps(audited).encode())
+    roster = [
+        [
+            annotator,
+            f"Annotator {n}",
+            COACHING_SQUAD,
+            "教练-组长",
+            "vendor-a",
+            date(2024, 1, 1),
+            "L2",
+            [],
+        ]
+        for n, annotator in enumerate(people, start=1)
+    ]
+    return lines, roster
+
+
 def _populate(client: Any) -> TimeRange:
     from alerts.model import fingerprint
     from schemas.deadletter import DeadLetter
     from schemas.decode import Decoder
+    from sinks.roster import replace_roster
     from sinks.writer import ClickHouseWriter
     from streams.rows import dlq_row, rows_for_checkpoint
     from streams.settings import Settings
@@ -261,7 +330,8 @@ def _populate(client: Any) -> TimeRange:
     offsets: dict[tuple[str, int], int] = {}
     now = datetime.now(UTC)
     occurred: list[datetime] = []
-    for line in [*SAMPLE.read_bytes().splitlines(), *_gold_tasks()]:
+    coaching, roster = _coaching_sample()
+    for line in [*SAMPLE.read_bytes().splitlines(), *_gold_tasks(), *coaching]:
         if not line.strip():
             continue
         decoded = decoder.decode(line, now)
@@ -297,6 +367,7 @@ def _populate(client: Any) -> TimeRange:
     writer = ClickHouseWriter(lambda: client)
     writer.write(batches)
     writer.write({"dlq_events": letters})
+    replace_roster(client, roster)
 
     # Alerts: the busiest project (the first value of the dashboards' project variable)
     # is firing; every other project fired and resolved.
@@ -424,6 +495,7 @@ def test_there_are_dashboards_to_check() -> None:
         "annotator-scorecards",
         "alerts-timeline",
         "pipeline-health",
+        "squad",
     } <= names
 
 
@@ -444,3 +516,21 @@ def test_panel_query_runs_and_returns_rows(
         assert any(v not in (None, "", 0) for v in values), f"only empty values:\n{sql}"
     if panel["type"] == "timeseries":
         assert result.column_names[0] == "time", "time series queries return `time` first"
+
+
+def test_the_squad_dashboard_lists_who_needs_coaching_and_who_is_ready(demo: Demo) -> None:
+    """The lists hold the right people, not just some rows: the sample squad's weak member
+    for coaching (10 of 30 approved: at most 50.4 %), its best for advancement."""
+    board = _load(ROOT / "deploy" / "grafana" / "dashboards" / "squad.json")
+    panels = {p["title"]: p for p in _panels(board)}
+    chosen = {"squad": [COACHING_SQUAD]}
+
+    def members(title: str) -> list[str]:
+        sql = expand(panels[title]["targets"][0]["rawSql"], demo.window, chosen, chosen)
+        result = demo.client.query(sql)
+        column = result.column_names.index("member")
+        return [row[column] for row in result.result_rows]
+
+    assert members("Needs coaching") == ["coach-low"]
+    assert members("Ready for advancement") == ["coach-star"]
+    assert members("Members, ranked fairly") == ["coach-star", "coach-peer", "coach-low"]

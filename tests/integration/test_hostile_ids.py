@@ -1,5 +1,6 @@
 """Hostile ids already stored in ClickHouse, through ``annotel report`` (HTML and Markdown),
-``annotel top`` and ``annotel alerts list`` (text and JSON).
+``annotel coach`` and ``annotel squad`` (HTML and Markdown), ``annotel top`` and
+``annotel alerts list`` (text and JSON).
 
 Events go in through the production path (``tests.pipeline``) under plain ids;
 their rows are then copied under hostile ids with SQL, the way rows written by
@@ -7,7 +8,9 @@ an older version or another writer could hold them, whatever today's contract
 accepts: markup (``<script>``, ``<img onerror>``, ``javascript:`` links, pipes,
 backticks, Slack mentions) and characters that act on a terminal or reorder
 text (``ESC ]0;`` title, ``ESC [2J``, C1 CSI, bidi overrides, zero-width).
-The alert row carries the same ids in its scope. Every output is then checked
+The alert row carries the same ids in its scope; a roster row (written
+with SQL, as ``annotel roster check`` would refuse it) gives the hostile
+annotator a hostile display name and squad. Every output is then checked
 as its reader gets it: Markdown rendered by GitHub's renderer with raw HTML
 allowed, terminal text for control characters, JSON for exact values.
 """
@@ -43,6 +46,8 @@ HOSTILE = {
     "annotator_id": '<img src=x onerror="alert(1)">\x1b[2J',
 }
 CATEGORY = "@here <!channel> `x`\x9b31m"
+SQUAD = "squad|<b>x</b>[y](javascript:z)\u202e"
+DISPLAY = "<svg onload=alert(1)>\x1b[31m名字"
 PLAIN = {"project_id": "P", "queue_id": "Q", "vendor_id": "V", "annotator_id": "A"}
 
 
@@ -138,6 +143,37 @@ def child(data_dir: str, out_dir: str) -> None:
         starts_at=START,
     )
     writer.write({"alerts": [alert_row(event, emitted_at=event.window_end)]})
+    client.insert(
+        "roster",
+        [
+            [
+                HOSTILE["annotator_id"],
+                DISPLAY,
+                SQUAD,
+                DISPLAY,
+                "",
+                None,
+                "L1",
+                [CATEGORY],
+                1,
+                0,
+                START,
+            ]
+        ],
+        column_names=[
+            "annotator_id",
+            "display_name",
+            "squad",
+            "manager",
+            "vendor_id",
+            "start_date",
+            "level",
+            "tags",
+            "version",
+            "is_deleted",
+            "loaded_at",
+        ],
+    )
     client.close()
     source = ["--data-dir", data_dir]
     out = Path(out_dir)
@@ -150,6 +186,15 @@ def child(data_dir: str, out_dir: str) -> None:
         "alerts": _cli(["alerts", "list", *source]),
         "alerts_json": _cli(["alerts", "list", *source, "--json"]),
     }
+    judge = ["--min-tasks", "1", "--min-audits", "1", "--min-gold", "1"]
+    for name, argv in {
+        "coach": ["coach", HOSTILE["annotator_id"]],
+        "squad": ["squad", SQUAD],
+    }.items():
+        runs[f"{name}_md"] = _cli(
+            [*argv, *source, *judge, "--format", "md", "--out", str(out / f"{name}.md")]
+        )
+        runs[f"{name}_html"] = _cli([*argv, *source, *judge, "--out", str(out / f"{name}.html")])
     (out / "result.json").write_text(json.dumps(runs, ensure_ascii=True))
 
 
@@ -172,6 +217,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         assert run["rc"] == 0, (name, run)
     runs["md_text"] = (out / "r.md").read_text(encoding="utf-8")
     runs["html_text"] = (out / "r.html").read_text(encoding="utf-8")
+    for name in ("coach", "squad"):
+        runs[f"{name}_md_text"] = (out / f"{name}.md").read_text(encoding="utf-8")
+        runs[f"{name}_html_text"] = (out / f"{name}.html").read_text(encoding="utf-8")
     return runs
 
 
@@ -184,10 +232,10 @@ def unsafe_in(text: str) -> list[str]:
 
 
 def test_no_output_carries_a_control_bidi_or_zero_width_character(world: dict[str, Any]) -> None:
-    for name in ("top", "top_json", "alerts", "alerts_json"):
+    for name in ("top", "top_json", "alerts", "alerts_json", *COACHING_RUNS):
         assert unsafe_in(world[name]["stdout"] + world[name]["stderr"]) == [], name
-    assert unsafe_in(world["md_text"]) == []
-    assert unsafe_in(world["html_text"]) == []
+    for name in ("md_text", "html_text", *(f"{run}_text" for run in COACHING_RUNS)):
+        assert unsafe_in(world[name]) == [], name
 
 
 def test_terminal_outputs_show_the_ids_as_escapes(world: dict[str, Any]) -> None:
@@ -204,21 +252,27 @@ def test_json_outputs_hold_the_exact_stored_values(world: dict[str, Any]) -> Non
     assert alert["scope"] == {k: HOSTILE[k] for k in ("project_id", "queue_id", "vendor_id")}
 
 
-def test_markdown_renders_no_markup_from_the_data(world: dict[str, Any]) -> None:
-    text = world["md_text"]
-    html = cmarkgfm.markdown_to_html_with_extensions(
+def _rendered(text: str) -> str:
+    """Markdown as GitHub renders it, raw HTML allowed; no markup of the data in it, and
+    every table row with its header's number of cells (no pipe from the data split one)."""
+    html: str = cmarkgfm.markdown_to_html_with_extensions(
         text, options=Options.CMARK_OPT_UNSAFE, extensions=["table", "autolink", "strikethrough"]
     )
-    for forbidden in ("<script", "<img", "<a ", 'javascript:alert(1)"', 'onerror="'):
+    for forbidden in ("<script", "<img", "<svg", "<b>", "<a ", 'javascript:alert(1)"', 'onerror="'):
         assert forbidden not in html, forbidden
-    # Every table row has its header's number of cells: no pipe from the data split a cell.
     tables = [t.split("</table>")[0] for t in html.split("<table>")[1:]]
-    assert sum("<td" in t for t in tables) >= 5  # projects, incidents, vendors, annotators, ...
     for table in tables:
         head, _, body = table.partition("</thead>")
         columns = len(re.findall(r"<th[ >]", head))
         for row in body.split("<tr>")[1:]:
             assert len(re.findall(r"<td[ >]", row)) == columns, row
+    return html
+
+
+def test_markdown_renders_no_markup_from_the_data(world: dict[str, Any]) -> None:
+    html = _rendered(world["md_text"])
+    tables = [t.split("</table>")[0] for t in html.split("<table>")[1:]]
+    assert sum("<td" in t for t in tables) >= 5  # projects, incidents, vendors, annotators, ...
     # The ids are there, as text.
     assert "&lt;script&gt;alert(1)&lt;/script&gt;\\u001b]0;pwned\\u0007" in html
     assert "[click](javascript:alert(1))\\u200b" in html
@@ -230,3 +284,20 @@ def test_html_report_escapes_every_id(world: dict[str, Any]) -> None:
     for forbidden in ("<script", "<img", " href=", 'onerror="'):
         assert forbidden not in page, forbidden
     assert "&lt;script&gt;alert(1)&lt;/script&gt;\\u001b]0;pwned\\u0007" in page
+
+
+COACHING_RUNS = ("coach_md", "coach_html", "squad_md", "squad_html")
+
+
+def test_coaching_pages_show_hostile_names_as_text(world: dict[str, Any]) -> None:
+    for name in ("coach_md_text", "squad_md_text"):
+        html = _rendered(world[name])
+        assert "&lt;svg onload=alert(1)&gt;\\u001b[31m名字" in html, name
+        assert "squad|&lt;b&gt;x&lt;/b&gt;[y](javascript:z)\\u202e" in html, name
+    for name in ("coach_html_text", "squad_html_text"):
+        page = world[name]
+        for forbidden in ("<script", "<img", "<svg onload", "<b>x", " href=", 'onerror="'):
+            assert forbidden not in page, (name, forbidden)
+        assert "&lt;svg onload=alert(1)&gt;\\u001b[31m名字" in page, name
+    # The error category from the aggregates is escaped in the coaching pages too.
+    assert "@here &lt;!channel&gt; `x`\\u009b31m" in world["coach_html_text"]

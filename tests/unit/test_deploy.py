@@ -30,6 +30,7 @@ import pytest
 import yaml
 
 from annotel.cli import build_parser
+from schemas.stats import wilson_sql
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -454,3 +455,19 @@ def test_alertmanager_config_routes_to_a_defined_receiver() -> None:
     names = {receiver["name"] for receiver in config["receivers"]}
     assert config["route"]["receiver"] in names
     assert services()["alertmanager"]["profiles"] == ["alertmanager"]
+
+
+def test_the_squad_dashboard_spells_the_bounds_of_schemas_stats() -> None:
+    """The dashboard's Wilson bounds are schemas.stats' own SQL, not a copy that can drift
+    (regenerate the expression with wilson_sql when the formula changes)."""
+    board = json.loads((GRAFANA / "dashboards" / "squad.json").read_text(encoding="utf-8"))
+    sql = {p["title"]: p["targets"][0]["rawSql"] for p in board["panels"]}
+    members = sql["Members, ranked fairly"]
+    for side in ("lower", "upper"):
+        assert f"{wilson_sql('approved', 'audited', side)} AS audit_pass_rate_{side}" in members
+    assert f"{wilson_sql('gold_ok', 'gold', 'lower')} AS gold_accuracy_lower" in members
+    coaching = sql["Needs coaching"]
+    assert f"{wilson_sql('approved', 'audited', 'upper')} AS pass_upper" in coaching
+    assert f"{wilson_sql('gold_ok', 'gold', 'upper')} AS gold_upper" in coaching
+    # Every other bound comes from the views, which schemas.stats spells too.
+    assert "audit_pass_rate_lower >= 0.85" in sql["Ready for advancement"]

@@ -24,6 +24,7 @@ import pytest
 
 from schemas import DecodeError, Decoder, TaskAudited, TaskCompleted
 from simulator import INCIDENTS, IncidentError, Simulator, parse_incidents
+from simulator.roster import roster_records
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC) - timedelta(hours=8)  # 09:00 in Beijing
 SAMPLE = 20_000
@@ -336,13 +337,21 @@ def test_skill_drives_audit_verdicts_and_error_categories(feed: Feed) -> None:
 
 def test_healthy_traffic_meets_the_shipped_quality_slas(quiet: Feed) -> None:
     """Calibration: without incidents, vendors pass ~0.9-0.97 of audits (the shipped
-    SLA is 85 %) and only a few people fall below the annotator rule's 75 %."""
+    SLA is 85 %) and only a few people fall below the annotator rule's 75 %, besides
+    the roster's injected low-quality annotators, who all do."""
+    injected = set(quiet.manifest["world"]["roster"]["low_quality"])
+    assert len(injected) == 3
     by_vendor: dict[tuple[str, str | None], list[TaskAudited]] = defaultdict(list)
     by_person: dict[str, list[TaskAudited]] = defaultdict(list)
+    weak: dict[str, list[TaskAudited]] = defaultdict(list)
     for a in quiet.audited():
         by_vendor[(a.project_id, a.vendor_id)].append(a)
-        if a.source != "machine":
+        if a.annotator_id in injected:
+            weak[a.annotator_id].append(a)
+        elif a.source != "machine":
             by_person[a.annotator_id].append(a)
+    assert set(weak) == injected
+    assert all(approval(audits)[0] < 0.7 for audits in weak.values())
     vendor_rates = [approval(audits)[0] for audits in by_vendor.values() if len(audits) >= 100]
     assert len(vendor_rates) >= 5
     assert 0.9 < statistics.mean(vendor_rates) < 0.97
@@ -561,3 +570,66 @@ def test_parse_incidents() -> None:
     assert parse_incidents("queue_stall, malformed") == {"queue_stall", "malformed"}
     with pytest.raises(IncidentError, match="choose from"):
         parse_incidents("queue_stall,nope")
+
+
+# -- the roster -------------------------------------------------------------------------
+
+
+def test_roster_squads_per_vendor_with_its_ground_truth(feed: Feed) -> None:
+    sim = Simulator(42, START)
+    truth = feed.manifest["world"]["roster"]
+    assert truth == sim.world.roster.describe()
+    everyone = {a.annotator_id: a for a in sim.world.annotators}
+    listed = [m for squad in truth["squads"].values() for m in squad["members"]]
+    assert len(listed) == len(set(listed))  # one squad each
+    assert set(listed) | set(truth["unlisted"]) == set(everyone)
+    assert not set(listed) & set(truth["unlisted"]) and truth["unlisted"]
+    for squad in truth["squads"].values():
+        # Squads are per vendor, each with one manager.
+        assert {everyone[m].vendor_id for m in squad["members"]} == {squad["vendor_id"]}
+        assert squad["manager"] and 1 <= len(squad["members"]) <= 12
+    assert any(not name.isascii() for name in truth["squads"])  # 华数-一组 ...
+    standout = everyone[truth["standout"]]
+    assert (standout.skill, standout.speed) == (0.97, 0.45)
+    assert len(truth["low_quality"]) == 3
+    assert len({everyone[a].vendor_id for a in truth["low_quality"]}) == 3
+    assert all(everyone[a].skill == 0.15 for a in truth["low_quality"])
+    assert truth["new_joiners"] and all("trainee" in everyone[a].tags for a in truth["new_joiners"])
+    records = {r["annotator_id"]: r for r in roster_records(sim.world.roster, START)}
+    assert set(records) == set(listed)
+    day = START.date()
+    assert records[truth["standout"]]["start_date"] == (day - timedelta(weeks=40)).isoformat()
+    for joiner in truth["new_joiners"]:
+        started = datetime.fromisoformat(records[joiner]["start_date"]).date()
+        assert timedelta(weeks=1) <= day - started <= timedelta(weeks=4)
+        assert records[joiner]["level"] == "L1"
+
+
+def test_the_roster_shows_in_the_events(feed: Feed) -> None:
+    """The standout submits more than anyone and passes audits; the injected low-quality
+    annotators fail many."""
+    truth = feed.manifest["world"]["roster"]
+    submitted = Counter(
+        e.annotator_id
+        for e in feed.completed()
+        if e.status == "submitted" and e.source != "machine"
+    )
+    top = [name for name, _n in submitted.most_common(len(submitted) // 20)]
+    assert truth["standout"] in top  # the top 5 % by volume
+    audits: dict[str, list[TaskAudited]] = defaultdict(list)
+    for a in feed.audited():
+        audits[a.annotator_id].append(a)
+    rate, count = approval(audits[truth["standout"]])
+    assert count >= 20 and rate > 0.95
+    weak = [a for person in truth["low_quality"] for a in audits[person]]
+    rate, count = approval(weak)
+    assert count >= 20 and rate < 0.7, (rate, count)
+    assert all(approval(audits[person])[0] < 0.75 for person in truth["low_quality"])
+
+
+def test_a_small_world_has_a_roster_without_injected_people() -> None:
+    tiny = Simulator(1, START, projects=1, vendors=2, annotators=5)
+    truth = tiny.world.roster.describe()
+    assert truth["standout"] is None and truth["low_quality"] == [] and truth["unlisted"] == []
+    records = roster_records(tiny.world.roster, START)
+    assert {r["annotator_id"] for r in records} == {a.annotator_id for a in tiny.world.annotators}
