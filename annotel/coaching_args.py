@@ -15,9 +15,15 @@ from annotel.database import ReadFailure, add_source
 from reports.coaching_model import NotFound
 from reports.coaching_types import CoachingOptions
 from reports.period import NoData
+from schemas import units
 from schemas.redact import redact
 
 DEFAULTS = CoachingOptions()
+
+
+def _help_percent(value: float) -> str:
+    """A share as in every output, with its sign doubled: argparse expands % in help text."""
+    return units.percent(value).replace("%", "%%")
 
 
 def share(text: str) -> float:
@@ -84,13 +90,13 @@ def add_options(parser: argparse.ArgumentParser, default_out: str) -> None:
         "--target-pass-rate",
         type=share,
         default=DEFAULTS.target_pass_rate,
-        help=f"audit pass rate target (default {DEFAULTS.target_pass_rate * 100:.0f}%%)",
+        help=f"audit pass rate target (default {_help_percent(DEFAULTS.target_pass_rate)})",
     )
     judge.add_argument(
         "--target-gold",
         type=share,
         default=DEFAULTS.target_gold,
-        help=f"gold accuracy target (default {DEFAULTS.target_gold * 100:.0f}%%)",
+        help=f"gold accuracy target (default {_help_percent(DEFAULTS.target_gold)})",
     )
     judge.add_argument(
         "--min-tasks",
@@ -129,7 +135,7 @@ def add_options(parser: argparse.ArgumentParser, default_out: str) -> None:
         type=share,
         default=DEFAULTS.gold_warn_below,
         help="gold warning below this accuracy "
-        f"(default {DEFAULTS.gold_warn_below * 100:.0f}%%) ...",
+        f"(default {_help_percent(DEFAULTS.gold_warn_below)}) ...",
     )
     judge.add_argument(
         "--gold-warn-after",

@@ -103,8 +103,9 @@ class Reason:
         b = self.bounds
         return (
             f"{self.label.lower()} {units.percent(b.rate)} of {units.count(b.trials)} {self.unit}: "
-            f"at most {units.percent(b.high)} ({confidence * 100:g} % upper bound), "
-            f"{self.shortfall * 100:.1f} pp below the {units.percent(self.target)} target"
+            f"at most {units.percent(b.high)} ({units.percent(confidence, 0)} upper bound), "
+            f"{units.points(self.shortfall, signed=False)} below the "
+            f"{units.percent(self.target)} target"
         )
 
 

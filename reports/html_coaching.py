@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from reports import charts
+from reports import charts, fmt
 from reports.coaching_types import CategoryRow, CoachingOptions, Header, Person, TrendChart
 from reports.html import CSS
 from reports.html_parts import esc, table
@@ -83,7 +83,7 @@ def rate_cell(b: Bounded, unit: str) -> str:
 
 def tenure(person: Person, header: Header) -> str:
     weeks = person.tenure_weeks(header.period.end.date())
-    return units.NO_DATA if weeks is None else f"{weeks:.0f} weeks"
+    return fmt.NONE if weeks is None else f"{weeks:.0f} weeks"
 
 
 def trend_section(
@@ -169,7 +169,7 @@ def categories_section(
 
 def judgement_notes(options: CoachingOptions) -> list[str]:
     """The one-line rules every coaching page states."""
-    level = f"{options.confidence * 100:g} %"
+    level = f"{units.percent(options.confidence, 0)}"
     return [
         ranking_note(options.confidence, options.min_audits, "audits")
         + f" People also need {options.min_tasks} submitted tasks to be ranked.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reports import fmt
 from reports.coaching_types import MetricLine, Packet
 from reports.html_coaching import (
     categories_section,
@@ -24,10 +25,10 @@ def _head(packet: Packet) -> str:
     facts = [
         f"id {p.annotator_id}",
         f"squad {p.squad}",
-        f"manager {p.manager or units.NO_DATA}",
+        f"manager {p.manager or fmt.NONE}",
         f"vendor {p.vendor}",
-        f"level {p.level or units.NO_DATA}",
-        f"started {p.start_date.isoformat() if p.start_date else units.NO_DATA} "
+        f"level {p.level or fmt.NONE}",
+        f"started {p.start_date.isoformat() if p.start_date else fmt.NONE} "
         f"({tenure(p, packet.header)})",
     ]
     tags = "".join(f'<span class="tag">{esc(t)}</span>' for t in p.tags)
@@ -91,7 +92,7 @@ def _compare(packet: Packet) -> str:
             [
                 "metric",
                 "this period",
-                f"{options.confidence * 100:g} % interval",
+                f"{units.percent(options.confidence, 0)} interval",
                 f"squad {packet.person.squad} median",
                 f"vendor {packet.person.vendor} median",
                 "earlier",
@@ -120,7 +121,7 @@ def _judgements(packet: Packet) -> str:
     else:
         out.append(
             '<p id="coaching">Not below a quality target with '
-            f"{esc(f'{options.confidence * 100:g}')} % confidence.</p>"
+            f"{esc(units.percent(options.confidence, 0))} confidence.</p>"
         )
     if packet.gold_warning is not None:
         w = packet.gold_warning
@@ -150,7 +151,7 @@ def _tasks(packet: Packet) -> str:
             esc(t.task_id),
             f'{esc(t.queue_id)}<span class="small">{esc(t.project_id)}</span>',
             f'<span class="{"bad" if t.verdict == "reject" else ""}">{esc(t.verdict)}</span>',
-            esc(", ".join(t.categories) or units.NO_DATA),
+            esc(", ".join(t.categories) or fmt.NONE),
             esc(t.auditor_id),
             esc(units.number(t.score)),
             esc(units.when(t.occurred_at)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reports import charts
+from reports import charts, fmt
 from reports.coaching_types import MemberRow, SquadPage
 from reports.html_coaching import (
     categories_section,
@@ -47,7 +47,7 @@ def _member(row: MemberRow, page_: SquadPage) -> list[str]:
     return [
         esc(row.rank if row.rank is not None else ""),
         _who(row),
-        esc(p.level or units.NO_DATA),
+        esc(p.level or fmt.NONE),
         esc(tenure(p, page_.header)),
         esc(units.count(f.n(VOLUME))),
         esc(units.duration(f.rate("aht_s"))),
@@ -85,7 +85,7 @@ def _members(page_: SquadPage) -> str:
         f'<p class="note" id="fair-ranking">'
         f"{esc(ranking_note(options.confidence, options.min_audits, 'audits'))} Members also need "
         f"{esc(options.min_tasks)} submitted tasks. Under each rate: its samples and its "
-        f"{esc(f'{options.confidence * 100:g}')} % Wilson interval.</p>"
+        f"{esc(units.percent(options.confidence, 0))} Wilson interval.</p>"
     )
     bars = [
         (
@@ -102,7 +102,7 @@ def _members(page_: SquadPage) -> str:
             "squad-ranking",
             "Audit pass rate the samples vouch for (lower bound), ranked members",
             bars,
-            x_label=f"audit pass rate, {options.confidence * 100:g} % lower bound",
+            x_label=f"audit pass rate, {units.percent(options.confidence, 0)} lower bound",
             x_format=lambda v: units.percent(v, 0),
             threshold=(
                 options.target_pass_rate,
@@ -126,7 +126,7 @@ def _coaching(page_: SquadPage) -> str:
     if not page_.coaching:
         out.append(
             "<p>Nobody is below a quality target with "
-            f"{esc(f'{options.confidence * 100:g}')} % confidence.</p></section>"
+            f"{esc(units.percent(options.confidence, 0))} confidence.</p></section>"
         )
         return "".join(out)
     rows = [
@@ -135,7 +135,7 @@ def _coaching(page_: SquadPage) -> str:
             "".join(
                 f'<span class="why">{esc(r.text(options.confidence))}</span>' for r in row.coaching
             ),
-            esc(f"{max(r.shortfall for r in row.coaching) * 100:.1f} pp"),
+            esc(units.points(max(r.shortfall for r in row.coaching), signed=False)),
         ]
         for row in page_.coaching
     ]
@@ -166,7 +166,7 @@ def _advancement(page_: SquadPage) -> str:
                     if a.person.display_name
                     else ""
                 ),
-                esc(a.person.level or units.NO_DATA),
+                esc(a.person.level or fmt.NONE),
                 esc(units.NO_DATA if a.tenure_weeks is None else f"{a.tenure_weeks:.0f} weeks"),
                 f'{esc(units.count(a.volume))}<span class="small">squad median '
                 f"{esc(units.count(a.squad_median_volume))}</span>",

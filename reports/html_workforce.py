@@ -122,7 +122,7 @@ def render_annotators(report: Report) -> str:
             cells.append(esc("; ".join(a.reasons)))
         return cells
 
-    bound = f"{board.confidence * 100:g} % lower bound"
+    bound = f"{units.percent(board.confidence, 0)} lower bound"
     out.append("<h3>Leaderboard</h3>")
     if board.top:
         out.append(
@@ -160,7 +160,7 @@ def render_annotators(report: Report) -> str:
     if board.coaching:
         if floors:
             what = (
-                f"Ranked contributors for whom even the {board.confidence * 100:g} % upper "
+                f"Ranked contributors for whom even the {units.percent(board.confidence, 0)} upper "
                 f"bound is below a floor ({floors}){gold_note}: the judgement holds with the "
                 "samples we have. Lowest upper bound first."
             )
@@ -192,7 +192,8 @@ def render_annotators(report: Report) -> str:
     else:
         out.append(
             f"<p>Nobody ranked is below {esc(floors or 'the quality floors')} with "
-            f"{esc(f'{board.confidence * 100:g}')} % confidence (upper bound below the floor).</p>"
+            f"{esc(units.percent(board.confidence, 0))} confidence "
+            "(upper bound below the floor).</p>"
         )
     out.append("</section>")
     return "".join(out)

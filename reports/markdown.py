@@ -378,7 +378,7 @@ def _annotators(report: Report) -> list[str]:
         "tasks",
         "AHT",
         "pass rate (audits)",
-        f"{board.confidence * 100:g} % lower bound",
+        f"{units.percent(board.confidence, 0)} lower bound",
         "gold acc. (gold)",
     ]
 
@@ -407,7 +407,8 @@ def _annotators(report: Report) -> list[str]:
         "### Needs coaching",
         "",
         md(
-            f"Ranked contributors whose {board.confidence * 100:g} % upper bound is below a "
+            f"Ranked contributors whose {units.percent(board.confidence, 0)} upper bound "
+            "is below a "
             "quality floor: the judgement holds with the samples we have."
         ),
         "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reports import fmt
 from reports.coaching_types import CategoryRow, Header, Packet, SquadPage, TrendChart
 from reports.html_coaching import bucket_name, interval, judgement_notes, period_line, tenure
 from reports.markdown import Md, _table, md, sparkline
@@ -80,9 +81,9 @@ def render_packet_markdown(packet: Packet) -> str:
         f"# 1:1 packet: {md(p.name)}",
         "",
         md(
-            f"id {p.annotator_id} · squad {p.squad} · manager {p.manager or units.NO_DATA} · "
+            f"id {p.annotator_id} · squad {p.squad} · manager {p.manager or fmt.NONE} · "
             f"vendor "
-            f"{p.vendor} · level {p.level or units.NO_DATA} · {tenure(p, header)}"
+            f"{p.vendor} · level {p.level or fmt.NONE} · {tenure(p, header)}"
             + (f" · tags {', '.join(p.tags)}" if p.tags else "")
         ),
         "",
@@ -92,7 +93,7 @@ def render_packet_markdown(packet: Packet) -> str:
     if packet.notice is not None:
         return "\n".join([*out, f"> {md(packet.notice)}", "", *_footer(header)]) + "\n"
     out += ["## Summary", "", *[f"- {md(s)}" for s in packet.summary], ""]
-    conf = f"{header.options.confidence * 100:g} %"
+    conf = f"{units.percent(header.options.confidence, 0)}"
     out += [
         "## The period against the squad, the vendor and before",
         "",
@@ -143,7 +144,7 @@ def render_packet_markdown(packet: Packet) -> str:
                         t.task_id,
                         f"{t.queue_id} ({t.project_id})",
                         t.verdict,
-                        ", ".join(t.categories) or units.NO_DATA,
+                        ", ".join(t.categories) or fmt.NONE,
                         t.auditor_id,
                         units.when(t.occurred_at),
                     ]
@@ -195,7 +196,7 @@ def render_squad_markdown(page: SquadPage) -> str:
             [
                 row.rank if row.rank is not None else "",
                 p.name if not p.display_name else f"{p.name} ({p.annotator_id})",
-                p.level or units.NO_DATA,
+                p.level or fmt.NONE,
                 tenure(p, header),
                 units.count(f.n(VOLUME)),
                 units.duration(f.rate("aht_s")),

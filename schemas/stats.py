@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import TypeVar
 
+from schemas import units
+
 DEFAULT_CONFIDENCE = 0.95
 
 T = TypeVar("T")
@@ -133,6 +135,7 @@ def rank_fairly(
 def ranking_note(confidence: float, min_trials: int, samples: str) -> str:
     """The one line every fair ranking carries."""
     return (
-        f"Ranked by the lower bound of the {confidence * 100:g} % Wilson score interval (the "
+        f"Ranked by the lower bound of the {units.percent(confidence, 0)} Wilson score "
+        "interval (the "
         f"rate the samples vouch for), from at least {min_trials} {samples}; fewer are not ranked."
     )

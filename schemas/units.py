@@ -126,9 +126,10 @@ def percent(value: float | None, digits: int = 1) -> str:
     return f"{value * 100:.{digits}f}%"
 
 
-def points(delta: float) -> str:
-    """A difference of two rates in percentage points, signed: ``+3.1 pp``."""
-    return f"{delta * 100:+.1f} pp"
+def points(delta: float, *, signed: bool = True) -> str:
+    """A difference of two rates in percentage points: ``+3.1 pp`` (``3.1 pp`` unsigned,
+    for a distance that the sentence already gives a direction: "3.1 pp below")."""
+    return f"{delta * 100:+.1f} pp" if signed else f"{delta * 100:.1f} pp"
 
 
 def change(ratio: float) -> str:

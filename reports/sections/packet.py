@@ -171,7 +171,7 @@ def packet_summary(packet: Packet) -> list[str]:
             "No quality rate is demonstrably below its target "
             f"({units.percent(options.target_pass_rate)} audit pass rate, "
             f"{units.percent(options.target_gold)} gold accuracy) with "
-            f"{options.confidence * 100:g} % confidence."
+            f"{units.percent(options.confidence, 0)} confidence."
         )
     if packet.gold_warning is not None:
         w = packet.gold_warning
@@ -203,6 +203,5 @@ def _interval(line: MetricLine, options: CoachingOptions) -> str:
     b = line.bounds
     if b is None or b.low is None or b.high is None:
         return ""
-    return (
-        f" ({options.confidence * 100:g} % interval {units.percent(b.low)}–{units.percent(b.high)})"
-    )
+    level = units.percent(options.confidence, 0)
+    return f" ({level} interval {units.percent(b.low)}–{units.percent(b.high)})"

@@ -73,7 +73,7 @@ def test_wilson_equals_the_inverted_score_test_anywhere(case: tuple[int, int]) -
 
 
 def test_known_values_and_edges() -> None:
-    # 10 out of 10 at 95 %: the textbook lower bound 0.7225.
+    # 10 out of 10 at 95%: the textbook lower bound 0.7225.
     ten = wilson_interval(10, 10)
     assert ten is not None
     assert round(ten[0], 4) == 0.7225 and ten[1] == 1.0
@@ -125,10 +125,10 @@ def test_three_out_of_three_ranks_below_95_out_of_100() -> None:
 
 def test_ranking_by_lower_bound_with_minimum_sample_and_ties() -> None:
     people = [
-        Person("a-few", 5, 5),  # 100 %, lower bound 0.566: above 60 % of 100 (0.502)
-        Person("many-good", 180, 200),  # 90 %, lower bound 0.851
+        Person("a-few", 5, 5),  # 100%, lower bound 0.566: above 60% of 100 (0.502)
+        Person("many-good", 180, 200),  # 90%, lower bound 0.851
         Person("tiny", 2, 2),  # below the minimum sample
-        Person("some-good", 46, 50),  # 92 %, lower bound 0.812
+        Person("some-good", 46, 50),  # 92%, lower bound 0.812
         Person("twin-b", 90, 100),
         Person("twin-a", 90, 100),
         Person("poor", 60, 100),
@@ -147,8 +147,8 @@ def test_ranking_by_lower_bound_with_minimum_sample_and_ties() -> None:
 def test_needs_coaching_is_an_upper_bound_below_the_target() -> None:
     """The convention the sections apply: a judgement that holds with the samples we have."""
     target = 0.85
-    few = bounded(2, 3)  # 67 %, but 3 audits cannot say it is below 85 %
-    many = bounded(60, 100)  # 60 %, and 100 audits can
+    few = bounded(2, 3)  # 67%, but 3 audits cannot say it is below 85%
+    many = bounded(60, 100)  # 60%, and 100 audits can
     assert few.high is not None and many.high is not None
     assert few.rate is not None and few.rate < target and few.high >= target
     assert many.high < target
@@ -156,4 +156,4 @@ def test_needs_coaching_is_an_upper_bound_below_the_target() -> None:
 
 def test_ranking_note_is_one_line() -> None:
     note = ranking_note(0.95, 10, "audits")
-    assert "\n" not in note and "95 % Wilson score interval" in note and "10 audits" in note
+    assert "\n" not in note and "95% Wilson score interval" in note and "10 audits" in note

@@ -12,7 +12,7 @@ from tests.unit.reports.coaching_rows import DAY, row, work
 from tests.unit.reports.rows import sums
 
 END = datetime(2026, 11, 23, 5, 10, tzinfo=UTC)
-OPTIONS = CoachingOptions()  # 4 weeks, 12 weeks of tenure, 85 % / 80 %, 10 audits / 8 gold
+OPTIONS = CoachingOptions()  # 4 weeks, 12 weeks of tenure, 85% / 80%, 10 audits / 8 gold
 
 
 def week(annotator: str, index: int, **fields: Any) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def person(annotator: str = "华数-0001", **kwargs: Any) -> Person:
     return everyone([row(annotator, **kwargs)], [], 28 * DAY, 0.95)[0]
 
 
-GOOD = work(150, 40, 40, 20, 20)  # lower bounds 91.2 % and 83.9 %
+GOOD = work(150, 40, 40, 20, 20)  # lower bounds 91.2% and 83.9%
 
 
 def test_weeks_count_back_from_the_end_and_say_what_the_data_covers() -> None:
@@ -55,11 +55,11 @@ def test_ready_when_every_covered_week_holds() -> None:
 def test_one_weak_week_is_enough_to_wait() -> None:
     weeks = advancement_weeks(END, 4, datetime(2026, 10, 1, tzinfo=UTC), END)
     rows = [week("a", i, **GOOD) for i in (0, 1, 3)]
-    rows.append(week("a", 2, **work(150, 40, 33, 20, 20)))  # 33/40: lower bound 68.1 %
+    rows.append(week("a", 2, **work(150, 40, 33, 20, 20)))  # 33/40: lower bound 68.1%
     verdict = advancement(person("a"), weeks, window_sums(rows)["a"], 100.0, END.date(), OPTIONS)
     assert not verdict.ready
     assert verdict.missing == [
-        "week 11-09–11-16: audit pass rate at least 68.1 % of 40 audits, below the 85 % target"
+        "week 11-09–11-16: audit pass rate at least 68.1% of 40 audits, below the 85.0% target"
     ]
     # A week with too few audits does not vouch for anything either.
     rows[-1] = week("a", 2, **work(150, 9, 9, 20, 20))

@@ -92,13 +92,13 @@ def test_needs_coaching_when_the_upper_bound_is_below_the_target() -> None:
         ("gold_accuracy", 0.80),
     ]
     assert reasons[0].text(0.95) == (
-        "audit pass rate 50.0 % of 60 audits: at most 62.3 % (95 % upper bound), "
-        "22.7 pp below the 85 % target"
+        "audit pass rate 50.0% of 60 audits: at most 62.3% (95% upper bound), "
+        "22.7 pp below the 85.0% target"
     )
     assert round(reasons[1].shortfall, 4) == round(0.80 - 0.6684587435946623, 4)
-    # 3/6 is 50 %, but 6 audits (fewer than 10) judge nothing.
+    # 3/6 is 50%, but 6 audits (fewer than 10) judge nothing.
     assert needs_coaching(found["华数-0004"], OPTIONS) == []
-    # The upper bound of 38/40 is 98.6 %: below a 99 % target, so judged then.
+    # The upper bound of 38/40 is 98.6%: below a 99% target, so judged then.
     assert needs_coaching(found["华数-0002"], OPTIONS) == []
     strict = needs_coaching(found["华数-0002"], CoachingOptions(target_pass_rate=0.99))
     assert [r.metric for r in strict] == ["audit_pass_rate"]
@@ -110,7 +110,7 @@ def test_gold_warning_is_the_platforms_convention() -> None:
     warning = gold_warning(found["华数-0003"], OPTIONS)
     assert warning is not None and (warning.correct, warning.gold, warning.rate) == (15, 30, 0.5)
     assert gold_warning(found["华数-0004"], OPTIONS) is None  # 2/4: not more than 7 gold tasks
-    cases = {(0, 7): None, (5, 8): 0.625, (6, 8): None}  # 75 % is not below 75 %
+    cases = {(0, 7): None, (5, 8): 0.625, (6, 8): None}  # 75% is not below 75%
     for (ok, gold), expected in cases.items():
         person = everyone([row("x", **work(100, 20, 20, gold, ok))], [], DAY, 0.95)[0]
         found_warning = gold_warning(person, OPTIONS)
@@ -130,15 +130,15 @@ def test_strengths_are_the_squads_top_quarter_by_the_fair_bound() -> None:
         "skip_rate",
     ]
     assert dict(mine)["audit_pass_rate"] == (
-        "Audit pass rate: 100.0 % of 80 audits, at least 95.4 %, in the squad's top quarter of 4 "
-        "(squad median 95.8 %)"
+        "Audit pass rate: 100.0% of 80 audits, at least 95.4%, in the squad's top quarter of 4 "
+        "(squad median 95.8%)"
     )
     # 300 tasks is the squad's third quartile and above its median; 30/60 is no strength.
     weak = [metric for metric, _ in strengths(found["华数-0003"], squad, OPTIONS)]
     assert "tasks_submitted" in weak and "audit_pass_rate" not in weak
-    # Everyone else handles tasks in 30 s: a tie with the median is not a strength.
+    # Everyone else handles tasks in 30s: a tie with the median is not a strength.
     assert "aht_s" not in [metric for metric, _ in strengths(found["华数-0002"], squad, OPTIONS)]
-    # 12/12 gold is 100 %, but its lower bound (75.8 %) is below the third quartile of the
+    # 12/12 gold is 100%, but its lower bound (75.8%) is below the third quartile of the
     # four lower bounds judged: 12 gold tasks are not yet a strength.
     joiner = [metric for metric, _ in strengths(found["华数-0005"], squad, OPTIONS)]
     assert "gold_accuracy" not in joiner
@@ -159,14 +159,14 @@ def test_categories_and_the_suggested_focus() -> None:
         ("边界不准", 0.0),
     ]
     assert focus(categories, 30, 17) == (
-        "漏标: on 16 of the 30 rejected audits (53 %). Go through those tasks first."
+        "漏标: on 16 of the 30 rejected audits (53.3%). Go through those tasks first."
     )
     # No rejects: the most frequent category among fixes, said as such.
     fixes_only = category_rows([{**r, "rejects": 0} for r in rows], 0)
     assert fixes_only[0].share_of_rejects is None
     assert focus(fixes_only, 0, 17) == (
         "边界不准: no audit rejected work, and it is on 10 of the 17 audits that asked for "
-        "changes (59 %)."
+        "changes (58.8%)."
     )
     # A tie on rejects goes to the category on more audits, then by name.
     tie = category_rows(

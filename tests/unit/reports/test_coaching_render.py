@@ -101,7 +101,7 @@ def _packet() -> Packet:
     packet.categories = category_rows(
         [{"category": "漏标|[x](y)", "audits": 4, "fixes": 1, "rejects": 3}], 3
     )
-    packet.focus = "漏标: on 3 of the 3 rejected audits (100 %)."
+    packet.focus = "漏标: on 3 of the 3 rejected audits (100%)."
     packet.tasks = [
         AuditedTask(
             START, "医疗影像标注", "病灶框选", "t-<1>", "reject", ["漏标"], "审核员-03", 0.2
@@ -129,7 +129,7 @@ def test_the_packet_html_escapes_and_draws() -> None:
     # Gold has no bucket with 5 gold tasks: said instead of drawn.
     assert charts == {"coach-volume", "coach-aht", "coach-pass-rate", "coach-errors"}
     assert "No hour with enough samples to draw" in page
-    assert 'id="coaching"' in page and "22.7 pp below the 85 % target" in page
+    assert 'id="coaching"' in page and "22.7 pp below the 85.0% target" in page
     assert "The newest 1 of 7" in page
     assert 'id="judgement"' in page and "Wilson" in page
     for forbidden in ("<script", "<link", "<img", " src=", " href="):

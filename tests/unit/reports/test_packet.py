@@ -66,7 +66,7 @@ def test_metric_lines_against_the_squad_the_vendor_and_before() -> None:
         0.2,
         True,
     )
-    assert change_text(volume) == "+20 %"
+    assert change_text(volume) == "+20%"
     passing = by_metric["audit_pass_rate"]
     assert (passing.value, passing.samples, passing.previous, passing.judged) == (
         0.5,
@@ -77,12 +77,12 @@ def test_metric_lines_against_the_squad_the_vendor_and_before() -> None:
     assert passing.bounds is not None and passing.bounds.trials == 60
     assert round(passing.change or 0, 3) == -0.3 and passing.better is False
     assert change_text(passing) == "-30.0 pp"
-    # Lower is better: a falling AHT is better (30 s both times here: no change, no verdict).
+    # Lower is better: a falling AHT is better (30s both times here: no change, no verdict).
     assert by_metric["aht_s"].change == 0.0 and by_metric["aht_s"].better is None
     # Without an earlier span there is nothing to compare.
     alone = metric_lines(found["华数-0003"], squad, squad, None, set(), OPTIONS)
     assert all(line.change is None and line.previous is None for line in alone)
-    assert change_text(alone[0]) == "–"
+    assert change_text(alone[0]) == "no data"
     # Too few samples earlier: no comparison for that metric.
     thin = everyone([row("华数-0003", **work(250, 5, 5))], [], 14 * DAY, 0.95)[0]
     lines = metric_lines(
@@ -122,17 +122,17 @@ def test_the_packet_opens_with_sentences_from_its_numbers() -> None:
     packet.lines = metric_lines(weak, squad, squad, None, {"tasks_submitted"}, OPTIONS)
     packet.coaching = needs_coaching(weak, OPTIONS)
     packet.gold_warning = gold_warning(weak, OPTIONS)
-    packet.focus = "漏标: on 16 of the 30 rejected audits (53 %). Go through those tasks first."
+    packet.focus = "漏标: on 16 of the 30 rejected audits (53.3%). Go through those tasks first."
     text = packet_summary(packet)
     assert text[0] == (
         "标注员 3 号 (华数-0003; squad 华数-一组, level L2, 98 weeks since joining) submitted 300 "
-        "tasks (squad median 200), AHT 30.0 s, audit pass rate 50.0 % of 60 audits (95 % "
-        "interval 37.7 %–62.3 %), gold accuracy 50.0 % of 30 gold tasks (95 % interval "
-        "33.2 %–66.8 %)."
+        "tasks (squad median 200), AHT 30.0s, audit pass rate 50.0% of 60 audits (95% "
+        "interval 37.7%–62.3%), gold accuracy 50.0% of 30 gold tasks (95% interval "
+        "33.2%–66.8%)."
     )
-    assert text[1].startswith("Needs coaching: audit pass rate 50.0 % of 60 audits: at most")
-    assert "gold accuracy 50.0 % of 30 gold tasks" in text[1]
-    assert text[2] == "Gold warning: 50.0 % of 30 gold tasks, below 75 % after more than 7."
+    assert text[1].startswith("Needs coaching: audit pass rate 50.0% of 60 audits: at most")
+    assert "gold accuracy 50.0% of 30 gold tasks" in text[1]
+    assert text[2] == "Gold warning: 50.0% of 30 gold tasks, below 75.0% after more than 7."
     assert "Strengths (the squad's top quarter): volume (tasks submitted)." in text
     assert text[-1].startswith("Suggested focus: 漏标")
     good = found["华数-0002"]
@@ -140,8 +140,8 @@ def test_the_packet_opens_with_sentences_from_its_numbers() -> None:
     calm.lines = metric_lines(good, squad, squad, None, set(), OPTIONS)
     lines = packet_summary(calm)
     assert lines[1] == (
-        "No quality rate is demonstrably below its target (85 % audit pass rate, 80 % gold "
-        "accuracy) with 95 % confidence."
+        "No quality rate is demonstrably below its target (85% audit pass rate, 80% gold "
+        "accuracy) with 95% confidence."
     )
     assert "No metric in the squad's top quarter this period." in lines
 
@@ -150,10 +150,10 @@ def test_squad_members_ranked_fairly_then_unranked_then_idle() -> None:
     squad = [p for p in people() if p.squad == SQUAD]
     rows = member_rows(squad, {}, OPTIONS)
     assert [(r.person.annotator_id, r.rank, r.status) for r in rows] == [
-        ("华数-0001", 1, "ranked"),  # 80/80: lower bound 95.4 %
-        ("华数-0002", 2, "ranked"),  # 38/40: 83.5 %
-        ("华数-0005", 3, "ranked"),  # 29/30: 83.3 %
-        ("华数-0003", 4, "coaching"),  # 30/60: 37.7 %
+        ("华数-0001", 1, "ranked"),  # 80/80: lower bound 95.4%
+        ("华数-0002", 2, "ranked"),  # 38/40: 83.5%
+        ("华数-0005", 3, "ranked"),  # 29/30: 83.3%
+        ("华数-0003", 4, "coaching"),  # 30/60: 37.7%
         ("华数-0004", None, "small"),  # 6 audits
         ("华数-0006", None, "inactive"),
     ]
@@ -164,9 +164,9 @@ def test_squad_members_ranked_fairly_then_unranked_then_idle() -> None:
 def test_coaching_order_is_the_largest_shortfall_first() -> None:
     many = everyone(
         [
-            row("a", **work(200, 100, 80)),  # upper bound 86.7 %: not flagged at 85 %
-            row("b", **work(200, 100, 70)),  # 78.1 %
-            row("c", **work(200, 100, 50)),  # 59.6 %
+            row("a", **work(200, 100, 80)),  # upper bound 86.7%: not flagged at 85%
+            row("b", **work(200, 100, 70)),  # 78.1%
+            row("c", **work(200, 100, 50)),  # 59.6%
         ],
         [],
         DAY,
@@ -186,9 +186,9 @@ def test_the_squad_summary_says_who_and_why() -> None:
     assert squad_summary(page) == [
         "Squad 华数-一组 (manager 华数-组长-1): 6 members, 5 active in the period, 4 with enough "
         "samples to be ranked (20 submitted tasks and 10 audits).",
-        "Together: 1,290 tasks, AHT 25.3 s, audit pass rate 83.3 % of 216 audits, gold accuracy "
-        "84.1 % of 126 gold tasks.",  # 180/216 approved, 106/126 gold
+        "Together: 1,290 tasks, AHT 25.3s, audit pass rate 83.3% of 216 audits, gold accuracy "
+        "84.1% of 126 gold tasks.",  # 180/216 approved, 106/126 gold
         "Needs coaching (1): 标注员 3 号.",
         "Nobody is ready for advancement yet.",
-        "Gold warnings (1): 标注员 3 号 50.0 % of 30.",
+        "Gold warnings (1): 标注员 3 号 50.0% of 30.",
     ]
