@@ -140,7 +140,7 @@ def test_the_packet_opens_with_sentences_from_its_numbers() -> None:
     calm.lines = metric_lines(good, squad, squad, None, set(), OPTIONS)
     lines = packet_summary(calm)
     assert lines[1] == (
-        "No quality rate is demonstrably below its target (85% audit pass rate, 80% gold "
+        "No quality rate is demonstrably below its target (85.0% audit pass rate, 80.0% gold "
         "accuracy) with 95% confidence."
     )
     assert "No metric in the squad's top quarter this period." in lines
