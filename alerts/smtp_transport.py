@@ -61,8 +61,10 @@ class SmtpTransport:
             return Reply(exc.code, f"SMTP {exc.code}", body_text)
         except TimeoutError:
             raise TransportError(f"timeout after {timeout_s:g}s") from None
-        except (aiosmtplib.SMTPException, OSError) as exc:
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, OSError) as exc:
             raise TransportError(f"connection error ({type(exc).__name__})") from None
+        except aiosmtplib.SMTPException as exc:  # e.g. no STARTTLS or AUTH offered by the server
+            raise TransportError(f"SMTP error ({type(exc).__name__})") from None
         if refused:
             log.warning(
                 "SMTP server %s:%d refused %d of %d recipients",
