@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
@@ -34,6 +35,7 @@ from alerts.receivers.settings import (
 )
 from schemas.display import visible
 from schemas.durations import format_duration
+from schemas.redact import add_secret
 
 Language = Literal["en", "zh"]
 
@@ -371,10 +373,26 @@ def key_word_ok(keyword: str) -> bool:
 # -- the settings every chat robot shares --------------------------------------------------------
 
 
+TOKEN_MIN_CHARS = 16  # a path segment or query value this long in a robot's URL: its token
+
+
 def webhook_url(name: str, config: ChatSettings, env: Mapping[str, str]) -> Secret:
-    """The robot's webhook URL: its token is the credential, so it lives in the environment."""
+    """The robot's webhook URL: its token is the credential, so it lives in the environment.
+
+    The whole URL is registered with the redactor (``env_secret``), and so is
+    its token alone (a query value, a long path segment): a platform's error
+    reply may echo the token without the URL around it.
+    """
     url = env_secret(env, config.url_env, name)
     check_url(url.reveal(), name, f"the value of {config.url_env}")
+    parts = urlsplit(url.reveal())
+    for values in parse_qs(parts.query).values():
+        for value in values:
+            if len(value) >= TOKEN_MIN_CHARS and "/" not in value:
+                add_secret(value)
+    for segment in parts.path.split("/"):
+        if len(segment) >= TOKEN_MIN_CHARS:
+            add_secret(segment)
     return url
 
 
