@@ -116,7 +116,7 @@ def _alert_markdown(alert: AlertText, language: Language, with_link: bool) -> st
         f'<font color="{colour}">{alert.severity_word} · {alert.state}</font>',
         esc(alert.summary),
         *(f"> {esc(line)}" for line in alert.details),
-        f"- **{words['value']}**: {esc(alert.metric)} {esc(alert.value)}",
+        f"- **{words['value']}**: {esc(alert.metric)} {alert.value}",
         f"- **{words['scope']}**: {scope}",
         f"- **{words['window']}**: {alert.window}",
         f"- **{words['since']}**: {alert.since}",

@@ -131,7 +131,7 @@ def _alert_elements(alert: AlertText, language: Language) -> list[dict[str, Any]
         f"**{esc(alert.rule)}** · {alert.severity_word} · {alert.state}",
         esc(alert.summary),
         *(esc(line) for line in alert.details),
-        f"**{words['value']}**: {esc(alert.metric)} {esc(alert.value)}",
+        f"**{words['value']}**: {esc(alert.metric)} {alert.value}",
         f"**{words['scope']}**: {scope}",
         f"**{words['window']}**: {alert.window}",
         f"**{words['since']}**: {alert.since}",

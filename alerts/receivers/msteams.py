@@ -64,7 +64,7 @@ def _container(alert: AlertText, language: Language) -> dict[str, Any]:
     colour = _COLOUR["green" if alert.status == "resolved" else tone([alert])]
     scope = " · ".join(f"{esc(k)}={esc(v)}" for k, v in alert.scope) or words["scope_all"]
     facts = [
-        {"title": words["value"], "value": f"{esc(alert.metric)} {esc(alert.value)}"},
+        {"title": words["value"], "value": f"{esc(alert.metric)} {alert.value}"},
         {"title": words["scope"], "value": scope},
         {"title": words["window"], "value": alert.window},
         {"title": words["since"], "value": alert.since},

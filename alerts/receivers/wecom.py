@@ -63,21 +63,25 @@ def _alert_markdown(alert: AlertText, language: Language) -> str:
     esc = md_literal
     colour = "info" if alert.status == "resolved" else "warning"
     scope = " · ".join(f"{esc(k)}={esc(v)}" for k, v in alert.scope) or words["scope_all"]
-    lines = [
+    head = [
         f"**{esc(alert.rule)}** · "
         f'<font color="{colour}">{alert.severity_word} · {alert.state}</font>',
         esc(alert.summary),
-        *(f"> {esc(line)}" for line in alert.details),
-        f"**{words['value']}**: {esc(alert.metric)} {esc(alert.value)}",
+    ]
+    # WeCom breaks lines where the content does; a quote ends at an empty line.
+    quote = [f"> {esc(line)}" for line in alert.details]
+    facts = [
+        f"**{words['value']}**: {esc(alert.metric)} {alert.value}",
         f"**{words['scope']}**: {scope}",
         f"**{words['window']}**: {alert.window}",
         f"**{words['since']}**: {alert.since}",
     ]
     if alert.until is not None:
-        lines.append(f"**{words['until']}**: {alert.until}")
+        facts.append(f"**{words['until']}**: {alert.until}")
     if alert.runbook:
-        lines.append(f"[{words['runbook']}]({alert.runbook})")
-    return "\n".join(lines)
+        facts.append(f"[{words['runbook']}]({alert.runbook})")
+    blocks = ["\n".join(head), *(["\n".join(quote)] if quote else []), "\n".join(facts)]
+    return "\n\n".join(blocks)
 
 
 def wecom_markdown(
