@@ -38,6 +38,8 @@ from schemas.durations import format_duration
 from schemas.redact import add_secret
 
 Language = Literal["en", "zh"]
+# Alerts whose rendered markup each kind remembers: a group is re-measured as it is split.
+ALERT_CACHE = 4096
 
 # Our own words; the rule's annotations are never translated.
 WORDS: dict[Language, dict[str, str]] = {
@@ -348,6 +350,7 @@ def all_people(alerts: Sequence[AlertText]) -> tuple[str, ...]:
 # -- data text in markup --------------------------------------------------------------------
 
 _MD_INLINE = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀"})
+_MD_SPECIAL = re.compile(r"[<>\[\]*`]")
 # What opens a block when a line starts with it: heading, table, list item, rule.
 _LINE_START = re.compile(r"^(\s*)([#|]|[-+=](?=\s|[-+=]|$)|\d+[.)](?=\s|$))")
 _FULLWIDTH = str.maketrans({"#": "＃", "-": "－", "+": "＋", "=": "＝", "|": "｜", ".": "．"})
@@ -361,7 +364,9 @@ def md_literal(text: str) -> str:
     emphasis or code span can form from an id or an annotation, and a line
     cannot start a heading, list or table. Unsafe characters become escapes.
     """
-    text = visible(text).translate(_MD_INLINE)
+    text = visible(text)
+    if _MD_SPECIAL.search(text):
+        text = text.translate(_MD_INLINE)
     return _LINE_START.sub(lambda m: m.group(1) + m.group(2).translate(_FULLWIDTH), text)
 
 

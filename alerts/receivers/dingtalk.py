@@ -22,6 +22,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ import orjson
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Rate, Request, Verdict
 from alerts.receivers.chat import (
+    ALERT_CACHE,
     EVERYONE,
     WORDS,
     AlertText,
@@ -106,6 +108,7 @@ def _at_text(person: str, language: Language) -> str:
     return f"@{person}"
 
 
+@lru_cache(maxsize=ALERT_CACHE)
 def _alert_markdown(alert: AlertText, language: Language, with_link: bool) -> str:
     words = WORDS[language]
     esc = md_literal

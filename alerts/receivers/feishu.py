@@ -25,6 +25,7 @@ import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,7 @@ import orjson
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Rate, Request, Verdict
 from alerts.receivers.chat import (
+    ALERT_CACHE,
     WORDS,
     AlertText,
     ChatSettings,
@@ -106,12 +108,14 @@ _LARK = str.maketrans(
         "`": "&#96;",
     }
 )
+_LARK_SPECIAL = re.compile(r"[&<>*~\[\]`]")
 _LARK_LINE_START = re.compile(r"^(\s*)([#\-+|])")
 
 
 def lark_literal(text: str) -> str:
     """Data text for ``lark_md``: markup characters as the entities Feishu documents."""
-    text = text.translate(_LARK)
+    if _LARK_SPECIAL.search(text):
+        text = text.translate(_LARK)
     return _LARK_LINE_START.sub(lambda m: f"{m.group(1)}&#{ord(m.group(2))};", text)
 
 
@@ -123,6 +127,7 @@ def _mention(person: str) -> str:
     return f"<at id={person}></at>"
 
 
+@lru_cache(maxsize=ALERT_CACHE)
 def _alert_elements(alert: AlertText, language: Language) -> list[dict[str, Any]]:
     words = WORDS[language]
     esc = lark_literal
@@ -131,7 +136,7 @@ def _alert_elements(alert: AlertText, language: Language) -> list[dict[str, Any]
         f"**{esc(alert.rule)}** · {alert.severity_word} · {alert.state}",
         esc(alert.summary),
         *(esc(line) for line in alert.details),
-        f"**{words['value']}**: {esc(alert.metric)} {alert.value}",
+        f"**{words['value']}**: {esc(alert.metric)} {esc(alert.value)}",
         f"**{words['scope']}**: {scope}",
         f"**{words['window']}**: {alert.window}",
         f"**{words['since']}**: {alert.since}",

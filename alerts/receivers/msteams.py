@@ -16,6 +16,7 @@ most 28 KB; a larger group is split into numbered cards. The workflow answers
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ import orjson
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Rate, Request, Verdict, http_outcome
 from alerts.receivers.chat import (
+    ALERT_CACHE,
     WORDS,
     AlertText,
     ChatSettings,
@@ -58,6 +60,7 @@ class TeamsReceiver(ChatSettings):
     type: Literal["msteams"]
 
 
+@lru_cache(maxsize=ALERT_CACHE)
 def _container(alert: AlertText, language: Language) -> dict[str, Any]:
     words = WORDS[language]
     esc = md_literal

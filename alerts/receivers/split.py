@@ -53,8 +53,13 @@ def split(
 ) -> list[tuple[tuple[int, ...], bytes]]:
     """The messages for ``alerts``: for each, the indices of its alerts and its body.
 
-    Greedy in order: each message takes alerts while it fits. One message
-    when everything fits (no number then).
+    One message, unnumbered, when everything fits. Otherwise in order: what
+    each alert adds to a message is measured once (beside another alert);
+    each message takes the alerts those sizes allow, and is then rendered and
+    checked: if a title or a line of mentions grew by more than the sum, the
+    longest prefix that fits is found by bisection and the next message starts
+    after it. About three renders of one or two alerts per alert and a few of
+    each message, so the work grows with the group, not with its square.
     """
     if not alerts:
         return []
@@ -62,19 +67,31 @@ def split(
     if everything[1] <= limit:
         return [(tuple(range(len(alerts))), everything[0])]
     widest = label(len(alerts), len(alerts))  # no part number has more digits than this
-    parts: list[list[tuple[int, AlertText]]] = []
-    current: list[tuple[int, AlertText]] = []
-    for index, alert in enumerate(alerts):
-        candidate = [*current, (index, alert)]
-        if current and render([a for _, a in candidate], widest)[1] <= limit:
-            current = candidate
-            continue
-        if current:
-            parts.append(current)
-        current = [(index, fit_alone(alert, render, widest, limit))]
-    parts.append(current)
+    fitted = [fit_alone(alert, render, widest, limit) for alert in alerts]
+    alone = render([fitted[0]], widest)[1]
+    added = [render([fitted[0], alert], widest)[1] - alone for alert in fitted]
+    base = alone - added[0]  # a message without alerts: title, footer, markup around them
+
+    def fits(start: int, end: int) -> bool:
+        return render(fitted[start:end], widest)[1] <= limit
+
+    parts: list[range] = []
+    start = 0
+    while start < len(fitted):
+        end, size = start + 1, base + added[start]
+        while end < len(fitted) and size + added[end] <= limit:
+            size += added[end]
+            end += 1
+        if end - start > 1 and not fits(start, end):
+            low, high = 1, end - start - 1  # a prefix that fits (one alert always does), the most
+            while low < high:
+                middle = (low + high + 1) // 2
+                low, high = (middle, high) if fits(start, start + middle) else (low, middle - 1)
+            end = start + low
+        parts.append(range(start, end))
+        start = end
     total = len(parts)
     return [
-        (tuple(i for i, _ in part), render([a for _, a in part], label(number, total))[0])
+        (tuple(part), render([fitted[i] for i in part], label(number, total))[0])
         for number, part in enumerate(parts, start=1)
     ]

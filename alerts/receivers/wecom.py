@@ -14,6 +14,7 @@ destination pauses a minute).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ import orjson
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Rate, Request, Verdict
 from alerts.receivers.chat import (
+    ALERT_CACHE,
     EVERYONE,
     WORDS,
     AlertText,
@@ -58,6 +60,7 @@ class WeComReceiver(ChatSettings):
     type: Literal["wecom"]
 
 
+@lru_cache(maxsize=ALERT_CACHE)
 def _alert_markdown(alert: AlertText, language: Language) -> str:
     words = WORDS[language]
     esc = md_literal

@@ -12,17 +12,20 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Request
+from alerts.receivers.chat import AlertText, alert_text
 from alerts.receivers.dingtalk import DINGTALK_BODY_MAX, DingTalk, DingTalkReceiver
 from alerts.receivers.feishu import FEISHU_BODY_MAX, Feishu, FeishuReceiver
 from alerts.receivers.msteams import TEAMS_BODY_MAX, Teams, TeamsReceiver
+from alerts.receivers.split import split
 from alerts.receivers.wecom import WECOM_MARKDOWN_MAX, WeCom, WeComReceiver
 from tests.alert_events import event
 
@@ -197,3 +200,31 @@ def test_an_alert_too_large_alone_is_cut_between_elements(kind: str) -> None:
     _, text = check(orjson.loads(sent_body(big)))
     assert "…" in text
     assert size(big) > limit * 0.8  # cut as little as needed, not to nothing
+
+
+def test_packing_is_linear_and_checked_when_a_message_grows_by_more_than_its_alerts() -> None:
+    """Each message is rendered and checked: a part whose set-dependent overhead (a
+    line of mentions) outgrows the estimate gives its last alerts to the next part."""
+    texts = [
+        dataclasses.replace(alert_text(e, "zh", ZoneInfo("UTC")), people=(f"person{i}",))
+        for i, e in enumerate(group(300))
+    ]
+    rendered = 0  # alerts rendered, over all calls: the work
+
+    def render(alerts: Sequence[AlertText], part: str) -> tuple[bytes, int]:
+        nonlocal rendered
+        rendered += len(alerts)
+        body = orjson.dumps({"part": part, "alerts": [a.summary for a in alerts]})
+        people = {p for a in alerts for p in a.people}
+        # A line of mentions that needs a second line past 8 people: more than the alerts add.
+        return body, len(body) + 30 * len(people) + (400 if len(people) > 8 else 0)
+
+    messages = split(texts, render, 4000, lambda i, n: f" ({i}/{n})" if n > 1 else "")
+    work = rendered
+    sizes = [render([texts[i] for i in indices], "")[1] for indices, _ in messages]
+    assert max(sizes) <= 4000
+    assert [i for indices, _ in messages for i in indices] == list(range(300))
+    assert len(messages) > 5
+    # A few renders per alert and a few of each message, not a render of the growing
+    # message per alert (24 alerts rendered per alert here, growing with the messages).
+    assert work <= 12 * len(texts)
