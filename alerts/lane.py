@@ -333,8 +333,10 @@ class Lane:
         events = request.events
         if len(events) == 1:
             what = f"{events[0].rule} ({events[0].fingerprint})"
-        else:
+        elif events:
             what = f"{len(events)} event(s)"
+        else:
+            what = "a message without events"  # one that accompanies others (a mention)
         attempt = 0
         while True:
             attempt += 1

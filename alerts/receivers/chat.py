@@ -16,11 +16,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from alerts.formats import format_value, link_safe
 from alerts.model import SEVERITIES, AlertEvent
@@ -112,13 +112,21 @@ class Presentation(Grouping):
     timeout_s: float = Field(10.0, gt=0)
 
 
+def _person(value: object) -> object:
+    """A mobile number written without quotes in YAML is an int: take it as the number."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Person = Annotated[str, BeforeValidator(_person)]
+
+
 class ChatSettings(Presentation):
     """A chat robot: its webhook URL (the credential) from the environment, and who to mention."""
 
     model_config = STRICT
     url_env: str
     # severity | label=value | "*"  ->  people (user ids, emails, mobiles, or "all")
-    mentions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    mentions: dict[str, tuple[Person, ...]] = Field(default_factory=dict)
 
 
 def zone(name: str, config: Presentation) -> ZoneInfo:

@@ -135,3 +135,10 @@ def test_lark_md_gets_entities_for_markup() -> None:
     assert shown.startswith("&#60;at id=all&#62;")
     assert lark_literal("# 标题").startswith("&#35;")
     assert lark_literal("供应商甲 82.0%") == "供应商甲 82.0%"
+
+
+def test_a_mobile_written_without_quotes_is_a_person() -> None:
+    """YAML reads 13800138000 as a number; it is the mobile number all the same."""
+    config = ChatSettings.model_validate({"url_env": "U", "mentions": {"critical": [13800138000]}})
+    assert config.mentions == {"critical": ("13800138000",)}
+    check_mentions("zh-ding", config.mentions)
