@@ -29,7 +29,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import add, itemgetter
 from typing import Any, Literal, cast
 
@@ -56,6 +56,7 @@ from schemas.metrics import (
     Rate,
     throughput_rate,
 )
+from schemas.units import from_epoch_s
 
 # (window_start epoch s, project_id, queue_id, vendor_id, locale, source, annotator_id)
 WindowKey = tuple[int, str, str, str, str, str, str]
@@ -71,10 +72,6 @@ _DIVISORS = tuple(MICRO if name in MICRO_FIELD_NAMES else 1 for name in AGGREGAT
 _DIM_POSITION = {dim: i + 1 for i, dim in enumerate(KEY_DIMENSIONS)}
 _KEY_WIDTH = len(KEY_DIMENSIONS)  # dimensions at the head of a windows-topic row
 _OUTCOMES = tuple(_IDX[name] for name in ("tasks_submitted", "tasks_skipped", "tasks_expired"))
-
-
-def _dt(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 Projector = Callable[[Sequence[Any]], SeriesKey]
@@ -543,10 +540,10 @@ class Evaluator:
             metric=rule.metric,
             value=verdict.value,
             threshold=verdict.threshold,
-            window_start=_dt(start),
-            window_end=_dt(end),
-            starts_at=_dt(series.starts_at),
-            ends_at=None if ends_at is None else _dt(ends_at),
+            window_start=from_epoch_s(start),
+            window_end=from_epoch_s(end),
+            starts_at=from_epoch_s(series.starts_at),
+            ends_at=None if ends_at is None else from_epoch_s(ends_at),
             receivers=rule.receivers,
             repeat=repeat,
             extra={"samples": verdict.samples, **verdict.extra},

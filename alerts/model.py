@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
+
+from schemas.units import parse_utc, rfc3339
 
 Status = Literal["firing", "resolved"]
 Severity = Literal["critical", "error", "warning", "info"]
@@ -30,12 +32,6 @@ def fingerprint(rule: str, scope: Mapping[str, str]) -> str:
     """
     material = orjson.dumps([rule, sorted(scope.items())])
     return hashlib.sha256(material).hexdigest()[:16]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -86,10 +82,10 @@ class AlertEvent:
             "metric": self.metric,
             "value": self.value,
             "threshold": self.threshold,
-            "window_start": _iso(self.window_start),
-            "window_end": _iso(self.window_end),
-            "starts_at": _iso(self.starts_at),
-            "ends_at": _iso(self.ends_at),
+            "window_start": rfc3339(self.window_start),
+            "window_end": rfc3339(self.window_end),
+            "starts_at": rfc3339(self.starts_at),
+            "ends_at": rfc3339(self.ends_at),
             "scope": self.scope,
             "receivers": list(self.receivers),
             "repeat": self.repeat,
@@ -103,7 +99,7 @@ class AlertEvent:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AlertEvent:
         def when(text: str | None) -> datetime | None:
-            return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return None if text is None else parse_utc(text)
 
         window_start = when(data["window_start"])
         window_end = when(data["window_end"])

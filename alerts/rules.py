@@ -32,6 +32,7 @@ from alerts.receivers.webhook import WebhookReceiver
 from alerts.yaml_load import YamlTooLarge, load_bounded
 from schemas.durations import format_duration, parse_duration
 from schemas.metrics import KEY_DIMENSIONS, RATES
+from schemas.units import NO_DATA
 
 THROUGHPUT = "throughput_per_hour"
 TURNAROUND_MAX = "turnaround_max_s"
@@ -234,11 +235,11 @@ RECEIVER_TYPES = tuple(KINDS)
 
 
 class _Formatter(string.Formatter):
-    """``str.format`` that renders a missing value (a no-data repeat) as ``n/a``."""
+    """``str.format`` that renders a missing value (a no-data repeat) as ``no data``."""
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if value is None:
-            return "n/a"
+            return NO_DATA
         return str(super().format_field(value, format_spec))
 
 

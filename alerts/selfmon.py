@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.model import AlertEvent, Severity, Status, fingerprint
+from schemas.units import count, duration, percent
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class SelfMonitor:
                     lag,
                     limits.lag_messages,
                     "warning",
-                    f"consumer lag {lag} messages on {where}",
+                    f"consumer lag {count(lag)} messages on {where}",
                 )
         share = self._dead_letter_share(now.timestamp(), sample)
         if share is not None and share > limits.dead_letter_share:
@@ -97,7 +98,7 @@ class SelfMonitor:
                 share,
                 limits.dead_letter_share,
                 "warning",
-                f"{share:.1%} of recent messages were dead-lettered",
+                f"{percent(share)} of recent messages were dead-lettered",
             )
         if sample.clickhouse_failing_s > limits.clickhouse_failing_s:
             condition(
@@ -106,7 +107,7 @@ class SelfMonitor:
                 sample.clickhouse_failing_s,
                 limits.clickhouse_failing_s,
                 "critical",
-                f"ClickHouse writes failing for {sample.clickhouse_failing_s:.0f}s; "
+                f"ClickHouse writes failing for {duration(sample.clickhouse_failing_s)}; "
                 "consumption is paused",
             )
         for partition, stalled_s in self._stalled(now.timestamp(), sample).items():
@@ -117,7 +118,7 @@ class SelfMonitor:
                 limits.watermark_stall_s,
                 "error",
                 f"events arrive on partition {partition} but its watermark has not moved "
-                f"for {stalled_s:.0f}s",
+                f"for {duration(stalled_s)}",
             )
         for receiver, failures in sorted(sample.receiver_failures.items()):
             if failures >= limits.receiver_failures:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alerts.yaml_load import YamlTooLarge, load_bounded
 from schemas.durations import parse_duration
+from schemas.units import parse_utc, rfc3339, utc
 
 
 class SilencesError(ValueError):
@@ -35,11 +36,6 @@ class SilencesError(ValueError):
     def __init__(self, problems: Sequence[str], source: str = "silences file") -> None:
         self.problems = list(problems)
         super().__init__(f"invalid {source}:\n  " + "\n  ".join(self.problems))
-
-
-def _utc(value: datetime) -> datetime:
-    """Naive times in the file are UTC (YAML timestamps without an offset)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Silence(BaseModel):
@@ -59,16 +55,16 @@ class Silence(BaseModel):
     def _when(cls, value: object) -> object:
         if isinstance(value, str):
             try:
-                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                return parse_utc(value)  # naive times in the file are UTC
             except ValueError:
                 raise ValueError(f"invalid time {value!r}: expected ISO 8601") from None
         if isinstance(value, datetime):
-            return _utc(value)
+            return utc(value)  # a YAML timestamp without an offset is UTC
         return value
 
     def active(self, now: datetime) -> bool:
         """Expired silences never match; nor do ones that have not started yet."""
-        now = _utc(now)
+        now = utc(now)
         started = self.starts_at is None or self.starts_at <= now
         return started and now < self.ends_at
 
@@ -78,17 +74,13 @@ class Silence(BaseModel):
     def to_yaml_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "matchers": dict(self.matchers)}
         if self.starts_at is not None:
-            data["starts_at"] = _iso(self.starts_at)
-        data["ends_at"] = _iso(self.ends_at)
+            data["starts_at"] = rfc3339(self.starts_at)
+        data["ends_at"] = rfc3339(self.ends_at)
         if self.created_by:
             data["created_by"] = self.created_by
         if self.comment:
             data["comment"] = self.comment
         return data
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -233,12 +225,12 @@ def add_silence(
         raise ValueError("give exactly one of duration and ends_at")
     if not matchers:
         raise ValueError("a silence needs at least one matcher")
-    start = _utc(now or datetime.now(UTC))
+    start = utc(now or datetime.now(UTC))
     if duration is not None:
         end = start + timedelta(seconds=parse_duration(duration))
     else:
         assert ends_at is not None
-        end = _utc(ends_at)
+        end = utc(ends_at)
     if end <= start:
         raise ValueError("the silence would end before it starts")
     silence = Silence(

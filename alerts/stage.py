@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -35,21 +35,17 @@ from alerts.model import AlertEvent
 from alerts.rules import RuleSet
 from alerts.silences import Silences
 from schemas.json_pieces import json_array
+from schemas.units import epoch_us, from_epoch_s, from_epoch_us
 
 log = logging.getLogger(__name__)
 
 PUBLISHED_KEPT = 10_000  # recent event ids kept in the snapshot
 STEP = "step"  # ``kind`` of an alert-state record that is not a full snapshot
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def step_time(record: Mapping[str, Any]) -> datetime:
     """The ``now`` of a step record, exactly."""
-    return _EPOCH + timedelta(microseconds=int(record["now_us"]))
+    return from_epoch_us(int(record["now_us"]))
 
 
 @dataclass
@@ -147,7 +143,7 @@ class AlertStage:
         left out (the topic holds the whole history). Returns how many were kept.
         """
         closed = self.evaluator.closed_before
-        floor = None if closed is None else datetime.fromtimestamp(closed, UTC)
+        floor = None if closed is None else from_epoch_s(closed)
         kept = 0
         for event in published:
             event_id = event.get("event_id")
@@ -210,7 +206,7 @@ class AlertStage:
         the last full snapshot evaluates at exactly the same points (see
         ``streams.alert_stage``).
         """
-        return {"kind": STEP, "seq": self.offset, "offset": self.offset, "now_us": _micros(now)}
+        return {"kind": STEP, "seq": self.offset, "offset": self.offset, "now_us": epoch_us(now)}
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         self.offset = int(snapshot["offset"])

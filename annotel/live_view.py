@@ -24,12 +24,14 @@ import urllib.request
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TextIO
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from schemas.display import visible
+from schemas.units import count, hhmm, metric_value, parse_utc
 
 _LABELS = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -118,8 +120,8 @@ class AlertNote:
     scope: dict[str, str]
     metric: str
     value: float | None
-    window_start: str
-    window_end: str = ""
+    window_start: datetime
+    window_end: datetime | None = None
     repeat: bool = False
     muted_by: str | None = None
 
@@ -133,8 +135,8 @@ class AlertNote:
                 scope={str(k): str(v) for k, v in (obj.get("scope") or {}).items()},
                 metric=str(obj.get("metric") or ""),
                 value=None if obj.get("value") is None else float(obj["value"]),
-                window_start=str(obj.get("window_start") or ""),
-                window_end=str(obj.get("window_end") or ""),
+                window_start=parse_utc(str(obj["window_start"])),
+                window_end=parse_utc(str(obj["window_end"])) if obj.get("window_end") else None,
                 repeat=bool(obj.get("repeat")),
                 muted_by=obj.get("muted_by") or None,
             )
@@ -264,19 +266,6 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def format_value(metric: str, value: float | None) -> str:
-    """An alert's value in the unit of its metric."""
-    if value is None:
-        return "-"
-    if metric.endswith("_rate") or metric.endswith("_accuracy"):
-        return f"{value:.0%}"
-    if metric == "throughput_per_hour":
-        return f"{value:,.0f}/h"
-    if metric.endswith("_s"):
-        return f"{value:,.0f}s"
-    return f"{value:g}"
-
-
 def scope_text(scope: dict[str, str]) -> str:
     """Scope labels in rule order, in-house (empty vendor) named as such."""
     return " · ".join(v if v else "(in-house)" for v in scope.values())
@@ -294,9 +283,13 @@ def render(state: ViewState, width: int = 100, alert_lines: int = 8) -> list[str
     lines = [f" {state.title}  ·  {minutes:02d}:{seconds:02d}{phase}"]
     feed = state.feed
     if feed.target:
-        progress = f"{_bar(feed.lines, feed.target)} {feed.lines:>9,} / {feed.target:,} lines"
+        progress = (
+            f"{_bar(feed.lines, feed.target)} {count(feed.lines):>9} / {count(feed.target)} lines"
+        )
     else:
-        progress = f"{feed.lines:>9,} lines" + (f" (run {feed.chunks})" if feed.chunks else "")
+        progress = f"{count(feed.lines):>9} lines" + (
+            f" (run {feed.chunks})" if feed.chunks else ""
+        )
     clock = f"  event time {feed.sim_clock}" if feed.sim_clock else ""
     lines.append(f" feed    {progress}{'  done' if feed.done else ''}{clock}")
     worker = state.worker
@@ -305,31 +298,31 @@ def render(state: ViewState, width: int = 100, alert_lines: int = 8) -> list[str
             " worker  starting (imports, topics, ClickHouse migrations, partition recovery)…"
         )
     else:
-        rate = "" if state.rate is None else f"  {state.rate:>7,.0f}/s"
+        rate = "" if state.rate is None else f"  {count(state.rate):>7}/s"
         dead = sum(worker.dead_letters.values())
         lines.append(
-            f" worker  {worker.events_in:>9,} events{rate}   lag {worker.lag:>7,}   "
-            f"dup {worker.duplicates:,}   late {worker.late:,}"
-            + (f"   dead {dead:,}" if dead else "")
+            f" worker  {count(worker.events_in):>9} events{rate}   lag {count(worker.lag):>7}   "
+            f"dup {count(worker.duplicates)}   late {count(worker.late)}"
+            + (f"   dead {count(dead)}" if dead else "")
         )
         stored = worker.rows.get("task_events", 0) + worker.rows.get("audit_events", 0)
         lines.append(
-            f" windows {worker.windows_closed:>9,} minutes closed   ClickHouse inserts: "
-            f"metrics_1m {worker.rows.get('metrics_1m', 0):,} rows, events {stored:,}"
+            f" windows {count(worker.windows_closed):>9} minutes closed   ClickHouse inserts: "
+            f"metrics_1m {count(worker.rows.get('metrics_1m', 0))} rows, events {count(stored)}"
         )
     lines.append(
-        f" alerts  {state.fired:>9,} fired   {state.resolved:,} resolved   "
-        f"{state.firing_now:,} firing now"
+        f" alerts  {count(state.fired):>9} fired   {count(state.resolved)} resolved   "
+        f"{count(state.firing_now)} firing now"
     )
     for note in list(state.alerts)[-alert_lines:]:
         status = "RESOLVED" if note.status == "resolved" else "FIRING"
         if note.repeat:
             status = "REPEAT"
         muted = "  (muted)" if note.muted_by else ""
-        when = (note.window_end or note.window_start)[11:16]  # raised when the window closed
+        when = hhmm(note.window_end or note.window_start)  # raised when the window closed
         lines.append(
             f"   {when} {status:<8} {pad(note.rule, 22)} "
-            f"{pad(scope_text(note.scope), 34)} {format_value(note.metric, note.value)}{muted}"
+            f"{pad(scope_text(note.scope), 34)} {metric_value(note.metric, note.value)}{muted}"
         )
     lines.extend(f" {note}" for note in state.notes)
     # Rule names and scopes come from the data: shown as escapes, never obeyed by the terminal.

@@ -57,6 +57,7 @@ from bench.stack import (
     worker_env,
 )
 from schemas.loopback import free_port
+from schemas.units import from_epoch_s, rfc3339
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -66,10 +67,6 @@ def percentile(values: list[float], q: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def live_templates(count: int) -> list[dict[str, Any]]:
@@ -253,7 +250,7 @@ async def _visibility(
                 await asyncio.sleep(delay)
             event = dict(template)
             sent_at = time.perf_counter()
-            event["occurred_at"] = _iso(datetime.now(UTC))
+            event["occurred_at"] = rfc3339(datetime.now(UTC), "milliseconds")
             event["event_id"] = f"bench-live-{number:07d}"
             topic, key, value = route(orjson.dumps(event))
             future = await producer.send(topic, value, key=key)
@@ -356,7 +353,7 @@ def _submitted(event_id: str, occurred: datetime, created: datetime | None, **di
         "event_type": "task_completed",
         "schema_version": 1,
         "event_id": event_id,
-        "occurred_at": _iso(occurred),
+        "occurred_at": rfc3339(occurred, "milliseconds"),
         "project_id": ALERT_PROJECT,
         "queue_id": "bench-queue",
         "task_id": f"task-{event_id}",
@@ -369,7 +366,7 @@ def _submitted(event_id: str, occurred: datetime, created: datetime | None, **di
     }
     event.update(dims)
     if created is not None:
-        event["task_created_at"] = _iso(created)
+        event["task_created_at"] = rfc3339(created, "milliseconds")
     return orjson.dumps(event)
 
 
@@ -380,7 +377,7 @@ async def _alerts(bootstrap: str, worker: LiveWorker, trials: int) -> dict[str, 
     producer = await _producer(bootstrap)
     spacing = 2 * rule.window_s
     past = int(datetime.now(UTC).timestamp()) - trials * spacing - 4 * 3600
-    base = datetime.fromtimestamp(past - past % rule.window_s, UTC)
+    base = from_epoch_s(past - past % rule.window_s)
     seen: dict[str, float] = {}  # series label (queue, annotator ...) -> when its alert was read
     other_alerts: dict[str, int] = {}
     done = asyncio.Event()

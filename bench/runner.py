@@ -48,6 +48,7 @@ from bench.stack import (
     worker_env,
 )
 from schemas.loopback import free_port
+from schemas.units import parse_utc
 
 PACKAGES = (
     "faust-streaming",
@@ -602,8 +603,7 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
         for run in scaling["runs"]:
             span = run["simulated_span"]
             hours = (
-                datetime.fromisoformat(span["last_occurred_at"].replace("Z", "+00:00"))
-                - datetime.fromisoformat(span["first_occurred_at"].replace("Z", "+00:00"))
+                parse_utc(span["last_occurred_at"]) - parse_utc(span["first_occurred_at"])
             ).total_seconds() / 3600
             lines.append(
                 f"{run['events']:>10,} {run['annotators']:>7,} {hours:>7.1f} {run['wall_s']:>8.1f} "

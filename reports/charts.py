@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 
 from reports.fmt import text_width
+from schemas import units
 from schemas.display import visible
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies (yellow left out:
@@ -191,19 +192,17 @@ def line_chart(
     )
     for tick in x_ticks:
         x = sx(tick)
-        label = datetime.fromtimestamp(tick, UTC).strftime(pattern)
+        label = units.from_epoch_s(tick).strftime(pattern)
         parts.append(
             f'<line class="axis" x1="{_n(x)}" y1="{_n(plot_bottom)}" x2="{_n(x)}" '
             f'y2="{_n(plot_bottom + 5)}"/>'
             f'<text class="tick" x="{_n(x)}" y="{_n(plot_bottom + 18)}" text-anchor="middle">'
             f"{_e(label)}</text>"
         )
-    day = datetime.fromtimestamp(t0, UTC).strftime("%Y-%m-%d")
+    day = units.from_epoch_s(t0).strftime("%Y-%m-%d")
     if pattern == "%H:%M":
         x_label = (
-            f"{x_label}, {day}"
-            if day == datetime.fromtimestamp(t1, UTC).strftime("%Y-%m-%d")
-            else x_label
+            f"{x_label}, {day}" if day == units.from_epoch_s(t1).strftime("%Y-%m-%d") else x_label
         )
     parts.append(
         f'<text class="axis-label" x="{_n((x0 + x1) / 2)}" y="{_n(plot_bottom + 38)}" '
@@ -220,7 +219,7 @@ def line_chart(
             f'stroke="{THRESHOLD_COLOUR}" stroke-dasharray="6 4"><title>{_e(label)}: '
             f"{_e(tooltip_format(value))}</title></line>"
         )
-        legend.append((f"{label}: {y_format(value)}", THRESHOLD_COLOUR, "dash"))
+        legend.append((f"{label}: {tooltip_format(value)}", THRESHOLD_COLOUR, "dash"))
     # series
     for index, line in enumerate(lines):
         colour = PALETTE[index % len(PALETTE)]
@@ -235,9 +234,7 @@ def line_chart(
             x, y = sx(moment.timestamp()), sy(point)
             path.append(f"{'L' if pen_down else 'M'}{_n(x)} {_n(y)}")
             pen_down = True
-            tip = f"{line.name} · {moment.astimezone(UTC).strftime('%Y-%m-%d %H:%M')} UTC: " + (
-                tooltip_format(point)
-            )
+            tip = f"{line.name} · {units.when(moment)}: {tooltip_format(point)}"
             dots.append(
                 f'<circle cx="{_n(x)}" cy="{_n(y)}" r="3" fill="{colour}"><title>{_e(tip)}</title>'
                 "</circle>"

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.rules import THROUGHPUT, TURNAROUND_MAX
+from alerts.rules import THROUGHPUT
 from reports import fmt
+from schemas import units
 from schemas.metrics import AGGREGATE_FIELDS, MAX_FIELDS, RATES, throughput_rate
 
 # Machine labels carry the model as annotator_id; they are not contributors.
@@ -29,13 +30,7 @@ class MetricInfo:
     is_share: bool  # a 0-1 rate, shown in %
 
     def show(self, value: float | None) -> str:
-        if self.is_share:
-            return fmt.pct(value)
-        if self.name == "aht_s":
-            return fmt.seconds(value)
-        if value is None:
-            return fmt.NA
-        return fmt.num(value, 1 if value < 100 else 0) + " tasks/h"
+        return units.metric_value(self.name, value)
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -61,20 +56,6 @@ METRICS: dict[str, MetricInfo] = {
     )
 }
 TREND_METRICS = tuple(METRICS)
-SHARES = frozenset(
-    ("audit_pass_rate", "audit_reject_rate", "gold_accuracy", "rework_rate", "skip_rate")
-)
-
-
-def show_value(metric: str, value: float | None) -> str:
-    """Any rule or report metric, in its unit."""
-    if metric in METRICS:
-        return METRICS[metric].show(value)
-    if metric in SHARES:
-        return fmt.pct(value)
-    if metric in ("turnaround_avg_s", TURNAROUND_MAX):
-        return fmt.seconds(value)
-    return fmt.num(value, 2)
 
 
 @dataclass(frozen=True)

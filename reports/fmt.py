@@ -1,79 +1,19 @@
-"""How numbers, times and names read in the reports (HTML, Markdown, terminal)."""
+"""How names and tables read in the reports (HTML, Markdown, terminal).
+
+Numbers and times are spelt by ``schemas.units``, the one formatter every
+output shares; this module holds what only the reports show: the names of
+the in-house team and of machine labels, and aligned plain-text tables.
+"""
 
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
 
 from schemas.display import visible
-from schemas.durations import format_duration
 
 IN_HOUSE = "(in-house)"
 MACHINE = "(machine labels)"
-NA = "–"
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    return NA if value is None else f"{value * 100:.{digits}f} %"
-
-
-def pp(delta: float) -> str:
-    """A difference of two rates, in percentage points, with its sign."""
-    return f"{delta * 100:+.1f} pp"
-
-
-def signed_pct(ratio: float) -> str:
-    return f"{ratio * 100:+.0f} %"
-
-
-def num(value: float | None, digits: int = 0) -> str:
-    if value is None:
-        return NA
-    return f"{value:,.{digits}f}"
-
-
-def seconds(value: float | None) -> str:
-    """Handle times: ``42.5 s``, ``6 m 05 s``, ``2 h 10 m``."""
-    if value is None:
-        return NA
-    if value < 100:
-        return f"{value:.1f} s"
-    if value < 3600:
-        minutes, secs = divmod(round(value), 60)
-        return f"{minutes} m {secs:02d} s"
-    hours, rest = divmod(round(value), 3600)
-    return f"{hours} h {rest // 60:02d} m"
-
-
-def duration(value: float) -> str:
-    """Lengths of incidents and periods: ``45m``, ``3h 20m``, ``2d 4h``."""
-    total = round(value)
-    if total < 60:
-        return f"{total}s"
-    minutes = total // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
-
-
-def window(seconds_: float) -> str:
-    return format_duration(seconds_)
-
-
-def when(moment: datetime | None) -> str:
-    if moment is None:
-        return NA
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+NONE = "–"  # nothing to name (a vendor without error categories); a missing number is NO_DATA
 
 
 def vendor(vendor_id: str, machine: bool = False) -> str:

@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from alerts.rules import THROUGHPUT
-from reports import charts, fmt
-from reports.figures import METRICS, TREND_METRICS, show_value
+from reports import charts
+from reports.figures import METRICS, TREND_METRICS
 from reports.html_parts import esc, scope_text, table, with_n
 from reports.sections.incidents import incident_order
 from reports.sections.trends import MIN_POINT_SAMPLES, TARGET_POINT_SAMPLES
 from reports.types import Report, SlaCell
+from schemas import units
+from schemas.durations import format_duration
 
 
 def render_projects(report: Report) -> str:
@@ -25,14 +27,14 @@ def render_projects(report: Report) -> str:
             [
                 esc(p.project_id),
                 esc(p.queues),
-                esc(fmt.num(f.n("tasks_submitted"))),
-                esc(fmt.num(f.rate(THROUGHPUT))),
-                esc(fmt.seconds(f.rate("aht_s"))),
-                with_n(fmt.pct(f.rate("audit_pass_rate")), f.n("audits"), "audits"),
-                with_n(fmt.pct(f.rate("gold_accuracy")), f.n("gold_submitted"), "gold"),
-                esc(fmt.pct(f.rate("rework_rate"))),
-                esc(fmt.pct(f.rate("skip_rate"))),
-                with_n(fmt.pct(met / windows if windows else None), windows, "windows"),
+                esc(units.count(f.n("tasks_submitted"))),
+                esc(units.per_hour(f.rate(THROUGHPUT))),
+                esc(units.duration(f.rate("aht_s"))),
+                with_n(units.percent(f.rate("audit_pass_rate")), f.n("audits"), "audits"),
+                with_n(units.percent(f.rate("gold_accuracy")), f.n("gold_submitted"), "gold"),
+                esc(units.percent(f.rate("rework_rate"))),
+                esc(units.percent(f.rate("skip_rate"))),
+                with_n(units.percent(met / windows if windows else None), windows, "windows"),
                 f'<span class="ongoing">{p.firing_at_end}</span>' if p.firing_at_end else "0",
             ]
         )
@@ -90,7 +92,7 @@ def render_sla(report: Report) -> str:
         headers = ["project"] + [f"{r.name}" for r in rules]
         head = "".join(
             f'<th class="num">{esc(r.name)}<span class="small">{esc(r.target)} · '
-            f"{esc(fmt.window(r.window_s))}</span></th>"
+            f"{esc(format_duration(r.window_s))}</span></th>"
             for r in rules
         )
         body = []
@@ -101,7 +103,7 @@ def render_sla(report: Report) -> str:
                 if cell is None or not cell.windows:
                     extra = f" ({cell.no_data} below min samples)" if cell and cell.no_data else ""
                     cells.append(
-                        f'<td class="num">{esc(fmt.NA)}<span class="small">'
+                        f'<td class="num">{esc(units.NO_DATA)}<span class="small">'
                         f"no judged window{esc(extra)}</span></td>"
                     )
                     continue
@@ -111,11 +113,12 @@ def render_sla(report: Report) -> str:
                     w = cell.worst
                     worst = (
                         f'<span class="small">worst: {esc(scope_text(w.scope))} '
-                        f"{w.met}/{w.windows}, {esc(show_value(rule.metric, w.worst_value))}"
+                        f"{w.met}/{w.windows}, "
+                        f"{esc(units.metric_value(rule.metric, w.worst_value))}"
                         "</span>"
                     )
                 cells.append(
-                    f'<td class="num {_att_class(cell)}">{esc(fmt.pct(cell.attainment))}'
+                    f'<td class="num {_att_class(cell)}">{esc(units.percent(cell.attainment))}'
                     f'<span class="small">{esc(detail)}</span>{worst}</td>'
                 )
             body.append(f"<tr>{''.join(cells)}</tr>")
@@ -145,15 +148,20 @@ def render_trends(report: Report) -> str:
         "rules on the same metric. Hover a point for its value.</p>"
     )
     specs = {
-        THROUGHPUT: ("throughput", "tasks submitted per hour", lambda v: fmt.num(v), False),
-        "aht_s": ("aht", "average handle time (seconds)", lambda v: fmt.num(v), False),
+        THROUGHPUT: ("throughput", "tasks submitted per hour", lambda v: units.count(v), False),
+        "aht_s": ("aht", "average handle time (seconds)", lambda v: units.count(v), False),
         "audit_pass_rate": (
             "audit-pass-rate",
             "audit pass rate (%)",
-            lambda v: fmt.pct(v, 0),
+            lambda v: units.percent(v, 0),
             True,
         ),
-        "gold_accuracy": ("gold-accuracy", "gold accuracy (%)", lambda v: fmt.pct(v, 0), True),
+        "gold_accuracy": (
+            "gold-accuracy",
+            "gold accuracy (%)",
+            lambda v: units.percent(v, 0),
+            True,
+        ),
     }
     for metric in TREND_METRICS:
         chart_id, y_label, y_format, share = specs[metric]
@@ -166,7 +174,7 @@ def render_trends(report: Report) -> str:
             continue
         svg = charts.line_chart(
             chart_id,
-            f"{info.label} per project ({fmt.window(trends.buckets[metric])} buckets)",
+            f"{info.label} per project ({format_duration(trends.buckets[metric])} buckets)",
             lines,
             y_label=y_label,
             y_format=y_format,
@@ -181,7 +189,7 @@ def render_trends(report: Report) -> str:
 
 
 def _shower(metric: str) -> Callable[[float], str]:
-    return lambda value: show_value(metric, value)
+    return lambda value: units.metric_value(metric, value)
 
 
 def render_incidents(report: Report) -> str:
@@ -200,8 +208,8 @@ def render_incidents(report: Report) -> str:
             esc(r.rule),
             esc(r.episodes),
             f'<span class="ongoing">{r.ongoing}</span>' if r.ongoing else "0",
-            esc(fmt.duration(r.total_s)),
-            esc(fmt.duration(r.longest_s)),
+            esc(units.duration(r.total_s)),
+            esc(units.duration(r.longest_s)),
         ]
         for r in report.incidents_by_rule
     ]
@@ -218,10 +226,10 @@ def render_incidents(report: Report) -> str:
     rows = []
     for e in shown:
         status = (
-            '<span class="ongoing">still firing</span>' if e.ongoing else esc(fmt.when(e.ends_at))
+            '<span class="ongoing">still firing</span>' if e.ongoing else esc(units.when(e.ends_at))
         )
-        duration = ("≥ " if e.ongoing else "") + fmt.duration(e.duration_s)
-        started = fmt.when(e.starts_at) + (" (before the period)" if e.before_period else "")
+        duration = ("≥ " if e.ongoing else "") + units.duration(e.duration_s)
+        started = units.when(e.starts_at) + (" (before the period)" if e.before_period else "")
         rows.append(
             [
                 f'<span class="sev sev-{esc(e.severity)}">{esc(e.severity)}</span>',
@@ -230,8 +238,8 @@ def render_incidents(report: Report) -> str:
                 esc(started),
                 status,
                 esc(duration),
-                f'{esc(show_value(e.metric, e.worst_value))}<span class="small">threshold '
-                f"{esc(show_value(e.metric, e.threshold))}</span>",
+                f'{esc(units.metric_value(e.metric, e.worst_value))}<span class="small">threshold '
+                f"{esc(units.metric_value(e.metric, e.threshold))}</span>",
                 esc(e.summary),
             ]
         )

@@ -9,6 +9,7 @@ from html import escape
 from alerts.rules import THROUGHPUT
 from reports import fmt
 from reports.figures import Figures
+from schemas import units
 from schemas.display import visible
 
 
@@ -37,7 +38,7 @@ def table(
 
 
 def with_n(value: str, samples: int, unit: str) -> str:
-    return f'{esc(value)}<span class="small">{esc(fmt.num(samples))} {esc(unit)}</span>'
+    return f'{esc(value)}<span class="small">{esc(units.count(samples))} {esc(unit)}</span>'
 
 
 def scope_text(scope: dict[str, str]) -> str:
@@ -52,12 +53,12 @@ def scope_text(scope: dict[str, str]) -> str:
 
 def figures_cells(f: Figures) -> list[str]:
     return [
-        esc(fmt.num(f.n("tasks_submitted"))),
-        esc(fmt.num(f.rate(THROUGHPUT))),
-        esc(fmt.seconds(f.rate("aht_s"))),
-        with_n(fmt.pct(f.rate("audit_pass_rate")), f.n("audits"), "audits"),
-        esc(fmt.pct(f.rate("audit_reject_rate"))),
-        with_n(fmt.pct(f.rate("gold_accuracy")), f.n("gold_submitted"), "gold"),
-        esc(fmt.pct(f.rate("rework_rate"))),
-        esc(fmt.num(f.rate("mean_audit_score"), 2)),
+        esc(units.count(f.n("tasks_submitted"))),
+        esc(units.per_hour(f.rate(THROUGHPUT))),
+        esc(units.duration(f.rate("aht_s"))),
+        with_n(units.percent(f.rate("audit_pass_rate")), f.n("audits"), "audits"),
+        esc(units.percent(f.rate("audit_reject_rate"))),
+        with_n(units.percent(f.rate("gold_accuracy")), f.n("gold_submitted"), "gold"),
+        esc(units.percent(f.rate("rework_rate"))),
+        esc(units.number(f.rate("mean_audit_score"))),
     ]

@@ -9,12 +9,13 @@ from reports import charts, fmt
 from reports.figures import METRICS
 from reports.html_parts import esc, figures_cells, table, with_n
 from reports.types import AnnotatorRow, Report
+from schemas import units
 
 
 def _vendor_threshold(report: Report) -> tuple[float, str] | None:
     for rule in report.sla.rules if report.sla else []:
         if rule.metric == "audit_pass_rate" and "vendor_id" in rule.scope and rule.op in "<=":
-            return rule.threshold, f"SLA {rule.name}: {fmt.pct(rule.threshold, 0)}"
+            return rule.threshold, f"SLA {rule.name}: {units.percent(rule.threshold)}"
     return None
 
 
@@ -25,10 +26,10 @@ def render_vendors(report: Report) -> str:
     rows = [
         [
             esc(v.vendor),
-            esc(fmt.num(v.contributors)),
-            esc(fmt.pct(v.share)),
+            esc(units.count(v.contributors)),
+            esc(units.percent(v.share)),
             *figures_cells(v.figures),
-            esc(v.top_error or fmt.NA),
+            esc(v.top_error or fmt.NONE),
         ]
         for v in report.vendors
     ]
@@ -57,7 +58,7 @@ def render_vendors(report: Report) -> str:
         "(models, for machine labels). Audit score: mean audit score (0-1).</p>"
     )
     bars = [
-        (v.vendor, rate, f"{fmt.pct(rate)} ({fmt.num(v.figures.n('audits'))} audits)")
+        (v.vendor, rate, f"{units.percent(rate)} ({units.count(v.figures.n('audits'))} audits)")
         for v in report.vendors
         if (rate := v.figures.rate("audit_pass_rate")) is not None
     ]
@@ -67,7 +68,7 @@ def render_vendors(report: Report) -> str:
             "Audit pass rate by vendor",
             bars,
             x_label="audit pass rate (% of audits approved)",
-            x_format=lambda v: fmt.pct(v, 0),
+            x_format=lambda v: units.percent(v, 0),
             threshold=_vendor_threshold(report),
             share=True,
         )
@@ -79,9 +80,11 @@ def render_vendors(report: Report) -> str:
         for vendor in vendors:
             f = report.vendor_matrix.get(project, {}).get(vendor)
             if f is None or not f.n("audits"):
-                cells.append(esc(fmt.NA))
+                cells.append(esc(units.NO_DATA))
             else:
-                cells.append(with_n(fmt.pct(f.rate("audit_pass_rate")), f.n("audits"), "audits"))
+                cells.append(
+                    with_n(units.percent(f.rate("audit_pass_rate")), f.n("audits"), "audits")
+                )
         rows.append(cells)
     out.append("<h3>Audit pass rate by project and vendor</h3>")
     out.append(table(["project", *vendors], rows, set(range(1, len(vendors) + 1))))
@@ -108,10 +111,10 @@ def render_annotators(report: Report) -> str:
             esc(a.annotator_id),
             esc(a.vendor),
             esc(", ".join(a.projects)),
-            esc(fmt.num(f.n("tasks_submitted"))),
-            esc(fmt.seconds(f.rate("aht_s"))),
-            with_n(fmt.pct(f.rate("audit_pass_rate")), f.n("audits"), "audits"),
-            with_n(fmt.pct(f.rate("gold_accuracy")), f.n("gold_submitted"), "gold"),
+            esc(units.count(f.n("tasks_submitted"))),
+            esc(units.duration(f.rate("aht_s"))),
+            with_n(units.percent(f.rate("audit_pass_rate")), f.n("audits"), "audits"),
+            with_n(units.percent(f.rate("gold_accuracy")), f.n("gold_submitted"), "gold"),
         ]
         if rank is None:
             cells.append(esc("; ".join(a.reasons)))
@@ -134,7 +137,7 @@ def render_annotators(report: Report) -> str:
         out.append("<p>Nobody has enough samples to be ranked in this period.</p>")
     out.append("<h3>Needs coaching</h3>")
     floors = ", ".join(
-        f"{METRICS[m].label.lower()} below {fmt.pct(v, 0)} ({origin})"
+        f"{METRICS[m].label.lower()} below {units.percent(v)} ({origin})"
         for m, (v, origin) in board.thresholds.items()
     )
     gold_note = ""
@@ -178,10 +181,10 @@ def render_errors(report: Report) -> str:
     rows = [
         [
             esc(r.category),
-            esc(fmt.num(r.errors)),
-            esc(fmt.pct(r.share_of_audits)),
-            esc(fmt.pct(r.share_of_flags)),
-            f'{esc(r.top_project)}<span class="small">{esc(fmt.num(r.top_project_errors))} '
+            esc(units.count(r.errors)),
+            esc(units.percent(r.share_of_audits)),
+            esc(units.percent(r.share_of_flags)),
+            f'{esc(r.top_project)}<span class="small">{esc(units.count(r.top_project_errors))} '
             "audits</span>",
         ]
         for r in report.errors
@@ -200,7 +203,11 @@ def render_errors(report: Report) -> str:
         )
     )
     bars = [
-        (r.category, r.share_of_audits, f"{fmt.pct(r.share_of_audits)} ({fmt.num(r.errors)})")
+        (
+            r.category,
+            r.share_of_audits,
+            f"{units.percent(r.share_of_audits)} ({units.count(r.errors)})",
+        )
         for r in report.errors
         if r.share_of_audits is not None
     ]
@@ -210,7 +217,7 @@ def render_errors(report: Report) -> str:
             "Top error categories (share of all audits)",
             bars,
             x_label="audits flagged with the category (% of all audits)",
-            x_format=lambda v: fmt.pct(v, 0),
+            x_format=lambda v: units.percent(v, 0),
         )
         out.append(f"<figure>{svg}</figure>")
     out.append(

@@ -10,10 +10,10 @@ from typing import Any
 from alerts.rules import THROUGHPUT
 from reports import fmt
 from reports import queries as q
-from reports.figures import show_value
 from reports.sections import status as top
 from reports.sections.incidents import SEVERITY_ORDER
 from reports.sections.status import HOUR, Status
+from schemas import units
 from schemas.metrics import KEY_DIMENSIONS
 
 
@@ -36,12 +36,12 @@ def render_status(state: Status, source: str, now: datetime | None = None) -> st
     age = now - state.as_of
     stale = ""
     if age > timedelta(minutes=10):
-        stale = f"; the newest data is {fmt.duration(age.total_seconds())} old"
+        stale = f"; the newest data is {units.duration(age.total_seconds())} old"
     span = state.as_of - state.start
-    label = "last hour" if span >= HOUR else f"last {fmt.duration(span.total_seconds())}"
+    label = "last hour" if span >= HOUR else f"last {units.duration(span.total_seconds())}"
     lines = [
         f"annotel top · {source}",
-        f"{label}: {fmt.when(state.start)} – {fmt.when(state.as_of)} (event time{stale})",
+        f"{label}: {units.interval(state.start, state.as_of)} (event time{stale})",
         "",
     ]
     rows = []
@@ -51,13 +51,13 @@ def render_status(state: Status, source: str, now: datetime | None = None) -> st
         rows.append(
             [
                 p.project_id,
-                fmt.num(f.n("tasks_submitted")),
-                fmt.num(f.rate(THROUGHPUT)),
-                fmt.seconds(f.rate("aht_s")),
-                f"{fmt.pct(f.rate('audit_pass_rate'))} ({fmt.num(f.n('audits'))})",
-                f"{fmt.pct(f.rate('gold_accuracy'))} ({fmt.num(f.n('gold_submitted'))})",
+                units.count(f.n("tasks_submitted")),
+                units.per_hour(f.rate(THROUGHPUT)),
+                units.duration(f.rate("aht_s")),
+                f"{units.percent(f.rate('audit_pass_rate'))} ({units.count(f.n('audits'))})",
+                f"{units.percent(f.rate('gold_accuracy'))} ({units.count(f.n('gold_submitted'))})",
                 str(p.firing),
-                (p.last_minute.strftime("%H:%M") if p.last_minute else fmt.NA)
+                (units.hhmm(p.last_minute) if p.last_minute else units.NO_DATA)
                 + (" quiet" if quiet else ""),
             ]
         )
@@ -107,7 +107,7 @@ def current_alerts(client: Any, status_filter: str | None) -> list[dict[str, Any
 def alert_json(alert: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, value in alert.items():
-        out[name] = fmt.iso(value) if isinstance(value, datetime) else value
+        out[name] = units.rfc3339(value) if isinstance(value, datetime) else value
     out["scope"] = _scope(alert)
     return out
 
@@ -143,9 +143,9 @@ def render_alerts(alerts: list[dict[str, Any]], status_filter: str | None) -> st
                 str(a["severity"]),
                 str(a["rule"]),
                 scope or "-",
-                fmt.when(since),
-                show_value(str(a["metric"]), a["value"]),
-                show_value(str(a["metric"]), a["threshold"]),
+                units.when(since),
+                units.metric_value(str(a["metric"]), a["value"]),
+                units.metric_value(str(a["metric"]), a["threshold"]),
                 _clip(str((a["annotations"] or {}).get("summary", "")), 60),
             ]
         )

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 
 from alerts.rules import THROUGHPUT
 from reports import fmt
-from reports.figures import METRICS, TREND_METRICS, Figures, show_value
+from reports.figures import METRICS, TREND_METRICS, Figures
 from reports.sections.incidents import incident_order
 from reports.types import AnnotatorRow, Report
+from schemas import units
 from schemas.display import visible
+from schemas.durations import format_duration
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -96,28 +98,28 @@ def _scope(scope: dict[str, str]) -> str:
 
 
 def _with_n(value: str, n: int) -> str:
-    return f"{value} ({fmt.num(n)})"
+    return f"{value} ({units.count(n)})"
 
 
 def _figures(f: Figures) -> list[str]:
     return [
-        fmt.num(f.n("tasks_submitted")),
-        fmt.num(f.rate(THROUGHPUT)),
-        fmt.seconds(f.rate("aht_s")),
-        _with_n(fmt.pct(f.rate("audit_pass_rate")), f.n("audits")),
-        _with_n(fmt.pct(f.rate("gold_accuracy")), f.n("gold_submitted")),
-        fmt.pct(f.rate("rework_rate")),
+        units.count(f.n("tasks_submitted")),
+        units.per_hour(f.rate(THROUGHPUT)),
+        units.duration(f.rate("aht_s")),
+        _with_n(units.percent(f.rate("audit_pass_rate")), f.n("audits")),
+        _with_n(units.percent(f.rate("gold_accuracy")), f.n("gold_submitted")),
+        units.percent(f.rate("rework_rate")),
     ]
 
 
 def render_markdown(report: Report) -> str:
-    period = f"{fmt.when(report.period.start)} – {fmt.when(report.period.end)}"
+    period = units.interval(report.period.start, report.period.end)
     out = [
         "# Annotation operations report",
         "",
-        f"Period **{period}** ({fmt.duration(report.period.seconds)}) · rules: "
+        f"Period **{period}** ({units.duration(report.period.seconds)}) · rules: "
         f"{md(report.rules_file)} · data: {md(report.source)} · generated "
-        f"{fmt.when(report.generated_at)}",
+        f"{units.when(report.generated_at)}",
         "",
     ]
     if report.notice is not None:
@@ -159,7 +161,7 @@ def render_markdown(report: Report) -> str:
                 [
                     p.project_id,
                     *_figures(p.figures),
-                    fmt.pct(_att(report, p.project_id)),
+                    units.percent(_att(report, p.project_id)),
                     p.firing_at_end,
                 ]
                 for p in report.projects
@@ -167,8 +169,8 @@ def render_markdown(report: Report) -> str:
             set(range(1, 9)),
         ),
         "",
-        f"All projects: {fmt.num(t.n('tasks_submitted'))} tasks, "
-        f"{fmt.num(t.rate(THROUGHPUT))} tasks/h.",
+        f"All projects: {units.count(t.n('tasks_submitted'))} tasks, "
+        f"{units.per_hour(t.rate(THROUGHPUT))} tasks/h.",
         "",
     ]
     out += _sla(report)
@@ -214,16 +216,19 @@ def _sla(report: Report) -> list[str]:
             for rule in rules:
                 cell = sla.cell(rule.name, project)
                 if cell is None or not cell.windows:
-                    row.append(fmt.NA)
+                    row.append(units.NO_DATA)
                     continue
-                text = f"{fmt.pct(cell.attainment)} ({cell.met}/{cell.windows})"
+                text = f"{units.percent(cell.attainment)} ({cell.met}/{cell.windows})"
                 if cell.worst is not None:
                     text += f"; worst {_scope(cell.worst.scope)}"
                 row.append(text)
             rows.append(row)
         out += [
             _table(
-                ["project", *(f"{r.name} ({r.target}, {fmt.window(r.window_s)})" for r in rules)],
+                [
+                    "project",
+                    *(f"{r.name} ({r.target}, {format_duration(r.window_s)})" for r in rules),
+                ],
                 rows,
                 set(),
             ),
@@ -259,7 +264,7 @@ def _trends(report: Report) -> list[str]:
                 ]
             )
         out += [
-            f"### {md(info.label)} ({fmt.window(trends.buckets[metric])} buckets)",
+            f"### {md(info.label)} ({format_duration(trends.buckets[metric])} buckets)",
             "",
             _table(["project", "first", "last", "min", "max", "trend"], rows, {1, 2, 3, 4}),
             "",
@@ -280,8 +285,8 @@ def _incidents(report: Report) -> list[str]:
                     r.rule,
                     r.episodes,
                     r.ongoing,
-                    fmt.duration(r.total_s),
-                    fmt.duration(r.longest_s),
+                    units.duration(r.total_s),
+                    units.duration(r.longest_s),
                 ]
                 for r in report.incidents_by_rule
             ],
@@ -298,11 +303,11 @@ def _incidents(report: Report) -> list[str]:
                 e.severity,
                 e.rule,
                 _scope(e.scope),
-                fmt.when(e.starts_at) + (" (before the period)" if e.before_period else ""),
-                Md("**still firing**") if e.ongoing else fmt.when(e.ends_at),
-                ("≥ " if e.ongoing else "") + fmt.duration(e.duration_s),
-                f"{show_value(e.metric, e.worst_value)} (threshold "
-                f"{show_value(e.metric, e.threshold)})",
+                units.when(e.starts_at) + (" (before the period)" if e.before_period else ""),
+                Md("**still firing**") if e.ongoing else units.when(e.ends_at),
+                ("≥ " if e.ongoing else "") + units.duration(e.duration_s),
+                f"{units.metric_value(e.metric, e.worst_value)} (threshold "
+                f"{units.metric_value(e.metric, e.threshold)})",
             ]
         )
     out += [
@@ -339,9 +344,9 @@ def _vendors(report: Report) -> list[str]:
                 [
                     v.vendor,
                     v.contributors,
-                    fmt.pct(v.share),
+                    units.percent(v.share),
                     *_figures(v.figures),
-                    v.top_error or fmt.NA,
+                    v.top_error or fmt.NONE,
                 ]
                 for v in report.vendors
             ],
@@ -381,10 +386,10 @@ def _annotators(report: Report) -> list[str]:
             a.annotator_id,
             a.vendor,
             ", ".join(a.projects),
-            fmt.num(f.n("tasks_submitted")),
-            fmt.seconds(f.rate("aht_s")),
-            _with_n(fmt.pct(f.rate("audit_pass_rate")), f.n("audits")),
-            _with_n(fmt.pct(f.rate("gold_accuracy")), f.n("gold_submitted")),
+            units.count(f.n("tasks_submitted")),
+            units.duration(f.rate("aht_s")),
+            _with_n(units.percent(f.rate("audit_pass_rate")), f.n("audits")),
+            _with_n(units.percent(f.rate("gold_accuracy")), f.n("gold_submitted")),
         ]
 
     out += [
@@ -422,9 +427,9 @@ def _errors(report: Report) -> list[str]:
             [
                 [
                     r.category,
-                    fmt.num(r.errors),
-                    fmt.pct(r.share_of_audits),
-                    f"{r.top_project} ({fmt.num(r.top_project_errors)})",
+                    units.count(r.errors),
+                    units.percent(r.share_of_audits),
+                    f"{r.top_project} ({units.count(r.top_project_errors)})",
                 ]
                 for r in report.errors
             ],

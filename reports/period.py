@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from reports import fmt
+from schemas import units
 from schemas.metrics import WINDOW_SECONDS
 
 
@@ -56,6 +56,8 @@ def resolve_period(
     chosen_end = end if end is not None else last_end
     assert chosen_start is not None and chosen_end is not None
     if chosen_end <= chosen_start:
-        covers = f"; the data covers {fmt.when(first)} – {fmt.when(last_end)}" if bounds else ""
-        raise PeriodError(f"empty period {fmt.when(chosen_start)} – {fmt.when(chosen_end)}{covers}")
+        covers = ""
+        if first is not None and last_end is not None:
+            covers = f"; the data covers {units.interval(first, last_end)}"
+        raise PeriodError(f"empty period {units.interval(chosen_start, chosen_end)}{covers}")
     return Period(chosen_start.astimezone(UTC), chosen_end.astimezone(UTC))

@@ -20,6 +20,7 @@ from typing import Any
 
 from reports.figures import MACHINE_SOURCE
 from reports.period import Period
+from schemas import units
 from schemas.metrics import AGGREGATE_FIELDS, KEY_DIMENSIONS, MAX_FIELDS
 
 REQUIRED_TABLES = ("metrics_1m_final", "audit_errors_1m", "alerts")
@@ -37,11 +38,6 @@ class NotAnnotelDatabase(Exception):
 def period_params(period: Period) -> dict[str, Any]:
     """The ``{start}`` and ``{end}`` query parameters of a period."""
     return {"start": period.start.astimezone(UTC), "end": period.end.astimezone(UTC)}
-
-
-def utc(value: datetime) -> datetime:
-    """clickhouse-connect returns naive UTC datetimes; make them aware."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _dims(dims: Sequence[str]) -> list[str]:
@@ -81,7 +77,7 @@ def data_bounds(client: Any) -> tuple[datetime, datetime] | None:
     )
     if not rows or not rows[0]["n"]:
         return None
-    return utc(rows[0]["first"]), utc(rows[0]["last"])
+    return units.utc(rows[0]["first"]), units.utc(rows[0]["last"])
 
 
 def grouped_sums(
@@ -125,7 +121,7 @@ WHERE {where}
     rows = _rows(client, sql, parameters)
     for row in rows:
         if "bucket" in row:
-            row["bucket"] = utc(row["bucket"])
+            row["bucket"] = units.utc(row["bucket"])
     # An aggregate without GROUP BY returns one row even over no input.
     return [row for row in rows if row["minute_rows"]]
 
@@ -185,7 +181,7 @@ def _alert_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         for name in _ALERT_TIMES:
             if row.get(name) is not None:
-                row[name] = utc(row[name])
+                row[name] = units.utc(row[name])
     return rows
 
 
@@ -269,5 +265,5 @@ GROUP BY project_id
 ORDER BY project_id"""
     rows = _rows(client, sql, {})
     for row in rows:
-        row["last_minute"] = utc(row["last_minute"])
+        row["last_minute"] = units.utc(row["last_minute"])
     return rows

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from alerts.rules import THROUGHPUT, TURNAROUND_MAX
-from reports import fmt
-from reports.figures import SHARES, Figures
+from reports.figures import Figures
 from reports.period import Period
+from schemas import units
 
 
 @dataclass(frozen=True)
@@ -48,17 +47,9 @@ class SlaRule:
 
     @property
     def target(self) -> str:
-        """The SLA as people say it: ``audit pass rate >= 85 %`` (the good side)."""
+        """The SLA as people say it: ``audit_pass_rate >= 85.0%`` (the good side)."""
         good = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}[self.op]
-        if self.metric in SHARES:
-            shown = fmt.pct(self.threshold, 0)
-        elif self.metric in ("aht_s", TURNAROUND_MAX):
-            shown = fmt.seconds(self.threshold)
-        else:
-            shown = fmt.num(self.threshold, 2).rstrip("0").rstrip(".")
-            if self.metric == THROUGHPUT:
-                shown += " tasks/h"
-        return f"{self.metric} {good} {shown}"
+        return f"{self.metric} {good} {units.metric_value(self.metric, self.threshold)}"
 
 
 @dataclass
@@ -254,11 +245,11 @@ class Report:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        return fmt.iso(value)
+        return units.rfc3339(value)
     if isinstance(value, Figures):
         return value.to_dict()
     if isinstance(value, Period):
-        return {"start": fmt.iso(value.start), "end": fmt.iso(value.end)}
+        return {"start": units.rfc3339(value.start), "end": units.rfc3339(value.end)}
     if is_dataclass(value) and not isinstance(value, type):
         out = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
         if isinstance(value, SlaCell):

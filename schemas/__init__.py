@@ -5,17 +5,30 @@ vendor it to validate before they publish.
 """
 
 from schemas.deadletter import DeadLetter, DeadLetterReason
-from schemas.decode import Decoded, DecodeError, Decoder, encode_event
-from schemas.events import AnnotationEvent, TaskAudited, TaskCompleted
+from schemas.decode import ContractDecoder, Decoded, DecodeError, Decoder, encode_event
+from schemas.events import (
+    AnnotationEvent,
+    ContractEvent,
+    Retraction,
+    TaskAudited,
+    TaskAuditedRetraction,
+    TaskCompleted,
+    TaskCompletedRetraction,
+)
 
 __all__ = [
     "AnnotationEvent",
+    "ContractDecoder",
+    "ContractEvent",
     "DeadLetter",
     "DeadLetterReason",
     "DecodeError",
     "Decoded",
     "Decoder",
+    "Retraction",
     "TaskAudited",
+    "TaskAuditedRetraction",
     "TaskCompleted",
+    "TaskCompletedRetraction",
     "encode_event",
 ]

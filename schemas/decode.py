@@ -3,7 +3,9 @@
 Order of checks is part of the contract: size, JSON, object, event type,
 schema version, fields, then the clock. Each failure maps to exactly one
 reason code and names the field, so a feed owner can fix the producer from
-the dead letter alone.
+the dead letter alone. A message whose ``retracted`` is JSON true is checked
+as a retraction (``TaskCompletedRetraction``, ``TaskAuditedRetraction``),
+any other as a version of its event type.
 
 Two paths produce the same results. The reference path
 (``Decoder.decode_reference``) validates with the pydantic models of
@@ -31,17 +33,34 @@ from schemas.display import visible
 from schemas.events import (
     SCHEMA_VERSION,
     AnnotationEvent,
+    ContractEvent,
     TaskAudited,
+    TaskAuditedRetraction,
     TaskCompleted,
+    TaskCompletedRetraction,
+    _dedupe,
     _EventBase,
     _visible_text,
     hidden_class,
     parse_rfc3339,
 )
 
-_MODELS: dict[str, type[TaskCompleted] | type[TaskAudited]] = {
+_Model = (
+    type[TaskCompleted]
+    | type[TaskAudited]
+    | type[TaskCompletedRetraction]
+    | type[TaskAuditedRetraction]
+)
+# The model of a message: by its event type, and by whether it is a retraction
+# (``retracted`` is JSON true; any other value is validated, and refused, by
+# the version's own model).
+_MODELS: dict[str, _Model] = {
     "task_completed": TaskCompleted,
     "task_audited": TaskAudited,
+}
+_RETRACTION_MODELS: dict[str, _Model] = {
+    "task_completed": TaskCompletedRetraction,
+    "task_audited": TaskAuditedRetraction,
 }
 
 
@@ -82,7 +101,8 @@ class DecodeError:
         )
 
 
-Decoded = AnnotationEvent | DecodeError
+Decoded = ContractEvent | DecodeError
+"""What the contract makes of a message: a version, a retraction, or why not."""
 
 # How much of an error's text a dead letter keeps.
 MAX_ERROR_TEXT = 1000
@@ -135,6 +155,8 @@ def _from_validation_error(exc: ValidationError, obj: dict[str, Any]) -> DecodeE
         reason = "invalid_field"
     if kind == "missing":
         text = f"{field}: required field is missing"
+    elif field == "retracted":
+        text = "retracted: must be true (a retraction) or false, a JSON boolean"
     else:
         text = f"{field}: {first['msg']}"
     if len(errors) > 1:
@@ -211,7 +233,7 @@ def _unbound(function: Any) -> Any:
 
 # Python validators of schemas.events, by what replaces them in a shadow.
 # Called by the fast path on the values or the instance.
-_AFTER_IN_FINISH = (_unbound(TaskCompleted._rules), _unbound(TaskAudited._unique))
+_AFTER_IN_FINISH = (_unbound(TaskCompleted._rules), _dedupe)
 _VENDOR = _unbound(_EventBase._vendor)
 _DROP = frozenset(("serialization", "metadata", "ref"))
 
@@ -313,7 +335,7 @@ def _finish_completed(values: dict[str, Any]) -> None:
 
 
 def _finish_audited(values: dict[str, Any]) -> None:
-    """vendor_id null -> "", then TaskAudited._unique itself."""
+    """vendor_id null -> "", then the models' own error_categories validator."""
     if values["vendor_id"] is None:
         values["vendor_id"] = ""
     values["error_categories"] = TaskAudited._unique(values["error_categories"])
@@ -338,18 +360,21 @@ _Fast = tuple[
     Callable[[Any], None],
     type[BaseModel],
 ]
-_FAST: dict[str, _Fast] = {}
-for _type, _model, _finish, _rules in (
-    ("task_completed", TaskCompleted, _finish_completed, _rules_completed),
-    ("task_audited", TaskAudited, _finish_audited, _no_rules),
+_FAST: dict[str, _Fast] = {}  # versions, by event type
+_FAST_RETRACTION: dict[str, _Fast] = {}  # retractions, by event type
+for _fast, _type, _model, _finish, _rules in (
+    (_FAST, "task_completed", TaskCompleted, _finish_completed, _rules_completed),
+    (_FAST, "task_audited", TaskAudited, _finish_audited, _no_rules),
+    (_FAST_RETRACTION, "task_completed", TaskCompletedRetraction, _finish_completed, _no_rules),
+    (_FAST_RETRACTION, "task_audited", TaskAuditedRetraction, _finish_audited, _no_rules),
 ):
     _validate = _shadow_validator(_model)
     if _validate is not None:
-        _FAST[_type] = (_validate, _finish, _rules, _model)
+        _fast[_type] = (_validate, _finish, _rules, _model)
 
 
-class Decoder:
-    """Validates raw message values against contract v1.
+class ContractDecoder:
+    """Validates raw message values against contract v1: versions and retractions.
 
     Holds only the two limits that come from settings, so it can be built once
     per worker and called per message without allocation beyond the event.
@@ -398,7 +423,8 @@ class Decoder:
 
     def decode_object(self, obj: dict[str, Any], now: datetime | None = None) -> Decoded:
         event_type = obj.get("event_type")
-        fast = _FAST.get(event_type) if type(event_type) is str else None
+        table = _FAST_RETRACTION if obj.get("retracted") is True else _FAST
+        fast = table.get(event_type) if type(event_type) is str else None
         version = obj.get("schema_version")
         if fast is not None and type(version) is int and version == SCHEMA_VERSION:
             validate, finish, rules, model = fast
@@ -421,7 +447,8 @@ class Decoder:
 
     def decode_object_reference(self, obj: dict[str, Any], now: datetime | None = None) -> Decoded:
         event_type = obj.get("event_type")
-        model = _MODELS.get(event_type) if isinstance(event_type, str) else None
+        models = _RETRACTION_MODELS if obj.get("retracted") is True else _MODELS
+        model = models.get(event_type) if isinstance(event_type, str) else None
         if model is None:
             if "event_type" not in obj:
                 return DecodeError(
@@ -462,7 +489,7 @@ class Decoder:
             return self._too_far_ahead(event)
         return event
 
-    def _too_far_ahead(self, event: AnnotationEvent) -> DecodeError:
+    def _too_far_ahead(self, event: ContractEvent) -> DecodeError:
         return DecodeError(
             "future_timestamp",
             f"occurred_at: {event.occurred_at.isoformat()} is more than "
@@ -474,7 +501,56 @@ class Decoder:
         )
 
 
-def encode_event(event: AnnotationEvent) -> bytes:
+Applicable = AnnotationEvent | DecodeError
+"""What ``Decoder`` yields: a version, or why not."""
+
+
+def _applicable(decoded: Decoded) -> Applicable:
+    # Exact types, not isinstance: the models' metaclass is an ABCMeta, whose
+    # isinstance costs about a microsecond per class on this per-event path.
+    if type(decoded) is TaskCompleted or type(decoded) is TaskAudited:
+        return decoded
+    if type(decoded) is DecodeError:
+        return decoded
+    if isinstance(decoded, TaskCompletedRetraction | TaskAuditedRetraction):
+        return DecodeError(
+            "unprocessable",
+            "retracted: the worker does not apply retractions yet; the message is kept "
+            "here to be replayed",
+            "retracted",
+            decoded.event_type,
+            decoded.project_id,
+            decoded.event_id,
+        )
+    return decoded
+
+
+class Decoder(ContractDecoder):
+    """The contract as the worker's state applies it today: versions, no retractions.
+
+    The partition state counts every accepted version as an event of its own
+    and has no way to withdraw one, so a retraction (valid by the contract) is
+    refused here as ``unprocessable`` instead of being counted as if it were
+    work: a dead letter keeps it, with its bytes, until the state can apply it.
+    ``ContractDecoder`` is the whole contract.
+    """
+
+    def decode(self, raw: bytes, now: datetime | None = None) -> Applicable:
+        return _applicable(ContractDecoder.decode(self, raw, now))
+
+    def decode_reference(self, raw: bytes, now: datetime | None = None) -> Applicable:
+        return _applicable(ContractDecoder.decode_reference(self, raw, now))
+
+    def decode_object(self, obj: dict[str, Any], now: datetime | None = None) -> Applicable:
+        return _applicable(ContractDecoder.decode_object(self, obj, now))
+
+    def decode_object_reference(
+        self, obj: dict[str, Any], now: datetime | None = None
+    ) -> Applicable:
+        return _applicable(ContractDecoder.decode_object_reference(self, obj, now))
+
+
+def encode_event(event: ContractEvent) -> bytes:
     """Canonical JSON for an event; in-house vendor is written as null."""
     data = event.model_dump(mode="json")
     if data.get("vendor_id") == "":

@@ -5,6 +5,11 @@ with them, the JSON Schema export is generated from them, and the README
 table describes them. Validation is strict (no "1" for 1, no 1 for true) so
 that a feed's bug surfaces as a dead letter instead of a silently coerced
 number that changes an aggregate.
+
+Each event type has two models: a version (``TaskCompleted``,
+``TaskAudited``), and a retraction (``retracted: true``), which needs only
+what identifies the piece of work it withdraws. Which version of a piece of
+work counts is ``schemas.versions``.
 """
 
 from __future__ import annotations
@@ -18,20 +23,22 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetPydanticSchema,
     PlainSerializer,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, core_schema
 
 from schemas.storage import (
     ATTEMPT_MAX,
     MAX_DURATION_S,
     OCCURRED_AT_RANGE,
+    REVISION_MAX,
     TASK_CREATED_AT_RANGE,
-    rfc3339,
 )
+from schemas.units import rfc3339
 
 SCHEMA_VERSION = 1
 EVENT_TYPES = ("task_completed", "task_audited")
@@ -186,8 +193,8 @@ Labels = Annotated[list[ShortText], Field(max_length=32)]
 Source = Literal["human", "machine", "hybrid"]
 
 
-class _EventBase(BaseModel):
-    """Fields common to both event types."""
+class _Contract(BaseModel):
+    """What every model of the contract shares: strict validation, the in-house vendor."""
 
     model_config = ConfigDict(
         extra="ignore",
@@ -196,33 +203,7 @@ class _EventBase(BaseModel):
         allow_inf_nan=False,
     )
 
-    schema_version: Literal[1] = Field(description="Contract version; only 1 is supported.")
-    event_id: Identifier = Field(
-        description="Unique per project; (project_id, event_id) is the deduplication key."
-    )
-    occurred_at: EventTime = Field(
-        description="Event time, RFC 3339 with an offset (Z or +08:00); fractions allowed; "
-        f"from {rfc3339(OCCURRED_AT_RANGE[0])} to {rfc3339(OCCURRED_AT_RANGE[1])}."
-    )
-    project_id: Identifier
-    queue_id: Identifier
-    task_id: Identifier
-    annotator_id: Identifier = Field(
-        description="The annotator who produced the label (for an audit: the audited one)."
-    )
-    vendor_id: str = Field(
-        default="",
-        max_length=128,
-        description="Vendor of the annotator; null or absent means in-house (stored as '').",
-        json_schema_extra={"type": ["string", "null"], "minLength": 1, **_VISIBLE_SCHEMA},
-    )
-    locale: Locale = Field(default="und", description="BCP 47 tag, e.g. zh-CN.")
-    source: Source = Field(
-        default="human",
-        description="Who produced the label: human, machine or hybrid.",
-    )
-
-    @field_validator("vendor_id", mode="before")
+    @field_validator("vendor_id", mode="before", check_fields=False)
     @classmethod
     def _vendor(cls, value: Any) -> Any:
         if value is None:
@@ -236,33 +217,157 @@ class _EventBase(BaseModel):
         return value
 
 
+# The fields both event types and both kinds (version, retraction) share, one
+# definition each (a function, since a Field cannot be shared between models).
+def _schema_version() -> Any:
+    return Field(description="Contract version; only 1 is supported.")
+
+
+def _event_id() -> Any:
+    return Field(description="Unique per project; (project_id, event_id) is the deduplication key.")
+
+
+def _occurred_at() -> Any:
+    return Field(
+        description="Event time, RFC 3339 with an offset (Z or +08:00); fractions allowed; "
+        f"from {rfc3339(OCCURRED_AT_RANGE[0])} to {rfc3339(OCCURRED_AT_RANGE[1])}."
+    )
+
+
+def _vendor_id() -> Any:
+    return Field(
+        default="",
+        max_length=128,
+        description="Vendor of the annotator; null or absent means in-house (stored as '').",
+        json_schema_extra={"type": ["string", "null"], "minLength": 1, **_VISIBLE_SCHEMA},
+    )
+
+
+def _locale() -> Any:
+    return Field(default="und", description="BCP 47 tag, e.g. zh-CN.")
+
+
+def _source() -> Any:
+    return Field(default="human", description="Who produced the label: human, machine or hybrid.")
+
+
+def _revision() -> Any:
+    return Field(
+        default=1,
+        ge=1,
+        le=REVISION_MAX,
+        description="Version of the entity's state at the source; with occurred_at and "
+        "event_id it orders the versions of one entity. Stored as UInt32.",
+    )
+
+
+def _flag(value: bool) -> GetPydanticSchema:
+    """A strict boolean that must be ``value``.
+
+    ``Literal[False]`` alone would take 0 and 0.0 (equal to False in Python),
+    which the contract's JSON Schema (``const: false``) refuses; a strict bool
+    first, then the literal, refuses them as any other strict bool does.
+    """
+    return GetPydanticSchema(
+        lambda _type, _handler: core_schema.chain_schema(
+            [core_schema.bool_schema(strict=True), core_schema.literal_schema([value])]
+        )
+    )
+
+
+NotRetracted = Annotated[
+    Literal[False], _flag(False), WithJsonSchema({"type": "boolean", "const": False})
+]
+Retracted = Annotated[
+    Literal[True], _flag(True), WithJsonSchema({"type": "boolean", "const": True})
+]
+Status = Literal["submitted", "skipped", "expired"]
+Verdict = Literal["approve", "fix", "reject"]
+AuditKind = Literal["spot", "full", "speed", "gold", "consensus"]
+
+_HANDLE_TIME = "Seconds spent, at most a day; required when status is submitted."
+_CREATED_AT = "When the task was created; not after occurred_at."
+_ATTEMPT = "Above 1 means rework; stored as UInt16."
+_GOLD_CORRECT = "Required (true/false) for a submitted gold task; null otherwise."
+_SUBMISSION_ID = (
+    "Identity of the submission in the source platform (e.g. a Label Studio annotation id): "
+    "versions sharing (project_id, submission_id) are one piece of work, of which only the "
+    "latest counts. Absent: the event is a piece of work of its own."
+)
+_RETRACTED = "true makes the event a retraction: the entity then contributes nothing."
+_CATEGORIES = "A category repeated in one audit counts once."
+_AUDIT_TIME = "Seconds the audit took, at most a day."
+_ANNOTATOR = "The annotator who produced the label (for an audit: the audited one)."
+
+
+def _dedupe(cls: Any, value: list[str]) -> list[str]:
+    """A category repeated in one audit counts once (one function for both audit
+    models, which the fast path of schemas.decode calls by identity)."""
+    return list(dict.fromkeys(value))
+
+
+class _EventBase(_Contract):
+    """Fields common to both event types (a version that counts, not a retraction)."""
+
+    schema_version: Literal[1] = _schema_version()
+    event_id: Identifier = _event_id()
+    occurred_at: EventTime = _occurred_at()
+    project_id: Identifier
+    queue_id: Identifier
+    task_id: Identifier
+    annotator_id: Identifier = Field(description=_ANNOTATOR)
+    vendor_id: str = _vendor_id()
+    locale: Locale = _locale()
+    source: Source = _source()
+
+
+# TaskCompleted._rules in JSON Schema, for the export: all but "task_created_at
+# not after occurred_at", a comparison of two instants JSON Schema cannot make.
+_COMPLETED_RULES: list[Any] = [
+    {
+        "if": {"properties": {"status": {"const": "submitted"}}, "required": ["status"]},
+        "then": {
+            "required": ["handle_time_s"],
+            "properties": {"handle_time_s": {"type": "number"}},
+        },
+    },
+    {
+        "if": {
+            "properties": {"status": {"const": "submitted"}, "is_gold": {"const": True}},
+            "required": ["status", "is_gold"],
+        },
+        "then": {"required": ["gold_correct"], "properties": {"gold_correct": {"type": "boolean"}}},
+    },
+    {
+        "if": {"properties": {"is_gold": {"const": True}}, "required": ["is_gold"]},
+        "else": {"properties": {"gold_correct": {"type": "null"}}},
+    },
+]
+
+
 class TaskCompleted(_EventBase):
     """An annotator finished, skipped or let a labeling task expire."""
 
     model_config = ConfigDict(
         title="task_completed",
-        json_schema_extra={"$id": "https://annotation-telemetry/schemas/v1/task_completed"},
+        json_schema_extra={
+            "$id": "https://annotation-telemetry/schemas/v1/task_completed",
+            "allOf": _COMPLETED_RULES,
+        },
     )
 
     event_type: Literal["task_completed"]
-    status: Literal["submitted", "skipped", "expired"]
-    handle_time_s: Seconds | None = Field(
-        default=None,
-        description="Seconds spent, at most a day; required when status is submitted.",
-    )
-    task_created_at: CreatedTime | None = Field(
-        default=None, description="When the task was created; not after occurred_at."
-    )
-    attempt: int = Field(
-        default=1, ge=1, le=ATTEMPT_MAX, description="Above 1 means rework; stored as UInt16."
-    )
+    status: Status
+    handle_time_s: Seconds | None = Field(default=None, description=_HANDLE_TIME)
+    task_created_at: CreatedTime | None = Field(default=None, description=_CREATED_AT)
+    attempt: int = Field(default=1, ge=1, le=ATTEMPT_MAX, description=_ATTEMPT)
     is_gold: bool = False
-    gold_correct: bool | None = Field(
-        default=None,
-        description="Required (true/false) for a submitted gold task; null otherwise.",
-    )
+    gold_correct: bool | None = Field(default=None, description=_GOLD_CORRECT)
     task_type: ShortText | None = None
     tags: Labels = Field(default_factory=list, description="Worker tags.")
+    submission_id: Identifier | None = Field(default=None, description=_SUBMISSION_ID)
+    revision: int = _revision()
+    retracted: NotRetracted = Field(default=False, description=_RETRACTED)
 
     @model_validator(mode="after")
     def _rules(self) -> TaskCompleted:
@@ -303,20 +408,93 @@ class TaskAudited(_EventBase):
 
     event_type: Literal["task_audited"]
     auditor_id: Identifier
-    verdict: Literal["approve", "fix", "reject"]
+    verdict: Verdict
     score: float | None = Field(default=None, ge=0, le=1)
-    error_categories: Labels = Field(
-        default_factory=list, description="A category repeated in one audit counts once."
-    )
-    audit_kind: Literal["spot", "full", "speed", "gold", "consensus"] = "spot"
-    audit_time_s: Seconds | None = Field(
-        default=None, description="Seconds the audit took, at most a day."
+    error_categories: Labels = Field(default_factory=list, description=_CATEGORIES)
+    audit_kind: AuditKind = "spot"
+    audit_time_s: Seconds | None = Field(default=None, description=_AUDIT_TIME)
+    revision: int = _revision()
+    retracted: NotRetracted = Field(default=False, description=_RETRACTED)
+
+    _unique = field_validator("error_categories", mode="after")(classmethod(_dedupe))
+
+
+# -- retractions ----------------------------------------------------------------
+#
+# A retraction (``retracted: true``) is a tombstone: it needs only what
+# identifies its entity, and every other field is optional, validated on its own
+# if present (type, bounds, characters) but bound by none of the rules between
+# fields of a version that counts (it contributes nothing, so nothing of it is
+# counted). Separate models rather than optional fields on the ones above, so
+# that a version that counts keeps every required field typed as present.
+
+
+class _RetractionBase(_Contract):
+    """Fields common to both retractions."""
+
+    schema_version: Literal[1] = _schema_version()
+    event_id: Identifier = _event_id()
+    occurred_at: EventTime = _occurred_at()
+    project_id: Identifier
+    vendor_id: str = _vendor_id()
+    locale: Locale = _locale()
+    source: Source = _source()
+    queue_id: Identifier | None = None
+
+
+class TaskCompletedRetraction(_RetractionBase):
+    """A submission withdrawn at its source (deleted as spam, say): it counts nowhere."""
+
+    model_config = ConfigDict(
+        title="task_completed retraction",
+        json_schema_extra={
+            "$id": "https://annotation-telemetry/schemas/v1/task_completed_retraction"
+        },
     )
 
-    @field_validator("error_categories", mode="after")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(value))
+    event_type: Literal["task_completed"]
+    submission_id: Identifier = Field(description=_SUBMISSION_ID)
+    retracted: Retracted = Field(description=_RETRACTED)
+    revision: int = _revision()
+    task_id: Identifier | None = None
+    annotator_id: Identifier | None = Field(default=None, description=_ANNOTATOR)
+    status: Status | None = None
+    handle_time_s: Seconds | None = Field(default=None, description=_HANDLE_TIME)
+    task_created_at: CreatedTime | None = Field(default=None, description=_CREATED_AT)
+    attempt: int = Field(default=1, ge=1, le=ATTEMPT_MAX, description=_ATTEMPT)
+    is_gold: bool = False
+    gold_correct: bool | None = Field(default=None, description=_GOLD_CORRECT)
+    task_type: ShortText | None = None
+    tags: Labels = Field(default_factory=list, description="Worker tags.")
+
+
+class TaskAuditedRetraction(_RetractionBase):
+    """An audit withdrawn at its source: the audited work then has no audit that counts."""
+
+    model_config = ConfigDict(
+        title="task_audited retraction",
+        json_schema_extra={
+            "$id": "https://annotation-telemetry/schemas/v1/task_audited_retraction"
+        },
+    )
+
+    event_type: Literal["task_audited"]
+    task_id: Identifier
+    annotator_id: Identifier = Field(description=_ANNOTATOR)
+    retracted: Retracted = Field(description=_RETRACTED)
+    revision: int = _revision()
+    auditor_id: Identifier | None = None
+    verdict: Verdict | None = None
+    score: float | None = Field(default=None, ge=0, le=1)
+    error_categories: Labels = Field(default_factory=list, description=_CATEGORIES)
+    audit_kind: AuditKind = "spot"
+    audit_time_s: Seconds | None = Field(default=None, description=_AUDIT_TIME)
+
+    _unique = field_validator("error_categories", mode="after")(classmethod(_dedupe))
 
 
 AnnotationEvent = TaskCompleted | TaskAudited
+"""A version that counts (when it is the latest of its entity)."""
+Retraction = TaskCompletedRetraction | TaskAuditedRetraction
+ContractEvent = AnnotationEvent | Retraction
+"""Every event the contract accepts."""

@@ -1,4 +1,16 @@
-"""JSON Schema export, so platform feeds can validate before they publish."""
+"""JSON Schema export, so platform feeds can validate before they publish.
+
+One schema per event type, generated from the models. A message is a
+retraction when ``retracted`` is true and a version otherwise, exactly as the
+decoder chooses its model, so each schema is ``if retracted is true then the
+retraction's schema else the version's``: a feed validating with it accepts
+and refuses what the decoder does (tests/unit/test_contract.py holds them
+equal over a table of cases). What JSON Schema cannot say is left to the
+decoder: instants compared with each other or with the clock (``task_created_at``
+after ``occurred_at``, bounds of a date-time, ``future_timestamp``), and
+integers written with a fraction (``2.0`` is an integer to JSON Schema, not to
+the decoder).
+"""
 
 from __future__ import annotations
 
@@ -6,32 +18,71 @@ import json
 from pathlib import Path
 from typing import Any
 
-from schemas.events import TaskAudited, TaskCompleted
+from pydantic import BaseModel
 
-SCHEMA_FILES: dict[str, type[TaskCompleted] | type[TaskAudited]] = {
-    "task_completed.schema.json": TaskCompleted,
-    "task_audited.schema.json": TaskAudited,
+from schemas.events import (
+    TaskAudited,
+    TaskAuditedRetraction,
+    TaskCompleted,
+    TaskCompletedRetraction,
+)
+
+BASE_ID = "https://annotation-telemetry/schemas/v1/"
+
+# event type -> (the version's model, the retraction's model)
+MODELS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
+    "task_completed": (TaskCompleted, TaskCompletedRetraction),
+    "task_audited": (TaskAudited, TaskAuditedRetraction),
+}
+SCHEMA_FILES = {f"{event_type}.schema.json": event_type for event_type in MODELS}
+
+_DESCRIPTIONS = {
+    "task_completed": TaskCompleted.__doc__,
+    "task_audited": TaskAudited.__doc__,
 }
 
 
-def json_schema(model: type[TaskCompleted] | type[TaskAudited]) -> dict[str, Any]:
-    schema = model.model_json_schema(mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+def model_schema(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One model's schema (unknown fields allowed) and the definitions it refers to."""
+    schema = model.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+    schema.pop("$id", None)  # the file's $id is the event type's
     # The contract accepts unknown fields (forward compatibility).
     schema["additionalProperties"] = True
     required = set(schema.get("required", []))
     required.update({"event_type", "schema_version"})
     schema["required"] = sorted(required)
-    return schema
+    return schema, definitions
+
+
+def json_schema(event_type: str) -> dict[str, Any]:
+    """The schema of one event type: a version, or a retraction when ``retracted`` is true."""
+    version_model, retraction_model = MODELS[event_type]
+    version, version_defs = model_schema(version_model)
+    retraction, retraction_defs = model_schema(retraction_model)
+    definitions = {**version_defs, **retraction_defs, "version": version, "retraction": retraction}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": BASE_ID + event_type,
+        "title": event_type,
+        "description": f"{_DESCRIPTIONS[event_type]} A version of a piece of work, or, "
+        "with retracted true, its retraction.",
+        "type": "object",
+        "if": {"properties": {"retracted": {"const": True}}, "required": ["retracted"]},
+        "then": {"$ref": "#/$defs/retraction"},
+        "else": {"$ref": "#/$defs/version"},
+        "$defs": definitions,
+    }
 
 
 def export_schemas(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, model in SCHEMA_FILES.items():
+    for name, event_type in SCHEMA_FILES.items():
         path = directory / name
         path.write_text(
-            json.dumps(json_schema(model), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            json.dumps(json_schema(event_type), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
         )
         written.append(path)
     return written

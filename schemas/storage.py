@@ -6,7 +6,7 @@ ClickHouse encoder refuses (``attempt`` 65536 in a ``UInt16``, a date before
 insert that never succeeds stops every project of the partition. So each
 numeric and time field of ``schemas.events`` (and of the dead letter) takes
 its bounds from the column types it is stored in, through the functions
-below; ``tests/unit/test_storage_bounds.py`` walks the models and the DDL of
+below; ``tests/unit/schemas/test_storage_bounds.py`` walks the models and the DDL of
 ``sinks.schema`` together and fails when a field can hold a value its column
 cannot.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from schemas.units import EPOCH
 
 # Integer column types: (smallest, largest).
 INT_RANGES: dict[str, tuple[int, int]] = {
@@ -76,16 +76,16 @@ def time_range(*column_types: str) -> tuple[datetime, datetime]:
 
 # Where the bounded fields are stored (sinks/schema.py; the bounds test checks
 # these against the DDL). occurred_at is stored as itself and as its minute
-# (window_start, a DateTime), and partitions the tables by month.
+# (window_start, a DateTime), and partitions the tables by month. revision is
+# bounded by the column the versioned event tables give it (a UInt32: four
+# billion edits of one piece of work is no limit a platform reaches, and a
+# wider number would be refused by an insert that can never succeed).
 ATTEMPT_TYPE = "UInt16"
+REVISION_TYPE = "UInt32"
 OCCURRED_AT_TYPES = ("DateTime64(3, 'UTC')", "DateTime('UTC')")
 TASK_CREATED_AT_TYPE = "DateTime64(3, 'UTC')"
 
 ATTEMPT_MAX = int_range(ATTEMPT_TYPE)[1]
+REVISION_MAX = int_range(REVISION_TYPE)[1]
 OCCURRED_AT_RANGE = time_range(*OCCURRED_AT_TYPES)
 TASK_CREATED_AT_RANGE = time_range(TASK_CREATED_AT_TYPE)
-
-
-def rfc3339(moment: datetime) -> str:
-    """A bound as a feed would write it (Z, fractions only when present)."""
-    return moment.isoformat().replace("+00:00", "Z")

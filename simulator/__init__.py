@@ -18,6 +18,12 @@ is the quality 0-1, higher is better); fix and reject lead to rework
 (``attempt`` > 1). Tasks are created in batches (``task_created_at`` on the
 minute), hours before they are done. The rate follows a Beijing working day.
 
+Versions (``simulator.versions``, ``Simulator(..., versions=True)``; off by
+default): about 30 % of task outcomes carry a ``submission_id``; about 3 % of
+submissions are edited later (a new event, revision + 1), about 0.5 % deleted
+(a retraction), about 5 % of audits re-audited minutes to hours later, and a
+fifth of the edits and re-audits arrive after the version they supersede.
+
 Incidents (``simulator.incidents``), each switchable, scheduled from the seed
 at fixed fractions of the run (so switching one off does not move the
 others): ``vendor_quality_drop``, ``queue_stall``, ``aht_spike``,
@@ -47,6 +53,15 @@ Manifest (``Simulator.manifest``, plain JSON values)::
     malformed         [{line (1-based), kind, reason, description, project_id,
                       published_at}]
     world             projects with their queues, vendors, annotator count
+
+With versions on, also: ``knobs.versions`` true; ``counts.superseded`` and
+``counts.retractions`` (accepted events lost to a later version of their piece
+of work; retractions accepted), the same two per project; ``versions``
+{submission_ids, edits, deletions, restores, re_audits, out_of_order} (lines
+published of each kind); and the per-project aggregates (tasks_submitted ...
+audit_score_sum) count, of each piece of work, only the version the contract's
+version rule makes count (``events``, ``task_completed``, ``task_audited`` and
+the ``by_*`` counts still count every accepted line).
 
 Depends on nothing else in the project (the tests check its lines with
 ``schemas.decode.Decoder``).

@@ -29,6 +29,8 @@ from typing import Any
 
 import orjson
 
+from schemas.units import EPOCH
+from simulator import versions as ver
 from simulator.incidents import INCIDENTS, MALFORMED_KINDS, Incident, break_event, iso, schedule
 from simulator.world import (
     MAX_PROJECTS,
@@ -62,9 +64,8 @@ PROJECT_FIELDS = (
 SOURCES = ("human", "hybrid", "machine")
 
 # heap entry kinds
-_LINE, _DUP, _BAD, _AUDIT, _REWORK, _BAD_DUE = range(6)
+_LINE, _DUP, _BAD, _AUDIT, _REWORK, _BAD_DUE, _VERSION = range(7)
 
-_EPOCH = datetime(1970, 1, 1)
 _P_SKIP_HUMAN, _P_SKIP_HYBRID = 0.05, 0.03  # plus 0.05 x (1 - skill)
 _P_EXPIRE = 0.025
 _AUDIT_DELAY = (math.log(240.0), 0.7)  # log-normal, seconds after the submission
@@ -134,6 +135,10 @@ class Simulator:
     ``tasks_per_second``: mean rate of task outcomes over a day (the daily rhythm
     varies it between about 0.25x and 1.9x); audits, rework, duplicates and
     malformed messages come on top, about 1.2 lines per task outcome in all.
+    ``versions``: pieces of work also come in several versions (edits, deletes,
+    re-audits: ``simulator.versions``) and the manifest's aggregates follow the
+    contract's version rule; off, every line is what it was before versions
+    existed, byte for byte, and so is the manifest.
     """
 
     def __init__(
@@ -147,6 +152,7 @@ class Simulator:
         annotators: int = 300,
         tasks_per_second: float = 4.0,
         allowed_lateness_s: float = 120.0,
+        versions: bool = False,
     ) -> None:
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must carry a UTC offset")
@@ -170,12 +176,15 @@ class Simulator:
         self.incidents = tuple(name for name in INCIDENTS if name in chosen)
         self.tasks_per_second = tasks_per_second
         self.allowed_lateness_s = allowed_lateness_s
-        self.knobs = {
+        self.versions = versions
+        self.knobs: dict[str, Any] = {
             "projects": projects,
             "vendors": vendors,
             "annotators": annotators,
             "tasks_per_second": tasks_per_second,
         }
+        if versions:  # only when on: the manifest of a run without is unchanged
+            self.knobs["versions"] = True
         self.world = build_world(seed, projects, vendors, annotators)
         self._run: _Run | None = None
 
@@ -189,7 +198,11 @@ class Simulator:
             submitted = 1 - _P_EXPIRE - 0.06 * (1 - q.p_machine)
             audits = submitted * q.project.audit_rate
             # ~22 % of audits are fix/reject, ~60 % of those reworked, half of those audited
-            expected += q.weight / total * (1 + audits * 1.2)
+            lines = 1 + audits * 1.2
+            if self.versions:
+                follow_ups = ver.P_EDIT + ver.P_DELETE * (1 + ver.P_RESTORE)
+                lines += submitted * ver.P_SUBMISSION_ID * follow_ups + audits * 1.2 * ver.P_REAUDIT
+            expected += q.weight / total * lines
         return expected
 
     def estimate_span(self, n: int) -> timedelta:
@@ -298,6 +311,10 @@ class _Run:
         self.stall = self.active.get("queue_stall")
         self.aht = self.active.get("aht_spike")
         self.burst = self.active.get("duplicates_and_late")
+        # Versions: their own random stream; the ledger keeps the rule's ground truth.
+        self.ledger = ver.Ledger(len(self.world.projects)) if sim.versions else None
+        self.vrnd = random.Random(f"annotel-versions/{sim.seed}").random
+        self.submission_seq = 0
         bad = self.active.get("malformed")
         if bad is not None:
             for when, kind in bad.plan:
@@ -324,7 +341,7 @@ class _Run:
             minute, second = divmod(local, 60)
             prefix = self.prefixes.get(minute)
             if prefix is None:
-                stamp = _EPOCH + timedelta(minutes=minute)
+                stamp = EPOCH + timedelta(minutes=minute)
                 prefix = self.prefixes[minute] = stamp.strftime("%Y-%m-%dT%H:%M:")
             text = self.seconds[local] = f"{prefix}{second:02d}"
         if frac < 0:
@@ -339,7 +356,7 @@ class _Run:
         if text is None:
             if len(self.minutes) > 200_000:
                 self.minutes.clear()
-            stamp = (_EPOCH + timedelta(minutes=local)).strftime("%Y-%m-%dT%H:%M:00")
+            stamp = (EPOCH + timedelta(minutes=local)).strftime("%Y-%m-%dT%H:%M:00")
             text = self.minutes[key] = stamp + (".000" if project.millis else "") + project.suffix
         return text
 
@@ -398,11 +415,20 @@ class _Run:
         vendor_id: str | None,
         sums: list[int],
         micro: int,
+        version: tuple[ver.Entity, ver.OrderKey, bool, str] | None = None,
+        not_before: float | None = None,
     ) -> None:
-        """Queue a valid event for publishing (maybe delayed by the burst incident)."""
+        """Queue a valid event for publishing (maybe delayed by the burst incident).
+
+        ``version``: (entity, order key, retracted, kind) of a version of a piece
+        of work, for the ledger. ``not_before``: publish no earlier (a first
+        version sent after a later one).
+        """
         rnd = self.rnd
         publish = t + rnd() * _TRANSPORT
         delayed = 0
+        if not_before is not None and publish < not_before:
+            publish, delayed = not_before, 1
         burst = self.burst
         if burst is not None and burst.project is project and burst.start <= t < burst.end:
             u = rnd()
@@ -425,6 +451,8 @@ class _Run:
                 (line, (project.index, counts, source, vendor_id), t, sums, micro, delayed),
             ),
         )
+        if version is not None and self.ledger is not None:
+            self.ledger.register(self.seq, *version)
 
     # -- task outcomes ------------------------------------------------------------------
 
@@ -538,15 +566,37 @@ class _Run:
                     gold_text = ',"is_gold":true,"gold_correct":false'
                     counts = _C_GOLD_WRONG
         self.event_seq += 1
+        event_id = f"tc-{self.token}-{self.event_seq:07d}"
+        submission = ""
+        version = follow_up = None
+        not_before = None
+        if self.ledger is not None and self.vrnd() < ver.P_SUBMISSION_ID:
+            self.submission_seq += 1
+            sid = f"ann-{self.token}-{self.submission_seq:07d}"
+            submission = f',"submission_id":"{sid}"'
+            kind = "submission_ids"
+            if submitted:
+                follow_up, not_before = self._plan_follow_up(t)
+                if not_before is not None:
+                    kind += "+out_of_order"
+            key = (ver.instant_us(t, project.millis), 1, event_id.encode())
+            version = ((project.project_id, sid), key, False, kind)
         line = (
             f'{{"event_type":"task_completed","schema_version":1,'
-            f'"event_id":"tc-{self.token}-{self.event_seq:07d}",'
+            f'"event_id":"{event_id}",'
             f'"occurred_at":"{self._fmt(t, project)}",{middle}"task_id":"{task_id}",{tail},'
             f'"status":"{status}"{ht},'
             f'"task_created_at":"{self._fmt_minute(created, project)}",'
-            f'"attempt":{attempt}{gold_text}{tags_text}}}'
+            f'"attempt":{attempt}{gold_text}{tags_text}{submission}}}'
         )
-        self._emit(t, project, line.encode(), counts, source, vendor_id, self.handle_micro, micro)
+        self._emit(
+            t, project, line.encode(), counts, source, vendor_id, self.handle_micro, micro,
+            version, not_before,
+        )  # fmt: skip
+        if follow_up is not None:
+            what, when = follow_up
+            stat = (counts, source, vendor_id)
+            self._push(when, _VERSION, (what, 2, orjson.loads(line), queue, stat))
         if submitted and rnd() < (project.audit_rate if attempt == 1 else _REWORK_AUDIT_RATE):
             task = _Task(
                 queue, person, annotator_id, vendor_id, source, quality, task_id, created,
@@ -572,19 +622,7 @@ class _Run:
         ):
             p_approve *= drop.params["approval_factor"]
             drop.affected += 1
-        categories: list[str] = []
-        if rnd() < p_approve:
-            verdict = "approve"
-            score = 0.85 + 0.15 * rnd()
-        else:
-            verdict = "reject" if rnd() < 0.25 + 0.5 * (1 - quality) else "fix"
-            score = 0.05 + 0.45 * rnd() if verdict == "reject" else 0.55 + 0.3 * rnd()
-            errors = queue.errors
-            # Weaker work draws from the whole list; good work mostly from the minor end.
-            span = len(errors) if rnd() > quality else max(1, len(errors) // 2)
-            categories.append(errors[int(rnd() * span)])
-            if rnd() < 0.3:
-                categories.append(errors[int(rnd() * len(errors))])
+        verdict, score, categories = _judge(rnd, queue, quality, p_approve)
         event = self._head(
             "ta", t, queue, task.task_id, task.annotator_id, task.vendor_id, task.source
         )
@@ -606,6 +644,16 @@ class _Run:
         event["audit_time_s"] = round(audit_time, 1)
         counts = _C_VERDICT_COUNTS[verdict]
         line = orjson.dumps(event)
+        version = not_before = None
+        if self.ledger is not None:  # every audit is a version of the audited work
+            key = (ver.instant_us(t, project.millis), 1, event["event_id"].encode())
+            kind = ""
+            if self.vrnd() < ver.P_REAUDIT:
+                when = t + ver.delay(self._vlognormal, ver.REAUDIT_DELAY)
+                if self.vrnd() < ver.P_OUT_OF_ORDER:
+                    not_before, kind = when + _TRANSPORT + 1.0 + 59.0 * self.vrnd(), "out_of_order"
+                self._push(when, _VERSION, ("re_audit", 1, event, queue, task))
+            version = ((project.project_id, task.task_id, task.annotator_id), key, False, kind)
         self._emit(
             t,
             project,
@@ -615,6 +663,8 @@ class _Run:
             task.vendor_id,
             self.score_micro,
             round(score * 1e6),
+            version,
+            not_before,
         )
         if (
             verdict != "approve"
@@ -622,6 +672,106 @@ class _Run:
             and rnd() < (0.75 if verdict == "reject" else 0.45)
         ):
             self._push(t + _lognormal(rnd, *_REWORK_DELAY), _REWORK, task)
+
+    # -- versions (simulator.versions) -------------------------------------------------
+
+    def _vlognormal(self, mu: float, sigma: float) -> float:
+        return _lognormal(self.vrnd, mu, sigma)
+
+    def _plan_follow_up(self, t: float) -> tuple[tuple[str, float] | None, float | None]:
+        """Whether a submission with a submission_id is edited or deleted, and when.
+
+        Returns the follow-up (kind, time) and, for an edit sent before its
+        original, the time before which the original must not be published.
+        """
+        u = self.vrnd()
+        if u < ver.P_EDIT:
+            when = t + ver.delay(self._vlognormal, ver.EDIT_DELAY)
+            if self.vrnd() < ver.P_OUT_OF_ORDER:
+                return ("edits", when), when + _TRANSPORT + 1.0 + 59.0 * self.vrnd()
+            return ("edits", when), None
+        if u < ver.P_EDIT + ver.P_DELETE:
+            return ("deletions", t + ver.delay(self._vlognormal, ver.DELETE_DELAY)), None
+        return None, None
+
+    def _version(
+        self, t: float, what: str, revision: int, first: dict[str, Any], queue: Queue, info: Any
+    ) -> None:
+        """A later version of ``first`` (a submission or an audit), due at ``t``.
+
+        ``info``: the audited work (``_Task``) for a re-audit; for a submission,
+        its statistics key (counters, source, vendor).
+        """
+        if what == "re_audit":
+            self._re_audit(t, first, queue, info)
+            return
+        vrnd = self.vrnd
+        project = queue.project
+        event_id = f"{first['event_id']}-r{revision}"
+        counts, source, vendor_id = info
+        entity = (project.project_id, first["submission_id"])
+        key = (ver.instant_us(t, project.millis), revision, event_id.encode())
+        if what == "deletions":
+            if vrnd() < ver.P_IDS_ONLY:  # what a platform's delete carries
+                names = ("event_type", "schema_version", "project_id", "submission_id")
+                event = {name: first[name] for name in names}
+                source, vendor_id = "human", None  # what the line decodes to
+            else:
+                event = dict(first)
+            event.update(event_id=event_id, occurred_at=self._fmt(t, project))
+            event.update(revision=revision, retracted=True)
+            line = orjson.dumps(event)
+            self._emit(
+                t, project, line, _C_RETRACTED, source, vendor_id, self.handle_micro, 0,
+                (entity, key, True, what),
+            )  # fmt: skip
+            if vrnd() < ver.P_RESTORE:
+                when = t + ver.delay(self._vlognormal, ver.RESTORE_DELAY)
+                self._push(when, _VERSION, ("restores", revision + 1, first, queue, info))
+            return
+        # An edit, or the work coming back after a delete: the submission again, changed.
+        event = dict(first)
+        event.update(event_id=event_id, occurred_at=self._fmt(t, project), revision=revision)
+        if vrnd() < ver.P_MOVE_QUEUE and len(project.queues) > 1:
+            others = [q for q in project.queues if q is not queue]
+            event["queue_id"] = others[int(vrnd() * len(others))].queue_id
+        handle = min(first["handle_time_s"] * (1.0 + 0.6 * vrnd()), 86400.0)
+        handle_s = round(handle, 2 if source == "machine" else 1)
+        event["handle_time_s"] = handle_s
+        self._emit(
+            t, project, orjson.dumps(event), counts, source, vendor_id, self.handle_micro,
+            round(handle_s * 1_000_000), (entity, key, False, what),
+        )  # fmt: skip
+
+    def _re_audit(self, t: float, first: dict[str, Any], queue: Queue, task: _Task) -> None:
+        """Another review of the same work: a senior reviewer judges its quality afresh."""
+        vrnd = self.vrnd
+        project = queue.project
+        quality = min(max(task.quality + (0.1 if task.attempt > 1 else 0.0), 0.0), 1.0)
+        p_approve = 1.0 - _APPROVE_SHORTFALL * (1.0 - quality) ** 2
+        verdict, score, categories = _judge(vrnd, queue, quality, p_approve)
+        event = dict(first)
+        event.pop("error_categories", None)
+        others = [a for a in project.auditors if a != first["auditor_id"]] or project.auditors
+        event.update(
+            event_id=f"{first['event_id']}-re",
+            occurred_at=self._fmt(t, project),
+            auditor_id=others[int(vrnd() * len(others))],
+            verdict=verdict,
+            score=round(score, 2),
+        )
+        if categories:
+            event["error_categories"] = categories
+        revision = 1
+        if vrnd() < 0.5:  # the review updated in place (else a new review, revision absent)
+            revision = event["revision"] = 2
+        key = (ver.instant_us(t, project.millis), revision, event["event_id"].encode())
+        entity = (project.project_id, task.task_id, task.annotator_id)
+        self._emit(
+            t, project, orjson.dumps(event), _C_VERDICT_COUNTS[verdict], task.source,
+            task.vendor_id, self.score_micro, round(event["score"] * 1e6),
+            (entity, key, False, "re_audits"),
+        )  # fmt: skip
 
     def _rework(self, t: float, task: _Task) -> None:
         """A repeat attempt after fix/reject, by the same annotator (or model)."""
@@ -694,6 +844,8 @@ class _Run:
             self._audit(key, payload)
         elif kind == _REWORK:
             self._rework(key, payload)
+        elif kind == _VERSION:
+            self._version(key, *payload)
         else:
             self._malformed(key, payload)
         return None
@@ -720,6 +872,7 @@ class _Run:
         stats = self.stats
         burst = self.burst
         burst_project = -1 if burst is None or burst.project is None else burst.project.index
+        ledger = self.ledger
         count = 0
         newest = -math.inf
         minute = -1
@@ -730,6 +883,8 @@ class _Run:
             if m != minute:
                 minute = m
                 rate = base * _rate_factor(t)
+                if ledger is not None and m % 60 == 0:
+                    ledger.forget(t)
             t -= log(1.0 - rnd()) / rate  # exponential gap (random.expovariate, inlined)
             if t >= end:
                 t, final = last, True
@@ -740,6 +895,8 @@ class _Run:
                     line, stat, occurred, sums, micro, delayed = payload
                     stats[stat] = stats.get(stat, 0) + 1
                     sums[stat[0]] += micro
+                    if ledger is not None:
+                        ledger.published(_seq, stat, micro, sums, key)
                     if newest - occurred > lateness:
                         self.late_beyond += 1
                     elif delayed:
@@ -782,14 +939,19 @@ class _Run:
         per_project: list[dict[str, Any]] = [dict.fromkeys(PROJECT_FIELDS, 0) for _ in projects]
         by_source = dict.fromkeys(SOURCES, 0)
         by_vendor: dict[str, int] = {}
-        for (pidx, counts, source, vendor), lines in sorted(
+        ledger = self.ledger
+        uncounted = {} if ledger is None else ledger.uncounted
+        for stat, lines in sorted(
             self.stats.items(),
             key=lambda item: (item[0][0], item[0][1], item[0][2], item[0][3] or ""),
         ):
+            pidx, counts, source, vendor = stat
             row = per_project[pidx]
             row["events"] += lines
-            for name in counts:
-                row[name] += lines
+            row[counts[0]] += lines  # the event type: every accepted line
+            counting = lines - uncounted.get(stat, 0)  # the aggregates: what counts
+            for name in counts[1:]:
+                row[name] += counting
             by_source[source] += lines
             label = vendor or "(in-house)"
             by_vendor[label] = by_vendor.get(label, 0) + lines
@@ -797,6 +959,9 @@ class _Run:
             row["duplicates"] = self.duplicates[project.index]
             row["handle_time_sum_s"] = self.handle_micro[project.index] / 1_000_000
             row["audit_score_sum"] = self.score_micro[project.index] / 1_000_000
+            if ledger is not None:
+                row["superseded"] = ledger.superseded[project.index]
+                row["retractions"] = ledger.retractions[project.index]
         by_reason: dict[str, int] = {}
         for item in self.malformed:
             by_reason[item["reason"]] = by_reason.get(item["reason"], 0) + 1
@@ -808,7 +973,7 @@ class _Run:
             if name == "malformed":
                 described["affected"] = len(self.malformed)
             incidents.append(described)
-        return {
+        manifest: dict[str, Any] = {
             "manifest_version": MANIFEST_VERSION,
             "generator": "annotel simulate",
             "seed": sim.seed,
@@ -847,6 +1012,31 @@ class _Run:
             "malformed": list(self.malformed),
             "world": self.world.describe(),
         }
+        if ledger is not None:
+            manifest["counts"]["superseded"] = sum(ledger.superseded)
+            manifest["counts"]["retractions"] = sum(ledger.retractions)
+            manifest["versions"] = ledger.describe()
+        return manifest
+
+
+def _judge(
+    rnd: Callable[[], float], queue: Queue, quality: float, p_approve: float
+) -> tuple[str, float, list[str]]:
+    """An audit's verdict, score and error categories, from the work's quality."""
+    categories: list[str] = []
+    if rnd() < p_approve:
+        verdict = "approve"
+        score = 0.85 + 0.15 * rnd()
+    else:
+        verdict = "reject" if rnd() < 0.25 + 0.5 * (1 - quality) else "fix"
+        score = 0.05 + 0.45 * rnd() if verdict == "reject" else 0.55 + 0.3 * rnd()
+        errors = queue.errors
+        # Weaker work draws from the whole list; good work mostly from the minor end.
+        span = len(errors) if rnd() > quality else max(1, len(errors) // 2)
+        categories.append(errors[int(rnd() * span)])
+        if rnd() < 0.3:
+            categories.append(errors[int(rnd() * len(errors))])
+    return verdict, score, categories
 
 
 # The per-project counters one line increments (the first name is its event type).
@@ -857,6 +1047,7 @@ _C_GOLD_OK: _Counts = ("task_completed", "tasks_submitted", "gold_submitted", "g
 _C_GOLD_WRONG: _Counts = ("task_completed", "tasks_submitted", "gold_submitted")
 _C_SKIPPED: _Counts = ("task_completed", "tasks_skipped")
 _C_EXPIRED: _Counts = ("task_completed", "tasks_expired")
+_C_RETRACTED: _Counts = ("task_completed",)  # a retraction adds to no aggregate
 _C_VERDICT_COUNTS: dict[str, _Counts] = {
     "approve": ("task_audited", "audits", "audits_approved"),
     "fix": ("task_audited", "audits", "audits_fixed"),

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from schemas.units import from_epoch_s, rfc3339
 from simulator.world import Project, Queue, World
 
 INCIDENTS: tuple[str, ...] = (
@@ -56,9 +56,8 @@ def parse_incidents(text: str) -> frozenset[str]:
 
 def iso(ts: float) -> str:
     """Epoch seconds as RFC 3339 UTC (``Z``), milliseconds when not whole."""
-    moment = datetime.fromtimestamp(round(ts, 3), UTC)
-    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
+    moment = from_epoch_s(round(ts, 3))
+    return rfc3339(moment, "milliseconds" if moment.microsecond else "seconds")
 
 
 @dataclass(slots=True, eq=False)

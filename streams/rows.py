@@ -20,10 +20,11 @@ from alerts.model import AlertEvent
 from schemas.deadletter import DeadLetter
 from schemas.decode import MAX_ERROR_TEXT
 from schemas.display import visible
+from schemas.units import EPOCH, rfc3339
 from sinks.batches import Columns, RejectedRow
 from sinks.schema import DLQ_COLUMNS, TABLE_COLUMNS
 from streams.state import AUDIT_FIELDS, TASK_FIELDS, PartitionState
-from streams.windows import EPOCH, MICRO, MICRO_FIELDS, WIDTH, WindowKey
+from streams.windows import MICRO, MICRO_FIELDS, WIDTH, WindowKey
 
 _MICRO_POSITIONS = tuple(i in MICRO_FIELDS for i in range(WIDTH))
 # Within this range of epoch microseconds, ``datetime.timestamp()`` (a float) floors
@@ -182,14 +183,14 @@ def _stored_time(ticks: Any) -> Any:
         moment = EPOCH + timedelta(milliseconds=ticks)
     except (TypeError, OverflowError):
         return ticks
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(moment, "milliseconds")
 
 
 def unstored_letter(rejected: RejectedRow) -> DeadLetter:
     """An event row ClickHouse refused (``unprocessable``), as a dead letter.
 
     Defense in depth: the contract's bounds make every accepted event's row
-    storable (tests/unit/test_storage_bounds.py), so this runs only for what
+    storable (tests/unit/schemas/test_storage_bounds.py), so this runs only for what
     they did not foresee. The event was accepted and stays counted in its
     window (its contribution was computed from values the contract accepted;
     a maximum cannot be taken back); only its raw row is missing from

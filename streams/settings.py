@@ -43,98 +43,179 @@ class Settings(BaseSettings):
 
     # Kafka
     kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:9092", description="Comma-separated host:port list."
+        "127.0.0.1:9092", description="Comma-separated `host:port` list of the Kafka brokers."
     )
     kafka_flavor: Literal["auto", "kafka", "tansu"] = Field(
         "auto",
-        description="'tansu' applies the client settings measured for the embedded broker; "
-        "'auto' detects it from the cluster id.",
+        description="`tansu` applies the client settings measured for the embedded broker; "
+        "`auto` detects it from the cluster id.",
     )
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
-    kafka_ssl_certfile: Path | None = None
-    kafka_ssl_keyfile: Path | None = None
-    kafka_partitions: int = Field(4, ge=1, le=1024, description="Partitions of created topics.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How the Kafka clients connect to the brokers."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism (with `SASL_PLAINTEXT` or `SASL_SSL`)."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None,
+        description="SASL password; never printed or logged (see [redaction]"
+        "(docs/clickhouse.md#connecting-to-a-server-tls-and-what-is-never-printed)).",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM file of the CA that signed the brokers' certificates."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        None, description="Client certificate (PEM) for TLS client authentication."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        None, description="Private key (PEM) of `ANNOTEL_KAFKA_SSL_CERTFILE`."
+    )
+    kafka_partitions: int = Field(
+        4, ge=1, le=1024, description="Partitions of the topics the tools create."
+    )
 
     # Topics
-    topic_task_completed: str = "annotation.task-completed"
-    topic_task_audited: str = "annotation.task-audited"
-    topic_alerts: str = "annotation.alerts"
-    topic_dlq: str = "annotation.dlq"
-    topic_state: str = "annotation-telemetry.state"
+    topic_task_completed: str = Field(
+        "annotation.task-completed", description="Input topic of `task_completed` events."
+    )
+    topic_task_audited: str = Field(
+        "annotation.task-audited", description="Input topic of `task_audited` events."
+    )
+    topic_alerts: str = Field(
+        "annotation.alerts",
+        description="Every alert transition, published before any receiver is called.",
+    )
+    topic_dlq: str = Field(
+        "annotation.dlq", description="Dead letters: each refused message with its reason."
+    )
+    topic_state: str = Field(
+        "annotation-telemetry.state", description="Internal: the worker's checkpoint log."
+    )
     topic_windows: str = Field(
         "annotation-telemetry.windows",
         description="Internal, one partition: closed minutes handed to alert evaluation.",
     )
     topic_alert_state: str = Field(
         "annotation-telemetry.alert-state",
-        description="Internal, one partition: snapshots of the alert evaluator.",
+        description="Internal, one partition: snapshots of the alert stage.",
     )
 
     # Storage
-    data_dir: Path = Path("./.annotel")
+    data_dir: Path = Field(
+        Path("./.annotel"),
+        description="Local data (relative to the working directory): the embedded "
+        "ClickHouse in `<data dir>/clickhouse`.",
+    )
     clickhouse_url: SecretStr | None = Field(
         None,
-        description="chdb:///abs/path (embedded, default under the data dir) or "
-        "http(s)://user:password@host:port/database for a server; https:// is TLS with "
-        "the server's certificate verified, on any port (default 8443; http:// 8123). "
-        "Percent-encode reserved characters in the password.",
+        description="Unset: `chdb://<data dir>/clickhouse`, the embedded engine. Or "
+        "`http(s)://user:password@host[:port]/database` for a server: `https://` is TLS with "
+        "the certificate verified on any port (default 8443; `http://` 8123); percent-encode "
+        "`/ ? # @ : %` in the password; options in [ClickHouse]"
+        "(docs/clickhouse.md#connecting-to-a-server-tls-and-what-is-never-printed).",
     )
     clickhouse_ca_file: FilePath | None = Field(
         None,
         description="PEM file of the CA that signed the ClickHouse server's certificate "
-        "(https:// only; default: the system's trusted CAs).",
+        "(`https://` only; unset: the system's trusted CAs).",
     )
     clickhouse_cert_file: FilePath | None = Field(
         None,
-        description="Client certificate (PEM) for mutual TLS (https:// only); sent beside the "
+        description="Client certificate (PEM) for mutual TLS (`https://` only); sent beside the "
         "URL's password, or authenticating the user by itself when the URL has none.",
     )
     clickhouse_key_file: FilePath | None = Field(
         None,
-        description="Private key (PEM) of ANNOTEL_CLICKHOUSE_CERT_FILE, when that file "
+        description="Private key (PEM) of `ANNOTEL_CLICKHOUSE_CERT_FILE`, when that file "
         "does not hold it.",
     )
     chdb_process: bool = Field(
         True,
-        description="Run embedded ClickHouse (chdb:// URLs) in a child process of the worker, "
-        "as a server would be, instead of loading its engine into the worker.",
+        description="The worker runs embedded ClickHouse (`chdb://`) in a child process of its "
+        "own, as a server would be; `false` loads the engine into the worker.",
     )
     clickhouse_cluster: str | None = Field(
-        None, description="Cluster name: DDL uses ON CLUSTER and Replicated engines."
+        None, description="Cluster name: DDL uses `ON CLUSTER` and Replicated engines."
     )
 
     # Stream semantics
-    allowed_lateness: Duration = 120.0
-    retention: Duration = 48 * 3600.0
-    idle_timeout: Duration = 30.0
-    max_future_skew: Duration = 24 * 3600.0
-    max_event_bytes: int = Field(65536, ge=256, le=8 * 1024 * 1024)
+    allowed_lateness: Duration = Field(120.0, description="Watermark = latest event time − this.")
+    retention: Duration = Field(
+        48 * 3600.0,
+        description="Corrections are accepted this far behind the watermark; older ones are "
+        "dead letters (`too_late`).",
+    )
+    idle_timeout: Duration = Field(
+        30.0,
+        description="An idle live partition's watermark follows the wall clock after this.",
+    )
+    max_future_skew: Duration = Field(
+        24 * 3600.0,
+        description="Events further ahead of the clock are dead letters (`future_timestamp`).",
+    )
+    max_event_bytes: int = Field(
+        65536,
+        ge=256,
+        le=8 * 1024 * 1024,
+        description="Larger messages are dead letters (`too_large`).",
+    )
     commit_interval: Duration = Field(1.0, description="Checkpoint period of the worker.")
-    batch_size: int = Field(10_000, ge=1, le=1_000_000)
+    batch_size: int = Field(10_000, ge=1, le=1_000_000, description="Events per processing batch.")
     snapshot_every: int = Field(
-        200, ge=1, description="Checkpoints between full state snapshots (bounds recovery)."
+        200, ge=1, description="Checkpoints between full state snapshots (bounds recovery time)."
     )
 
     # Alerts
-    rules_file: Path | None = None
+    rules_file: Path | None = Field(None, description="Alert rules (YAML); unset: no alerting.")
     # Self-monitoring meta-alerts (go to every receiver of the rules file).
-    selfmon_enabled: bool = True
-    selfmon_lag_limit: int = Field(100_000, ge=1, description="Consumer lag per partition.")
-    selfmon_dead_letter_share: float = Field(0.05, gt=0, le=1)
-    selfmon_clickhouse_failing: Duration = 60.0
-    selfmon_watermark_stall: Duration = 600.0
-    selfmon_receiver_failures: int = Field(3, ge=1)
+    selfmon_enabled: bool = Field(
+        True,
+        description="Self-monitoring meta-alerts, sent to every receiver of the rules file "
+        "(see [alerts](docs/alerts.md#self-monitoring-meta-alerts)).",
+    )
+    selfmon_lag_limit: int = Field(
+        100_000,
+        ge=1,
+        description="`annotel_consumer_lag_high` fires when a partition's consumer lag "
+        "exceeds this many messages.",
+    )
+    selfmon_dead_letter_share: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="`annotel_dead_letter_share_high` fires when dead letters exceed this share "
+        "of the messages read over 5 minutes (judged from 200 messages up).",
+    )
+    selfmon_clickhouse_failing: Duration = Field(
+        60.0,
+        description="`annotel_clickhouse_failing` fires when ClickHouse inserts have failed for "
+        "longer than this (consumption is paused meanwhile).",
+    )
+    selfmon_watermark_stall: Duration = Field(
+        600.0,
+        description="`annotel_watermark_stalled` fires when events keep arriving on a partition "
+        "but its watermark has not moved for this long.",
+    )
+    selfmon_receiver_failures: int = Field(
+        3,
+        ge=1,
+        description="`annotel_receiver_failing` fires when a receiver failed this many "
+        "deliveries in a row.",
+    )
 
     # Web
-    web_bind: str = "127.0.0.1"
-    web_port: int = Field(6066, ge=0, le=65535)
+    web_bind: str = Field("127.0.0.1", description="Address of the health and metrics server.")
+    web_port: int = Field(
+        6066, ge=0, le=65535, description="Port of the health and metrics server."
+    )
 
     # Logging
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        description="Log level; logs are JSON lines when not on a terminal (the worker's too, "
+        "after Faust starts).",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

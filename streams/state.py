@@ -44,8 +44,8 @@ from schemas.decode import DecodeError, unprocessable
 from schemas.events import TaskAudited, TaskCompleted
 from schemas.json_pieces import json_array
 from schemas.metrics import WINDOW_SECONDS
+from schemas.units import EPOCH
 from streams.windows import (
-    EPOCH,
     IDX,
     MICRO,
     WIDTH,

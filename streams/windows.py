@@ -15,15 +15,11 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
 import orjson
 
 from schemas.metrics import AGGREGATE_FIELDS, MAX_FIELDS, SUM_FIELDS, WINDOW_SECONDS
 from schemas.metrics import MICRO as MICRO
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 # Positions in the aggregate list.
 IDX = {name: i for i, name in enumerate(AGGREGATE_FIELDS)}
@@ -35,11 +31,6 @@ WIDTH = len(AGGREGATE_FIELDS)
 WindowKey = tuple[int, str, str, str, str, str, str]
 Aggregate = list[int]
 ErrorKey = tuple[WindowKey, str]  # (window, error category)
-
-
-def epoch_us(moment: datetime) -> int:
-    """Exact microseconds since the epoch (no float rounding)."""
-    return (moment - EPOCH) // _US
 
 
 def micro(value: float) -> int:

@@ -2,7 +2,9 @@
 
 The oracle recomputes every aggregate with plain Python and Decimal from the
 generator's own list of unique valid events; it shares no code with the
-production aggregation.
+production aggregation, nor with the production's version rule
+(``schemas.versions``): which version of a piece of work counts is decided
+here again, from the JSON the generator wrote.
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ def _ts(moment: datetime, rng: random.Random) -> str:
     return text.replace("+00:00", "Z") if rng.random() < 0.5 else text
 
 
-def generate(seed: int, count: int, start: datetime | None = None) -> Stream:
+def generate(
+    seed: int, count: int, start: datetime | None = None, *, versions: bool = False
+) -> Stream:
+    """``count`` events, shuffled within the lateness, with redeliveries and invalid lines.
+
+    With ``versions``, pieces of work come in several versions as well (see
+    ``_add_versions``); without, the stream is the same bytes as before
+    versions existed.
+    """
     rng = random.Random(seed)
     start = start or datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
     annotators = [f"标注员-{i:03d}" for i in range(40)] + ["emoji🙂", 'quote"\\x']
@@ -93,6 +103,9 @@ def generate(seed: int, count: int, start: datetime | None = None) -> Stream:
                     cats.append(cats[0])  # a repeat counts once
                 event["error_categories"] = cats
         events.append((clock.timestamp(), event))  # publish time: corrections stay behind
+    vrng = random.Random(f"versions/{seed}")
+    if versions:
+        events = _add_versions(events, vrng, seed)
     # Shuffle within the allowed lateness: displace each event by up to 60 s.
     events.sort(key=lambda item: item[0] + rng.uniform(0, 60))
     stream = Stream()
@@ -102,6 +115,9 @@ def generate(seed: int, count: int, start: datetime | None = None) -> Stream:
         if rng.random() < 0.03:  # redelivery, a little later
             stream.duplicates += 1
             stream.lines.insert(len(stream.lines) - rng.randint(0, 5), stream.lines[-1])
+        elif versions and event.get("retracted") is True and vrng.random() < 0.3:
+            stream.duplicates += 1  # a platform re-sending its delete
+            stream.lines.insert(len(stream.lines) - vrng.randint(0, 5), stream.lines[-1])
     for i in range(max(3, count // 500)):
         position = rng.randint(0, len(stream.lines))
         bad = rng.choice(
@@ -114,6 +130,141 @@ def generate(seed: int, count: int, start: datetime | None = None) -> Stream:
         stream.lines.insert(position, bad)
         stream.invalid += 1
     return stream
+
+
+def _add_versions(
+    events: list[tuple[float, dict[str, Any]]], vrng: random.Random, seed: int
+) -> list[tuple[float, dict[str, Any]]]:
+    """Pieces of work in several versions, from their own random stream.
+
+    A third of the completions carry a ``submission_id``; some of those get
+    edits (later, or at the same instant with a higher revision, or at the
+    same instant and revision with another event_id, or a higher revision at
+    an earlier instant, which loses), moving the work to another minute,
+    queue or vendor; some are retracted (ids only, or the whole version), and
+    some of those come back with a later version. A tenth of the audits are
+    re-audited, minutes later or earlier, or retracted. A third of the
+    versioned pieces of work publish their first version after the others
+    (a lower revision after a higher one). (publish time, event) pairs.
+    """
+    out: list[tuple[float, dict[str, Any]]] = []
+    number = 0
+    for publish, event in events:
+        versions = [event]
+        if event["event_type"] == "task_completed" and vrng.random() < 0.35:
+            number += 1
+            event["submission_id"] = f"提交-{seed}-{number}"
+            versions += _submission_versions(event, vrng)
+        elif event["event_type"] == "task_audited" and vrng.random() < 0.1:
+            versions += _audit_versions(event, vrng)
+        if len(versions) == 1:
+            out.append((publish, event))
+            continue
+        times = [publish] + [
+            max(publish, _parse(v["occurred_at"]).timestamp()) for v in versions[1:]
+        ]
+        if vrng.random() < 0.35:  # the first version arrives after the later ones
+            times[0] = max(times[1:]) + vrng.uniform(1, 90)
+        out += zip(times, versions, strict=True)
+    return out
+
+
+def _moment(event: dict[str, Any], seconds: float) -> datetime:
+    return _parse(event["occurred_at"]) + timedelta(seconds=seconds)
+
+
+def _submission_versions(first: dict[str, Any], vrng: random.Random) -> list[dict[str, Any]]:
+    """Later versions of a submission (``first`` is revision 1, written without it)."""
+    roll = vrng.random()
+    if roll < 0.3:  # edits, each a second to 20 minutes after the previous one
+        chain, previous = [], first
+        for revision in range(2, 2 + vrng.randint(1, 3)):
+            previous = _edit(previous, revision, _moment(previous, vrng.uniform(1, 1200)), vrng)
+            chain.append(previous)
+        return chain
+    if roll < 0.4:  # the same instant (another offset, maybe): the higher revision wins
+        return [_edit(first, 2, _moment(first, 0), vrng)]
+    if roll < 0.45:  # the same instant and revision: the greater event_id (bytes) wins
+        second = _edit(first, 2, _moment(first, 0), vrng, suffix="-v2-é")
+        return [second, _edit(first, 2, _moment(first, 0), vrng, suffix="-v2-z")]
+    if roll < 0.5:  # a higher revision stamped earlier: the event time decides, it loses
+        return [_edit(first, 2, _moment(first, -vrng.uniform(1, 600)), vrng)]
+    if roll < 0.6:  # deleted at the source; a third come back later
+        gone = _retraction(first, 2, _moment(first, vrng.uniform(1, 1800)), vrng)
+        if vrng.random() < 1 / 3:
+            return [gone, _edit(first, 3, _moment(gone, vrng.uniform(1, 1800)), vrng)]
+        return [gone]
+    return []
+
+
+def _edit(
+    previous: dict[str, Any],
+    revision: int,
+    moment: datetime,
+    vrng: random.Random,
+    suffix: str | None = None,
+) -> dict[str, Any]:
+    """A later version of a submission: same submission_id, maybe other time, queue, numbers."""
+    event = {k: v for k, v in previous.items() if k != "retracted"}
+    event["event_id"] = f"{previous['event_id'].split('-v')[0]}{suffix or f'-v{revision}'}"
+    event["revision"] = revision
+    event["occurred_at"] = _ts(moment, vrng)
+    if vrng.random() < 0.3:
+        event["queue_id"] = vrng.choice(QUEUES)
+    if vrng.random() < 0.2:
+        vendor = vrng.choice(VENDORS)
+        if vendor is None:
+            event.pop("vendor_id", None)
+        else:
+            event["vendor_id"] = vendor
+    if event["status"] == "submitted" and vrng.random() < 0.7:
+        event["handle_time_s"] = vrng.randint(1000, 900_000) / 1000
+    if "task_created_at" in event and _parse(event["task_created_at"]) > moment:
+        del event["task_created_at"]  # created after the (earlier) edit: not this one
+    return event
+
+
+def _retraction(
+    version: dict[str, Any], revision: int, moment: datetime, vrng: random.Random
+) -> dict[str, Any]:
+    """A delete: what identifies the entity, or the whole version marked retracted."""
+    if vrng.random() < 0.5:
+        identity = (
+            ("submission_id",)
+            if version["event_type"] == "task_completed"
+            else ("task_id", "annotator_id")
+        )
+        keep = ("event_type", "schema_version", "project_id", *identity)
+        event = {k: v for k, v in version.items() if k in keep}
+    else:
+        event = dict(version)
+    event["event_id"] = f"{version['event_id'].split('-v')[0]}-v{revision}-x"
+    event["occurred_at"] = _ts(moment, vrng)
+    event["revision"] = revision
+    event["retracted"] = True
+    return event
+
+
+def _audit_versions(first: dict[str, Any], vrng: random.Random) -> list[dict[str, Any]]:
+    """Another audit of the same annotator's work on the task, or its retraction."""
+    roll = vrng.random()
+    if roll < 0.15:
+        return [_retraction(first, 2, _moment(first, vrng.uniform(1, 1800)), vrng)]
+    later = vrng.uniform(60, 3600) if roll < 0.85 else -vrng.uniform(1, 600)
+    audit = dict(first)
+    audit["event_id"] = f"{first['event_id']}-re"
+    audit["occurred_at"] = _ts(_moment(first, later), vrng)
+    audit["auditor_id"] = f"审核员-{vrng.randint(1, 5)}"
+    audit["verdict"] = vrng.choice(["approve", "fix", "reject"])
+    audit["score"] = vrng.randint(0, 1000) / 1000
+    cats = vrng.sample(CATEGORIES, vrng.randint(0, 2))
+    if cats:
+        audit["error_categories"] = cats
+    else:
+        audit.pop("error_categories", None)
+    if vrng.random() < 0.5:
+        audit["revision"] = 2  # a review updated in place, or a new one (revision absent)
+    return [audit]
 
 
 FIELDS = (
@@ -142,15 +293,65 @@ def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _entity(event: dict[str, Any]) -> tuple[str, ...] | None:
+    """The piece of work an event is a version of (None: a piece of its own)."""
+    if event["event_type"] == "task_audited":
+        return ("audit", event["project_id"], event["task_id"], event["annotator_id"])
+    if event.get("submission_id") is None:
+        return None
+    return ("submission", event["project_id"], event["submission_id"])
+
+
+def _rank(event: dict[str, Any]) -> tuple[int, int, bytes]:
+    """Event time in whole microseconds, revision, event_id bytes: the greatest counts."""
+    delta = _parse(event["occurred_at"]) - _EPOCH
+    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return micros, event.get("revision", 1), event["event_id"].encode("utf-8")
+
+
+def counting(valid: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The events that count by the version rule, and how many were superseded / retractions.
+
+    Of the versions of one piece of work only the greatest counts, and nothing
+    when it is a retraction; an event without a piece of work counts alone.
+    """
+    latest: dict[tuple[str, ...], dict[str, Any]] = {}
+    alone: list[dict[str, Any]] = []
+    versioned = 0
+    for event in valid:
+        entity = _entity(event)
+        if entity is None:
+            alone.append(event)
+            continue
+        versioned += 1
+        if entity not in latest or _rank(event) > _rank(latest[entity]):
+            latest[entity] = event
+    counted = alone + [e for e in latest.values() if e.get("retracted") is not True]
+    numbers = {
+        "superseded": versioned - len(latest),
+        "retractions": sum(1 for e in valid if e.get("retracted") is True),
+    }
+    return counted, numbers
+
+
 def oracle(
-    valid: list[dict[str, Any]],
+    valid: list[dict[str, Any]], *, versions: bool = True
 ) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], int]]:
-    """Expected metrics_1m and audit_errors_1m rows, keyed like the tables."""
+    """Expected metrics_1m and audit_errors_1m rows, keyed like the tables.
+
+    By the version rule (``counting``). ``versions=False``: every accepted
+    event counts, the rule before contract versions, which is what a worker
+    whose state does not apply versions computes.
+    """
     metrics: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
         lambda: {name: Decimal(0) for name in FIELDS}
     )
     errors: dict[tuple[Any, ...], int] = defaultdict(int)
-    for event in valid:
+    counted = counting(valid)[0] if versions else valid
+    for event in counted:
         occurred = _parse(event["occurred_at"]).astimezone(UTC)
         start = occurred.replace(second=0, microsecond=0).replace(tzinfo=None)
         key = (

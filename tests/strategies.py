@@ -25,6 +25,8 @@ HOSTILE = st.sampled_from(
 )
 identifiers = st.one_of(HOSTILE, st.text(_ALPHABET, min_size=1, max_size=128))
 short_text = st.text(_ALPHABET, max_size=64)
+# revision: 1 to the largest UInt32, with the ends and small numbers often.
+revisions = st.one_of(st.sampled_from([1, 2, 3, 2**32 - 1]), st.integers(1, 2**32 - 1))
 
 offsets = st.sampled_from(
     [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30))]
@@ -57,6 +59,10 @@ def common(draw: st.DrawFn, event_type: str) -> dict[str, Any]:
         data["locale"] = draw(st.sampled_from(["zh-CN", "zh-Hant-TW", "en-US", "und"]))
     if draw(st.booleans()):
         data["source"] = draw(st.sampled_from(["human", "machine", "hybrid"]))
+    if draw(st.booleans()):
+        data["revision"] = draw(revisions)
+    if draw(st.integers(0, 3)) == 0:
+        data["retracted"] = False
     return data
 
 
@@ -86,6 +92,8 @@ def task_completed(draw: st.DrawFn) -> dict[str, Any]:
         data["task_type"] = draw(short_text)
     if draw(st.booleans()):
         data["tags"] = draw(st.lists(short_text, max_size=32))
+    if draw(st.booleans()):
+        data["submission_id"] = draw(identifiers)
     return data
 
 
@@ -106,3 +114,28 @@ def task_audited(draw: st.DrawFn) -> dict[str, Any]:
 
 
 events = st.one_of(task_completed(), task_audited())
+
+
+# Retractions: what identifies the entity, plus any subset of the other fields of
+# a valid version (each valid on its own; no rule between fields binds a retraction).
+_ENVELOPE = ("event_type", "schema_version", "event_id", "occurred_at", "project_id")
+RETRACTION_REQUIRED = {
+    "task_completed": (*_ENVELOPE, "submission_id", "retracted"),
+    "task_audited": (*_ENVELOPE, "task_id", "annotator_id", "retracted"),
+}
+
+
+@st.composite
+def retraction(draw: st.DrawFn, event_type: str) -> dict[str, Any]:
+    version = draw(task_completed() if event_type == "task_completed" else task_audited())
+    version["retracted"] = True
+    if event_type == "task_completed":
+        version.setdefault("submission_id", draw(identifiers))
+    required = RETRACTION_REQUIRED[event_type]
+    others = sorted(set(version) - set(required))
+    kept = draw(st.sets(st.sampled_from(others))) if others else set()
+    return {name: value for name, value in version.items() if name in required or name in kept}
+
+
+retractions = st.one_of(retraction("task_completed"), retraction("task_audited"))
+any_events = st.one_of(events, retractions)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from alerts.formats import format_value, link_safe, rfc3339, summary, truncate, window_text
+from alerts.formats import link_safe, summary, truncate, window_text
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
@@ -28,6 +28,7 @@ from alerts.receivers.settings import (
     redacted_host,
 )
 from schemas.display import visible
+from schemas.units import metric_value, rfc3339
 
 PD_DEDUP_KEY_MAX = 255
 PD_SUMMARY_MAX = 1024
@@ -126,9 +127,9 @@ def pagerduty_event(event: AlertEvent, routing_key: str, external_url: str = "")
         "rule": event.rule,
         "metric": event.metric,
         "value": event.value,
-        "value_text": format_value(event.metric, event.value),
+        "value_text": metric_value(event.metric, event.value),
         "threshold": event.threshold,
-        "threshold_text": format_value(event.metric, event.threshold),
+        "threshold_text": metric_value(event.metric, event.threshold),
         "window": window_text(event),
         "window_start": rfc3339(event.window_start),
         "window_end": rfc3339(event.window_end),

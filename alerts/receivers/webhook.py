@@ -15,7 +15,6 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from alerts.formats import rfc3339
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
@@ -28,6 +27,7 @@ from alerts.receivers.settings import (
     group_wait_s,
     redacted_host,
 )
+from schemas.units import rfc3339
 
 # Alertmanager's zero time: what it puts in ``endsAt`` while an alert is firing.
 AM_ZERO_TIME = "0001-01-01T00:00:00Z"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from reports.period import NoData
 from reports.types import Options
 from schemas.display import visible
 from schemas.redact import redact
+from schemas.units import interval, parse_utc
 from sinks.server_url import TlsFiles
 
 
@@ -31,14 +32,11 @@ def parse_time(text: str) -> datetime:
     """``2026-11-23``, ``2026-11-23T08:00``, ``2026-11-23 08:00:00+08:00``, ``...Z``;
     without an offset, UTC."""
     try:
-        moment = datetime.fromisoformat(text.strip())
+        return parse_utc(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date or time (use e.g. 2026-11-23 or 2026-11-23T08:00Z)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _positive(text: str) -> int:
@@ -93,8 +91,8 @@ def cmd_report(
             print(visible(f"annotel report: {report.notice}"), file=sys.stderr)
         if out != "-":
             print(
-                f"wrote {out}: {report.period.start:%Y-%m-%d %H:%M} – "
-                f"{report.period.end:%Y-%m-%d %H:%M} UTC, {len(report.projects)} projects, "
+                f"wrote {out}: {interval(report.period.start, report.period.end)}, "
+                f"{len(report.projects)} projects, "
                 f"{len(report.incidents)} alert episodes"
             )
         return 0

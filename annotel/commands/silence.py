@@ -15,6 +15,7 @@ from pathlib import Path
 from alerts.silences import Silence, SilencesError, add_silence, load_silences
 from schemas.display import visible
 from schemas.durations import parse_duration
+from schemas.units import rfc3339
 
 DEFAULT_SILENCES = "silences.yaml"
 
@@ -47,7 +48,7 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"annotel silence add: {exc}", file=sys.stderr)
         return 2
-    print(f"added silence {silence.id} until {_iso(silence.ends_at)} to {args.file}")
+    print(f"added silence {silence.id} until {rfc3339(silence.ends_at, 'seconds')} to {args.file}")
     return 0
 
 
@@ -56,10 +57,6 @@ def _user() -> str | None:
         return getpass.getuser()
     except (OSError, KeyError):
         return None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _status(silence: Silence, now: datetime) -> str:
@@ -85,8 +82,8 @@ def cmd_silence_list(args: argparse.Namespace) -> int:
         note = f" ({silence.comment})" if silence.comment else ""
         print(
             visible(
-                f"{silence.id}  {_status(silence, now):7}  until {_iso(silence.ends_at)}  "
-                f"{matchers}{who}{note}"
+                f"{silence.id}  {_status(silence, now):7}  "
+                f"until {rfc3339(silence.ends_at, 'seconds')}  {matchers}{who}{note}"
             )
         )
     return 0

@@ -11,12 +11,13 @@ import contextlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from annotel.demo.plan import Plan
 from annotel.live_view import FeedProgress
 from schemas.redact import redact
+from schemas.units import parse_utc, when
 from simulator import Simulator
 from streams.ingest import ingest, paced, read_lines
 from streams.kafka import producer
@@ -87,9 +88,7 @@ class Feed(threading.Thread):
                 return
             # The next run continues the simulated clock where this one ended.
             last = sim.manifest["span"]["last_occurred_at"]
-            start = datetime.fromisoformat(last.replace("Z", "+00:00")).replace(
-                second=0, microsecond=0
-            ) + timedelta(minutes=1)
+            start = parse_utc(last).replace(second=0, microsecond=0) + timedelta(minutes=1)
             chunk += 1
 
     def _counted(self, lines: Iterable[bytes]) -> Iterator[bytes]:
@@ -115,7 +114,6 @@ def _event_time(line: bytes) -> str | None:
         return None
     end = line.find(b'"', at + 15)
     try:
-        moment = datetime.fromisoformat(line[at + 15 : end].decode().replace("Z", "+00:00"))
+        return when(parse_utc(line[at + 15 : end].decode()))
     except ValueError:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -12,7 +12,6 @@ import json
 import sys
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from annotel.demo.plan import Plan
 from annotel.live_view import WorkerSample, display_width, fit, pad, scope_text
 from schemas.display import visible
 from schemas.metrics import KEY_DIMENSIONS
+from schemas.units import count, duration, hhmm, interval, parse_utc, rfc3339, utc
 from sinks.client import connect
 
 # Which metrics an injected incident should move (rules are matched by metric
@@ -61,8 +61,8 @@ def read_results(dsn: str) -> Results:
                 "status": str(status),
                 "metric": str(metric),
                 "labels": dict(labels),
-                "window_start": _utc(window_start),
-                "window_end": _utc(window_end),
+                "window_start": utc(window_start),
+                "window_end": utc(window_end),
             }
             for rule, status, metric, labels, window_start, window_end in client.query(
                 "SELECT rule, status, metric, labels, window_start, window_end "
@@ -72,18 +72,6 @@ def read_results(dsn: str) -> Results:
         return Results(tables, per_rule, alerts)
     finally:
         client.close()
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def incident_alerts(
@@ -107,7 +95,7 @@ def incident_alerts(
         out.append(entry)
         if metrics is None:
             continue
-        start, end = _parse_iso(incident["start"]), _parse_iso(incident["end"])
+        start, end = parse_utc(incident["start"]), parse_utc(incident["end"])
         for row in alerts:
             if row["metric"] not in metrics or row["status"] != "firing":
                 continue
@@ -132,11 +120,11 @@ def incident_alerts(
             entry["alerts"].append(
                 {
                     "rule": row["rule"],
-                    "fired_window": [_iso(row["window_start"]), _iso(row["window_end"])],
+                    "fired_window": [rfc3339(row["window_start"]), rfc3339(row["window_end"])],
                     "resolved_window": (
                         None
                         if resolved is None
-                        else [_iso(resolved["window_start"]), _iso(resolved["window_end"])]
+                        else [rfc3339(resolved["window_start"]), rfc3339(resolved["window_end"])]
                     ),
                 }
             )
@@ -197,7 +185,7 @@ def build_summary(
         "simulator": {
             "seed": plan.seed,
             "events": plan.events,
-            "start": plan.start.isoformat().replace("+00:00", "Z"),
+            "start": rfc3339(plan.start),
             "knobs": plan.knobs,
             "runs": len(manifests),
             "manifest": str(manifest_path) if manifests else None,
@@ -210,7 +198,7 @@ def build_summary(
         for m in manifests
         if m["span"]["last_occurred_at"]
         for incident in m["incidents"]
-        if _parse_iso(incident["start"]) <= _parse_iso(m["span"]["last_occurred_at"])
+        if parse_utc(incident["start"]) <= parse_utc(m["span"]["last_occurred_at"])
     ]
     summary["incidents"] = incident_alerts(incidents, results.alerts)
     return summary
@@ -230,8 +218,8 @@ def totals_from_sample(sample: WorkerSample | None) -> dict[str, int]:
     return totals
 
 
-def _hhmm(iso: str) -> str:
-    return _parse_iso(iso).strftime("%H:%M")
+def _hhmm(text: str) -> str:
+    return hhmm(parse_utc(text))
 
 
 def print_summary(summary: dict[str, Any], plan: Plan) -> None:
@@ -243,8 +231,8 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
         span = sim.get("span") or {}
         when = ""
         if span.get("first_occurred_at"):
-            first = _parse_iso(span["first_occurred_at"])
-            when = f", event time {first:%Y-%m-%d %H:%M}–{_hhmm(span['last_occurred_at'])} UTC"
+            first, last = (parse_utc(span[k]) for k in ("first_occurred_at", "last_occurred_at"))
+            when = f", event time {interval(first, last)}"
         out.append(f"  annotation-telemetry demo: simulated feed, seed {sim['seed']}{when}")
     else:
         out.append(f"  annotation-telemetry demo: {source['input']}")
@@ -257,12 +245,12 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
         ("dead letters", dead_total),
     ]
     for label, value in rows:
-        out.append(f"  {label:<24}{value:>9,}")
-    for reason, count in summary["dead_lettered"].items():
-        out.append(f"    {reason:<22}{count:>9,}")
-    out.append(f"  {'windows written':<24}{summary['windows']:>9,}   (metrics_1m rows)")
-    out.append(f"  {'alerts fired':<24}{summary['alerts_fired']:>9,}")
-    out.append(f"  {'alerts resolved':<24}{summary['alerts_resolved']:>9,}")
+        out.append(f"  {label:<24}{count(value):>9}")
+    for reason, number in summary["dead_lettered"].items():
+        out.append(f"    {reason:<22}{count(number):>9}")
+    out.append(f"  {'windows written':<24}{count(summary['windows']):>9}   (metrics_1m rows)")
+    out.append(f"  {'alerts fired':<24}{count(summary['alerts_fired']):>9}")
+    out.append(f"  {'alerts resolved':<24}{count(summary['alerts_resolved']):>9}")
     if summary["alerts_by_rule"]:
         out.append(f"    {'rule':<24}{'fired':>7}{'resolved':>10}")
         for rule, counts in summary["alerts_by_rule"].items():
@@ -271,9 +259,9 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
         manifest = source["simulator"]["manifest"]
         out.append(f"  injected incidents and their alerts (ground truth: {manifest})")
         for incident in summary["incidents"]:
-            interval = f"{_hhmm(incident['start'])}–{_hhmm(incident['end'])}"
+            times = f"{_hhmm(incident['start'])}–{_hhmm(incident['end'])}"
             scope = scope_text(incident["scope"]) or "-"
-            head = f"    {pad(incident['name'], 20)} {pad(fit(scope, 34), 34)} {interval}"
+            head = f"    {pad(incident['name'], 20)} {pad(fit(scope, 34), 34)} {times}"
             if incident["name"] not in INCIDENT_METRICS:
                 out.append(f"{head}  (counted above)")
                 continue
@@ -289,7 +277,7 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
                 )
                 out.append(f"{head if i == 0 else ' ' * display_width(head)}  {what}")
     if plan.follow:
-        out.append(f"  {'read by the worker':<24}{summary['processed']:>9,}   (at Ctrl-C)")
+        out.append(f"  {'read by the worker':<24}{count(summary['processed']):>9}   (at Ctrl-C)")
     if summary.get("previous_data"):
         out.append(f"  note: {summary['previous_data']}")
     if summary.get("worker_restarts"):
@@ -299,7 +287,7 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
         )
     out.append(f"  data      {summary['data_dir']}")
     out.append(f"  ClickHouse {summary['clickhouse']}   logs {summary['logs']}")
-    out.append(f"  elapsed   {summary['elapsed_s']:.1f} s")
+    out.append(f"  elapsed   {duration(summary['elapsed_s'])}")
     out.append(
         f'  query it:  {_python()} -c "from sinks.client import connect; '
         f"print(connect('{summary['clickhouse']}').query("

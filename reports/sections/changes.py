@@ -22,6 +22,7 @@ from reports import fmt
 from reports.figures import METRICS, TREND_METRICS, Figures, combine, vendor_key
 from reports.period import Period
 from reports.types import Changes, Mover
+from schemas import units
 from schemas.metrics import WINDOW_SECONDS
 
 Kind = Literal["project", "vendor", "queue"]
@@ -51,8 +52,8 @@ def comparison(period: Period, data_first: datetime) -> Comparison | None:
     previous = Period(period.start - length, period.start)
     if data_first <= previous.start:
         text = (
-            f"the previous period of the same length ({fmt.when(previous.start)} – "
-            f"{fmt.when(previous.end)})"
+            "the previous period of the same length "
+            f"({units.interval(previous.start, previous.end)})"
         )
         return Comparison("previous", previous, period, text)
     half = timedelta(seconds=length.total_seconds() // 2 // WINDOW_SECONDS * WINDOW_SECONDS)
@@ -61,8 +62,8 @@ def comparison(period: Period, data_first: datetime) -> Comparison | None:
     middle = period.start + half
     before, after = Period(period.start, middle), Period(middle, period.end)
     text = (
-        f"the first half of the period ({fmt.when(before.start)} – {fmt.when(before.end)}) "
-        f"vs. the second half ({fmt.when(after.start)} – {fmt.when(after.end)})"
+        f"the first half of the period ({units.interval(before.start, before.end)}) "
+        f"vs. the second half ({units.interval(after.start, after.end)})"
     )
     return Comparison("halves", before, after, text)
 
@@ -155,12 +156,12 @@ def _mover(
         change = after - before
         if abs(two_proportion_z(before, na, after, nb)) < MIN_Z:
             return None
-        shown = fmt.pp(change)
+        shown = units.points(change)
     else:
         if before == 0:
             return None
         change = after / before - 1
-        shown = fmt.signed_pct(change)
+        shown = units.change(change)
     score = abs(change) / MATERIAL[metric]
     if score < 1:
         return None

@@ -11,6 +11,7 @@ from alerts.rules import RuleSet, ThresholdRule
 from reports import fmt
 from reports.figures import METRICS, Figures, combine
 from reports.types import AnnotatorRow, Leaderboard, Options
+from schemas import units
 
 
 def coaching_thresholds(ruleset: RuleSet) -> dict[str, tuple[float, str]]:
@@ -77,7 +78,9 @@ def leaderboard(
                 continue
             if value is not None and value < floor:
                 label = METRICS[metric].label.lower()
-                reasons.append(f"{label} {fmt.pct(value)} < {fmt.pct(floor, 0)} ({origin})")
+                reasons.append(
+                    f"{label} {units.percent(value)} < {units.percent(floor)} ({origin})"
+                )
         if reasons:
             coaching.append(replace(a, reasons=reasons))
     if not thresholds:

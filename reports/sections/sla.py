@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from alerts.rules import THROUGHPUT, TURNAROUND_MAX, AnomalyRule, RuleSet, ThresholdRule, compare
-from reports import fmt
 from reports.period import Period
 from reports.types import SlaCell, SlaRule, SlaSection, WorstScope
+from schemas import units
+from schemas.durations import format_duration
 from schemas.metrics import RATES, throughput_rate
 
 Rows = Sequence[Mapping[str, Any]]
@@ -32,7 +32,7 @@ def rule_span(period: Period, rule: ThresholdRule) -> Period | None:
     last_end = int(period.end.timestamp()) // w * w
     if last_end <= first:
         return None
-    return Period(datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last_end, UTC))
+    return Period(units.from_epoch_s(first), units.from_epoch_s(last_end))
 
 
 def _measure(rule: ThresholdRule, sums: Mapping[str, float]) -> tuple[float | None, int]:
@@ -76,7 +76,9 @@ def sla_attainment(period: Period, ruleset: RuleSet, windows: Mapping[str, Rows]
         )
         span = rule_span(period, rule)
         if span is None:
-            skipped.append((rule.name, f"no full {fmt.window(rule.window)} window in the period"))
+            skipped.append(
+                (rule.name, f"no full {format_duration(rule.window)} window in the period")
+            )
             continue
         _judge(rule, span, windows.get(rule.name, ()), cells)
     return SlaSection(rules, list(cells.values()), skipped)
@@ -140,7 +142,7 @@ def _judge(
                 judged,
                 met,
                 worst_value,
-                datetime.fromtimestamp(worst_window, UTC) if worst_window is not None else None,
+                units.from_epoch_s(worst_window) if worst_window is not None else None,
             )
             current = cell.worst
             if current is None or (candidate.met / candidate.windows, -candidate.windows) < (

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.rules import THROUGHPUT
-from reports import fmt
 from reports.figures import Figures, combine
 from reports.period import Period
+from schemas import units
 from schemas.metrics import WINDOW_SECONDS
 
 HOUR = timedelta(hours=1)
@@ -39,8 +39,8 @@ class Status:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "as_of": fmt.iso(self.as_of),
-            "window_start": fmt.iso(self.start),
+            "as_of": units.rfc3339(self.as_of),
+            "window_start": units.rfc3339(self.start),
             "window_s": (self.as_of - self.start).total_seconds()
             if self.as_of and self.start
             else None,
@@ -55,7 +55,7 @@ class Status:
                     "gold_submitted": p.figures.n("gold_submitted"),
                     "gold_accuracy": p.figures.rate("gold_accuracy"),
                     "firing_alerts": p.firing,
-                    "last_minute": fmt.iso(p.last_minute),
+                    "last_minute": units.rfc3339(p.last_minute),
                 }
                 for p in self.projects
             ],

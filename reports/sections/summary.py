@@ -10,10 +10,10 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from alerts.rules import THROUGHPUT
-from reports import fmt
 from reports.figures import METRICS, TREND_METRICS
 from reports.sections.incidents import SEVERITY_ORDER
 from reports.types import Report
+from schemas import units
 
 
 def notice(bounds: tuple[datetime, datetime] | None) -> str:
@@ -22,7 +22,7 @@ def notice(bounds: tuple[datetime, datetime] | None) -> str:
         return "The database has no metrics yet."
     return (
         f"No annotation activity in this period. The data covers "
-        f"{fmt.when(bounds[0])} – {fmt.when(bounds[1] + timedelta(minutes=1))}."
+        f"{units.interval(bounds[0], bounds[1] + timedelta(minutes=1))}."
     )
 
 
@@ -30,12 +30,13 @@ def summary_sentences(report: Report) -> list[str]:
     """The narrative: what happened, then what changed (biggest movers)."""
     t = report.totals
     out = [
-        f"{fmt.num(t.n('tasks_submitted'))} tasks were submitted "
-        f"({fmt.num(t.rate(THROUGHPUT))} per hour) across {len(report.projects)} projects; "
-        f"audit pass rate {fmt.pct(t.rate('audit_pass_rate'))} "
-        f"over {fmt.num(t.n('audits'))} audits, "
-        f"gold accuracy {fmt.pct(t.rate('gold_accuracy'))} over {fmt.num(t.n('gold_submitted'))} "
-        f"gold tasks, AHT {fmt.seconds(t.rate('aht_s'))}."
+        f"{units.count(t.n('tasks_submitted'))} tasks were submitted "
+        f"({units.per_hour(t.rate(THROUGHPUT))} per hour) across {len(report.projects)} projects; "
+        f"audit pass rate {units.percent(t.rate('audit_pass_rate'))} "
+        f"over {units.count(t.n('audits'))} audits, "
+        f"gold accuracy {units.percent(t.rate('gold_accuracy'))} "
+        f"over {units.count(t.n('gold_submitted'))} "
+        f"gold tasks, AHT {units.duration(t.rate('aht_s'))}."
     ]
     out += _changes(report)
     out.append(_incidents(report))
@@ -43,8 +44,8 @@ def summary_sentences(report: Report) -> list[str]:
     if report.errors:
         top = report.errors[0]
         out.append(
-            f"Most frequent error category: {top.category} ({fmt.pct(top.share_of_audits)} of "
-            f"audits, mostly on {top.top_project})."
+            f"Most frequent error category: {top.category} "
+            f"({units.percent(top.share_of_audits)} of audits, mostly on {top.top_project})."
         )
     return out
 
@@ -61,9 +62,9 @@ def _changes(report: Report) -> list[str]:
             continue
         info = METRICS[metric]
         if info.is_share:
-            delta = fmt.pp(b - a)
+            delta = units.points(b - a)
         elif a:
-            delta = fmt.signed_pct(b / a - 1)
+            delta = units.change(b / a - 1)
         else:
             continue
         parts.append(
@@ -93,7 +94,7 @@ def _incidents(report: Report) -> str:
         f"{len(report.incidents)} alert episodes ({severities}); "
         f"{len(ongoing)} still firing at the end of the period. "
         f"Longest: {longest.rule} for {scope} "
-        f"({'≥ ' if longest.ongoing else ''}{fmt.duration(longest.duration_s)})."
+        f"({'≥ ' if longest.ongoing else ''}{units.duration(longest.duration_s)})."
     )
 
 
@@ -110,5 +111,5 @@ def _sla(report: Report) -> list[str]:
     where = worst.project_id or "all projects"
     return [
         f"Lowest SLA attainment: {worst.rule} on {where}, "
-        f"{fmt.pct(worst.attainment)} of {worst.windows} rule windows met."
+        f"{units.percent(worst.attainment)} of {worst.windows} rule windows met."
     ]

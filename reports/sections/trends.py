@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from alerts.rules import THROUGHPUT, RuleSet, ThresholdRule
 from reports.figures import TREND_METRICS, Figures, combine
 from reports.period import Period
 from reports.types import Point, ProjectRow, Series, Trends
+from schemas import units
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -97,7 +97,7 @@ def trends(
                     samples = figures.samples(metric)
                     if metric != THROUGHPUT and samples < MIN_POINT_SAMPLES:
                         value = None
-                    points.append(Point(datetime.fromtimestamp(start, UTC), value, samples))
+                    points.append(Point(units.from_epoch_s(start), value, samples))
                 series[metric].append(Series(project.project_id, points))
     return Trends(dict(buckets), series, _thresholds(ruleset))
 

@@ -262,7 +262,7 @@ def test_migrations_are_idempotent_and_the_alerts_table_records_mutes(client: An
 def test_the_parsed_column_types_are_what_the_engine_created(client: Any) -> None:
     """sinks.schema.COLUMN_TYPES (read from the DDL text) is what ClickHouse reports.
 
-    The contract's bounds test (tests/unit/test_storage_bounds.py) reads the
+    The contract's bounds test (tests/unit/schemas/test_storage_bounds.py) reads the
     column types from COLUMN_TYPES; this holds that parse to the engine.
     """
     rows = client.query(

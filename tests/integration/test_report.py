@@ -372,7 +372,7 @@ def test_vendor_pass_rate_equals_the_raw_audits(world: dict[str, Any]) -> None:
     # The HTML shows the same figure, formatted.
     page = (world["out"] / "report.html").read_text()
     rate = _vendor(world["report"], "华数标注")["figures"]["rates"]["audit_pass_rate"]
-    assert f"{rate * 100:.1f} %" in page
+    assert f"{rate * 100:.1f}%" in page
 
 
 def test_leaderboard_equals_an_independent_ranking(world: dict[str, Any]) -> None:

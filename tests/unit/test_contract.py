@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -13,11 +14,32 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import DeadLetter, DecodeError, Decoder, TaskAudited, TaskCompleted, encode_event
+from schemas import (
+    ContractDecoder,
+    DeadLetter,
+    DecodeError,
+    Decoder,
+    TaskAudited,
+    TaskAuditedRetraction,
+    TaskCompleted,
+    TaskCompletedRetraction,
+    encode_event,
+)
 from schemas.export import json_schema
-from tests.strategies import events, task_audited, task_completed
+from tests.strategies import (
+    RETRACTION_REQUIRED,
+    any_events,
+    events,
+    identifiers,
+    retraction,
+    retractions,
+    revisions,
+    task_audited,
+    task_completed,
+)
 
-DECODER = Decoder()
+DECODER = ContractDecoder()
+MODELS = (TaskCompleted, TaskAudited, TaskCompletedRetraction, TaskAuditedRetraction)
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
 
@@ -26,7 +48,7 @@ def decode(data: dict[str, Any] | bytes) -> Any:
     return DECODER.decode(raw, NOW)
 
 
-@given(events)
+@given(any_events)
 @settings(max_examples=300)
 def test_valid_events_round_trip_unchanged(data: dict[str, Any]) -> None:
     event = decode(data)
@@ -34,16 +56,18 @@ def test_valid_events_round_trip_unchanged(data: dict[str, Any]) -> None:
     again = decode(encode_event(event))
     assert again == event
     # String fields survive byte-exact (Chinese, emoji, quotes).
-    for name in ("event_id", "project_id", "queue_id", "task_id", "annotator_id"):
-        assert getattr(event, name).encode() == data[name].encode()
+    for name in ("event_id", "project_id", "queue_id", "task_id", "annotator_id", "submission_id"):
+        if name in data:
+            assert getattr(event, name).encode() == data[name].encode()
     assert event.vendor_id == (data.get("vendor_id") or "")
+    assert event.revision == data.get("revision", 1)
+    assert event.retracted is data.get("retracted", False)
 
 
-@given(events)
+@given(any_events)
 @settings(max_examples=100)
 def test_valid_events_validate_against_exported_json_schema(data: dict[str, Any]) -> None:
-    model = TaskCompleted if data["event_type"] == "task_completed" else TaskAudited
-    jsonschema.validate(data, json_schema(model))
+    jsonschema.validate(data, json_schema(data["event_type"]))
 
 
 @pytest.mark.parametrize(
@@ -63,9 +87,9 @@ def test_the_exported_json_schema_refuses_what_the_storage_cannot_hold(
 ) -> None:
     """Feeds that validate with the export refuse the same bounds and characters."""
     data = {**_valid_completed(), **changes}
-    jsonschema.validate(_valid_completed(), json_schema(TaskCompleted))
+    jsonschema.validate(_valid_completed(), json_schema("task_completed"))
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(data, json_schema(TaskCompleted))
+        jsonschema.validate(data, json_schema("task_completed"))
     assert isinstance(decode(data), DecodeError)
 
 
@@ -114,7 +138,34 @@ def _with(data: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**data, **changes}
 
 
+def _valid_completed_retraction() -> dict[str, Any]:
+    """What a platform's delete carries: ids only (Label Studio's ANNOTATIONS_DELETED)."""
+    return {
+        "event_type": "task_completed",
+        "schema_version": 1,
+        "event_id": "删除-1",
+        "occurred_at": "2026-11-23T09:00:00+08:00",
+        "project_id": "医疗影像标注",
+        "submission_id": "标注-17",
+        "retracted": True,
+    }
+
+
+def _valid_audited_retraction() -> dict[str, Any]:
+    return {
+        "event_type": "task_audited",
+        "schema_version": 1,
+        "event_id": "撤销审核-1",
+        "occurred_at": "2026-11-23T01:00:00Z",
+        "project_id": "医疗影像标注",
+        "task_id": "t-1",
+        "annotator_id": "标注员-007",
+        "retracted": True,
+    }
+
+
 C, A = _valid_completed(), _valid_audited()
+RC, RA = _valid_completed_retraction(), _valid_audited_retraction()
 FUTURE = (NOW + timedelta(hours=25)).isoformat()
 
 # One case per rule of the contract table: (mutated message, reason, field).
@@ -225,6 +276,81 @@ MUTATIONS: list[tuple[str, Any, str, str | None]] = [
     ("queue BOM", _with(C, queue_id="\ufeffq"), "invalid_field", "queue_id"),
     ("auditor tag char", _with(A, auditor_id="a\U000e0041"), "invalid_field", "auditor_id"),
     ("vendor LRM", _with(C, vendor_id="v\u200e"), "invalid_field", "vendor_id"),
+    # Versions: revision, retracted, submission_id.
+    ("revision 0", _with(C, revision=0), "invalid_field", "revision"),
+    ("revision -1", _with(A, revision=-1), "invalid_field", "revision"),
+    ("revision beyond UInt32", _with(C, revision=2**32), "invalid_field", "revision"),
+    ("revision 2**64-1", _with(A, revision=2**64 - 1), "invalid_field", "revision"),
+    (
+        "revision 2**64 (a float to JSON parsers)",
+        json.dumps(_with(A, revision=2**64)).encode(),
+        "invalid_field",
+        "revision",
+    ),
+    ("revision float", _with(C, revision=1.5), "invalid_field", "revision"),
+    ("revision 2.0", _with(A, revision=2.0), "invalid_field", "revision"),
+    ("revision string", _with(C, revision="2"), "invalid_field", "revision"),
+    ("revision true", _with(A, revision=True), "invalid_field", "revision"),
+    ("revision null", _with(C, revision=None), "invalid_field", "revision"),
+    ("retracted string", _with(C, retracted="true"), "invalid_field", "retracted"),
+    ("retracted 1", _with(A, retracted=1), "invalid_field", "retracted"),
+    ("retracted 0", _with(C, retracted=0), "invalid_field", "retracted"),
+    ("retracted null", _with(A, retracted=None), "invalid_field", "retracted"),
+    ("empty submission_id", _with(C, submission_id=""), "invalid_field", "submission_id"),
+    ("long submission_id", _with(C, submission_id="x" * 129), "invalid_field", "submission_id"),
+    ("numeric submission_id", _with(C, submission_id=17), "invalid_field", "submission_id"),
+    ("submission_id ZWJ", _with(C, submission_id="a\u200db"), "invalid_field", "submission_id"),
+    # Retractions: what identifies the entity is required, the rest is checked if present.
+    (
+        "retraction no submission_id",
+        _without(RC, "submission_id"),
+        "missing_field",
+        "submission_id",
+    ),
+    (
+        "retraction null submission_id",
+        _with(RC, submission_id=None),
+        "invalid_field",
+        "submission_id",
+    ),
+    (
+        "full version retracted without submission_id",
+        _with(C, retracted=True),
+        "missing_field",
+        "submission_id",
+    ),
+    ("retraction no event_id", _without(RC, "event_id"), "missing_field", "event_id"),
+    ("retraction no occurred_at", _without(RA, "occurred_at"), "missing_field", "occurred_at"),
+    ("retraction no project_id", _without(RC, "project_id"), "missing_field", "project_id"),
+    ("retraction no version", _without(RA, "schema_version"), "missing_field", "schema_version"),
+    ("retraction version 2", _with(RC, schema_version=2), "unsupported_version", "schema_version"),
+    ("retraction no type", _without(RC, "event_type"), "unknown_event_type", "event_type"),
+    ("audit retraction no task_id", _without(RA, "task_id"), "missing_field", "task_id"),
+    (
+        "audit retraction no annotator",
+        _without(RA, "annotator_id"),
+        "missing_field",
+        "annotator_id",
+    ),
+    ("audit retraction null task", _with(RA, task_id=None), "invalid_field", "task_id"),
+    ("retraction revision 0", _with(RC, revision=0), "invalid_field", "revision"),
+    ("retraction empty queue", _with(RC, queue_id=""), "invalid_field", "queue_id"),
+    ("retraction queue ESC", _with(RA, queue_id="q\x1b[2J"), "invalid_field", "queue_id"),
+    ("retraction bad status", _with(RC, status="deleted"), "invalid_field", "status"),
+    ("retraction negative handle", _with(RC, handle_time_s=-1), "invalid_field", "handle_time_s"),
+    ("retraction attempt 0", _with(RC, attempt=0), "invalid_field", "attempt"),
+    ("retraction long tag", _with(RC, tags=["x" * 65]), "invalid_field", "tags.0"),
+    ("retraction bad verdict", _with(RA, verdict="ok"), "invalid_field", "verdict"),
+    ("retraction score 2", _with(RA, score=2), "invalid_field", "score"),
+    ("retraction empty auditor", _with(RA, auditor_id=""), "invalid_field", "auditor_id"),
+    ("retraction empty vendor", _with(RA, vendor_id=""), "invalid_field", "vendor_id"),
+    (
+        "retraction before 1970",
+        _with(RC, occurred_at="1969-12-31T23:59:59Z"),
+        "invalid_field",
+        "occurred_at",
+    ),
+    ("retraction future", _with(RA, occurred_at=FUTURE), "future_timestamp", "occurred_at"),
 ]
 
 
@@ -248,7 +374,7 @@ def test_each_rule_rejects_with_its_reason_and_field(
 
 
 def test_too_large() -> None:
-    small = Decoder(max_event_bytes=300)
+    small = ContractDecoder(max_event_bytes=300)
     raw = orjson.dumps(_with(C, tags=["x" * 60] * 5))
     result = small.decode(raw, NOW)
     assert isinstance(result, DecodeError) and result.reason == "too_large"
@@ -379,7 +505,7 @@ def _encoded(event: Any) -> bytes | str:
 
 
 def _differential(
-    data: dict[str, Any] | bytes, now: datetime = NOW, decoder: Decoder = DECODER
+    data: dict[str, Any] | bytes, now: datetime = NOW, decoder: ContractDecoder = DECODER
 ) -> Any:
     raw = data if isinstance(data, bytes) else orjson.dumps(data)
     fast = decoder.decode(raw, now)
@@ -407,7 +533,7 @@ def test_fast_path_equals_reference_on_each_rule(
 def test_fast_path_equals_reference_on_base_messages() -> None:
     assert isinstance(_differential(C), TaskCompleted)
     assert isinstance(_differential(A), TaskAudited)
-    small = Decoder(max_event_bytes=300, max_future_skew_s=60)
+    small = ContractDecoder(max_event_bytes=300, max_future_skew_s=60)
     _differential(orjson.dumps(_with(C, tags=["x" * 60] * 5)), decoder=small)
     _differential(_with(A, occurred_at="2027-01-01T00:01:00.000001Z"), decoder=small)
     _differential(_with(A, occurred_at="2027-01-01T00:01:00Z"), decoder=small)
@@ -420,13 +546,16 @@ def test_fast_path_takes_valid_events_without_the_reference(
     from tests.oracle import generate
 
     valid = [C, A, _with(A, error_categories=["漏标", "漏标"]), _with(C, vendor_id=None)]
+    valid += [RC, RA, _with(RA, error_categories=["漏标", "漏标"], vendor_id=None)]
+    valid += [_with(C, submission_id="标注-17", revision=3, retracted=False)]
     valid += generate(seed=11, count=300).valid
+    valid += generate(seed=11, count=300, versions=True).valid
     expected = [DECODER.decode_reference(orjson.dumps(d), NOW) for d in valid]
 
     def no_reference(*args: Any) -> Any:
         raise AssertionError("reference path used for a well-formed event")
 
-    monkeypatch.setattr(Decoder, "decode_object_reference", no_reference)
+    monkeypatch.setattr(ContractDecoder, "decode_object_reference", no_reference)
     for data, reference in zip(valid, expected, strict=True):
         _same(DECODER.decode(orjson.dumps(data), NOW), reference)
 
@@ -440,7 +569,8 @@ def test_fast_path_calls_no_python_validator() -> None:
 
     from tests.oracle import generate
 
-    raws = [orjson.dumps(d) for d in [C, A, *generate(seed=12, count=200).valid]]
+    versions = generate(seed=12, count=200, versions=True).valid
+    raws = [orjson.dumps(d) for d in [C, A, RC, RA, *generate(seed=12, count=200).valid, *versions]]
     called: set[str] = set()
 
     def profile(frame: Any, event: str, arg: Any) -> None:
@@ -453,7 +583,7 @@ def test_fast_path_calls_no_python_validator() -> None:
     finally:
         sys.setprofile(None)
     assert not any(isinstance(r, DecodeError) for r in results)
-    assert called <= {"_rules", "_unique"}
+    assert called <= {"_rules", "_dedupe"}
     assert "_rules" in called
     # ...whereas the reference path does call them (the probe works).
     sys.setprofile(profile)
@@ -603,14 +733,14 @@ _PROBES: list[Any] = [
     {},
     {"nested": [1, 2]},
 ]
-_FIELDS = sorted(set(TaskCompleted.model_fields) | set(TaskAudited.model_fields) | {"extra"})
+_FIELDS = sorted({name for model in MODELS for name in model.model_fields} | {"extra"})
 
 mutated_events = st.builds(
     lambda data, changes, drops: {
         **{k: v for k, v in data.items() if k not in drops},
         **changes,
     },
-    events,
+    any_events,
     st.dictionaries(st.sampled_from(_FIELDS), st.sampled_from(_PROBES), max_size=3),
     st.sets(st.sampled_from(_FIELDS), max_size=2),
 )
@@ -618,8 +748,8 @@ mutated_events = st.builds(
 
 @pytest.mark.parametrize("name", _FIELDS)
 def test_fast_path_equals_reference_on_every_probe_in_every_field(name: str) -> None:
-    """Each probe value in each field of both base messages, one change at a time."""
-    for base in (C, A):
+    """Each probe value in each field of the four base messages, one change at a time."""
+    for base in (C, A, RC, RA):
         for value in _PROBES:
             _differential(_with(base, **{name: value}))
             if name == "occurred_at":  # also behind a task_created_at that is valid
@@ -630,7 +760,7 @@ def test_fast_path_equals_reference_on_every_probe_in_every_field(name: str) -> 
             _differential(_without(base, name))
 
 
-@given(events)
+@given(any_events)
 @settings(max_examples=300)
 def test_fast_path_equals_reference_on_valid_events(data: dict[str, Any]) -> None:
     assert not isinstance(_differential(data), DecodeError)
@@ -713,16 +843,22 @@ def test_fast_path_equals_reference_at_the_time_bounds(
 def test_fast_path_equals_reference_on_objects_json_cannot_carry(
     changes: dict[str, Any],
 ) -> None:
-    _differential_object(_with(C, **changes))
-    _differential_object(_with(A, **changes))
+    for base in (C, A, RC, RA):
+        _differential_object(_with(base, **changes))
 
 
 def test_fast_path_covers_both_event_types() -> None:
     """If events.py gains a Python validator the shadow cannot replace, this fails
     (decoding stays correct, through the reference path, but loses the speed-up)."""
-    from schemas.decode import _FAST
+    from schemas.decode import _FAST, _FAST_RETRACTION
 
     assert set(_FAST) == {"task_completed", "task_audited"}
+    assert set(_FAST_RETRACTION) == {"task_completed", "task_audited"}
+    assert [_FAST[t][3] for t in _FAST] == [TaskCompleted, TaskAudited]
+    assert [_FAST_RETRACTION[t][3] for t in _FAST] == [
+        TaskCompletedRetraction,
+        TaskAuditedRetraction,
+    ]
 
 
 def test_z_and_zero_offset_parse_to_the_same_utc() -> None:
@@ -745,4 +881,350 @@ def test_shadow_refuses_a_python_validator_it_does_not_know() -> None:
             return value
 
     assert _shadow_validator(Stricter) is None
-    assert _shadow_validator(TaskAudited) is not None
+    for model in MODELS:
+        assert _shadow_validator(model) is not None
+
+
+# --- versions: revision, retracted, submission_id; retractions ------------------
+
+
+def test_a_retraction_needs_only_what_identifies_its_entity() -> None:
+    completed, audited = decode(RC), decode(RA)
+    assert isinstance(completed, TaskCompletedRetraction)
+    assert (completed.submission_id, completed.retracted, completed.revision) == (
+        "标注-17",
+        True,
+        1,
+    )
+    assert completed.queue_id is None and completed.status is None
+    assert isinstance(audited, TaskAuditedRetraction)
+    assert (audited.task_id, audited.annotator_id, audited.verdict) == ("t-1", "标注员-007", None)
+    # A whole version with retracted true is a retraction too (its fields are kept).
+    full = decode(_with(C, submission_id="标注-17", retracted=True, revision=2))
+    assert isinstance(full, TaskCompletedRetraction)
+    assert (full.queue_id, full.status, full.handle_time_s, full.revision) == (
+        "队列A",
+        "submitted",
+        42.5,
+        2,
+    )
+
+
+def test_versions_without_the_new_fields_mean_what_they_meant() -> None:
+    completed, audited = decode(C), decode(A)
+    assert isinstance(completed, TaskCompleted) and isinstance(audited, TaskAudited)
+    assert (completed.submission_id, completed.revision, completed.retracted) == (None, 1, False)
+    assert (audited.revision, audited.retracted) == (1, False)
+    explicit = decode(_with(C, submission_id="标注-17", revision=2**32 - 1, retracted=False))
+    assert isinstance(explicit, TaskCompleted)
+    assert (explicit.submission_id, explicit.revision) == ("标注-17", 2**32 - 1)
+
+
+def test_a_retraction_is_bound_by_no_rule_between_fields() -> None:
+    """Each field it carries is checked on its own; it counts nowhere, so nothing more."""
+    for data in (
+        _with(RC, status="submitted"),  # no handle_time_s
+        _with(RC, is_gold=True, status="submitted"),  # no gold_correct
+        _with(RC, gold_correct=True),  # not gold
+        _with(RC, queue_id=None, task_id=None, annotator_id=None, status=None, vendor_id=None),
+        _with(RA, auditor_id=None, verdict=None, score=None, queue_id=None),
+    ):
+        assert not isinstance(_differential(data), DecodeError), data
+
+
+# Accepted by the contract (the refusals are MUTATIONS above).
+VALID_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("completed", C),
+    ("audited", A),
+    ("completed retraction", RC),
+    ("audited retraction", RA),
+    ("version with submission_id", _with(C, submission_id="标注-17", revision=2)),
+    ("version not retracted", _with(A, retracted=False, revision=2**32 - 1)),
+    (
+        "skipped, no handle time",
+        _with(C, status="skipped", handle_time_s=None, is_gold=False, gold_correct=None),
+    ),
+    ("expired gold, no answer", _with(C, status="expired", gold_correct=None)),
+    ("version retracted", _with(C, submission_id="s", retracted=True)),
+    ("audit retracted", _with(A, retracted=True, revision=7)),
+    ("retraction submitted, no handle time", _with(RC, status="submitted")),
+    ("retraction answer without gold", _with(RC, gold_correct=False)),
+    ("retraction nulls", _with(RC, queue_id=None, task_id=None, status=None, vendor_id=None)),
+    ("audit retraction nulls", _with(RA, auditor_id=None, verdict=None, score=None)),
+    ("retraction unknown field", _with(RA, reason="spam")),
+    ("retraction in-house", _with(RC, vendor_id=None, locale="zh-CN", source="hybrid")),
+]
+
+# Where a JSON Schema validator cannot follow the decoder (explained in
+# schemas/export.py): date-times (the format and its bounds are annotations to
+# a validator without format support; two instants cannot be compared), the
+# clock, characters beyond U+FFFF (ECMA patterns see UTF-16 halves), and
+# integers written with a fraction. The decoder refuses each; the schema lets
+# each through. Held exactly, so a gap can neither open nor close unnoticed.
+SCHEMA_GAPS = {
+    "naive time",
+    "bad date",
+    "future",
+    "created after",
+    "before 1970",
+    "1970 in +08:00 is 1969",
+    "after DateTime",
+    "year 1",
+    "created before 1900",
+    "auditor tag char",
+    "revision 2.0",
+    "retraction before 1970",
+    "retraction future",
+}
+
+
+def _schema_accepts(data: Any) -> bool:
+    event_type = data.get("event_type") if isinstance(data, dict) else None
+    types = [event_type] if event_type in ("task_completed", "task_audited") else list(_TYPES)
+    return any(jsonschema.Draft202012Validator(_SCHEMAS[t]).is_valid(data) for t in types)
+
+
+_TYPES = ("task_completed", "task_audited")
+_SCHEMAS = {event_type: json_schema(event_type) for event_type in _TYPES}
+
+
+def _table() -> list[tuple[str, Any]]:
+    cases: list[tuple[str, Any]] = list(VALID_CASES)
+    for case, message, _reason, _field in MUTATIONS:
+        if isinstance(message, bytes):
+            try:
+                message = json.loads(message)
+            except ValueError:
+                continue  # not JSON at all: nothing for a JSON Schema to say
+        cases.append((case, message))
+    return cases
+
+
+@pytest.mark.parametrize(("case", "data"), _table(), ids=[c for c, _ in _table()])
+def test_the_exported_json_schema_accepts_and_refuses_what_the_decoder_does(
+    case: str, data: Any
+) -> None:
+    for schema in _SCHEMAS.values():
+        jsonschema.Draft202012Validator.check_schema(schema)
+    decoder_accepts = not isinstance(decode(json.dumps(data).encode()), DecodeError)
+    if case in SCHEMA_GAPS:
+        assert (decoder_accepts, _schema_accepts(data)) == (False, True), case
+    else:
+        assert _schema_accepts(data) == decoder_accepts, case
+
+
+@pytest.mark.parametrize(("case", "data"), VALID_CASES, ids=[c for c, _ in VALID_CASES])
+def test_the_valid_cases_are_valid(case: str, data: dict[str, Any]) -> None:
+    assert not isinstance(_differential(data), DecodeError), case
+
+
+def test_the_schema_gaps_are_all_in_the_table() -> None:
+    assert {case for case, _ in _table()} >= SCHEMA_GAPS
+
+
+@given(any_events)
+@settings(max_examples=200)
+def test_the_exported_json_schema_picks_the_decoders_model(data: dict[str, Any]) -> None:
+    """A retraction validates as one, a version as one; neither as the other."""
+    schema = _SCHEMAS[data["event_type"]]
+    definitions = schema["$defs"]
+    event = decode(data)
+    kind = "retraction" if data.get("retracted") is True else "version"
+    other = "version" if kind == "retraction" else "retraction"
+    assert isinstance(event, (TaskCompletedRetraction, TaskAuditedRetraction)) == (
+        kind == "retraction"
+    )
+    alone = {**schema, **definitions[kind]}
+    assert jsonschema.Draft202012Validator(alone).is_valid(data)
+    assert not jsonschema.Draft202012Validator({**schema, **definitions[other]}).is_valid(data)
+
+
+def test_the_export_describes_the_new_fields(tmp_path: Path) -> None:
+    from schemas.export import export_schemas
+
+    written = {
+        path.name: json.loads(path.read_text(encoding="utf-8")) for path in export_schemas(tmp_path)
+    }
+    assert set(written) == {"task_completed.schema.json", "task_audited.schema.json"}
+    completed = written["task_completed.schema.json"]["$defs"]
+    assert completed["version"]["properties"]["revision"]["maximum"] == 2**32 - 1
+    assert completed["version"]["properties"]["retracted"]["const"] is False
+    assert completed["version"]["properties"]["submission_id"]["anyOf"][0]["maxLength"] == 128
+    assert completed["retraction"]["properties"]["retracted"]["const"] is True
+    assert set(completed["retraction"]["required"]) == {
+        "event_type",
+        "schema_version",
+        "event_id",
+        "occurred_at",
+        "project_id",
+        "submission_id",
+        "retracted",
+    }
+    audited = written["task_audited.schema.json"]["$defs"]
+    assert set(audited["retraction"]["required"]) == {
+        "event_type",
+        "schema_version",
+        "event_id",
+        "occurred_at",
+        "project_id",
+        "task_id",
+        "annotator_id",
+        "retracted",
+    }
+
+
+# Properties: every new rejection, whatever else the message holds.
+
+_NOT_BOOLEAN = st.one_of(
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+    st.none(),
+    st.just([True]),
+)
+_BAD_IDENTIFIER = st.one_of(
+    st.just(""),
+    st.text(min_size=129, max_size=200).filter(lambda t: len(t) > 128),
+    st.sampled_from(["a\x00b", "a\u202eb", "\ufeffs", "s\u200b", "\x1b]0;x\x07"]),
+    st.integers(-(2**63), 2**64 - 1),
+    st.just(["s"]),
+)
+
+
+@given(any_events, st.one_of(st.integers(-(2**63), 0), st.integers(2**32, 2**64 - 1)))
+@settings(max_examples=200)
+def test_a_revision_beyond_its_column_is_refused(data: dict[str, Any], revision: int) -> None:
+    result = _differential(_with(data, revision=revision))
+    assert isinstance(result, DecodeError)
+    assert (result.reason, result.field) == ("invalid_field", "revision")
+
+
+@given(events, _NOT_BOOLEAN)
+@settings(max_examples=200)
+def test_retracted_must_be_a_json_boolean(data: dict[str, Any], value: Any) -> None:
+    result = _differential(_with(data, retracted=value))
+    assert isinstance(result, DecodeError)
+    assert (result.reason, result.field) == ("invalid_field", "retracted")
+    assert "JSON boolean" in result.message
+
+
+@given(st.one_of(task_completed(), retraction("task_completed")), _BAD_IDENTIFIER)
+@settings(max_examples=200)
+def test_a_bad_submission_id_is_refused(data: dict[str, Any], value: Any) -> None:
+    result = _differential(_with(data, submission_id=value))
+    assert isinstance(result, DecodeError)
+    assert (result.reason, result.field) == ("invalid_field", "submission_id")
+
+
+@given(retractions, st.data())
+@settings(max_examples=300)
+def test_a_retraction_without_what_identifies_its_entity_is_refused(
+    data: dict[str, Any], draw: st.DataObject
+) -> None:
+    required = [name for name in RETRACTION_REQUIRED[data["event_type"]] if name != "retracted"]
+    name = draw.draw(st.sampled_from(required))
+    result = _differential(_without(data, name))
+    assert isinstance(result, DecodeError)
+    expected = "unknown_event_type" if name == "event_type" else "missing_field"
+    assert (result.reason, result.field) == (expected, name)
+
+
+# A value each optional field of a retraction refuses on its own.
+_INVALID = {
+    "queue_id": ("", "queue_id"),
+    "task_id": ("a\u202eb", "task_id"),
+    "annotator_id": ("x" * 129, "annotator_id"),
+    "vendor_id": ("", "vendor_id"),
+    "locale": ("x" * 36, "locale"),
+    "source": ("robot", "source"),
+    "revision": (0, "revision"),
+    "status": ("deleted", "status"),
+    "handle_time_s": (-1, "handle_time_s"),
+    "task_created_at": ("yesterday", "task_created_at"),
+    "attempt": (0, "attempt"),
+    "is_gold": ("yes", "is_gold"),
+    "gold_correct": (1, "gold_correct"),
+    "task_type": ("x" * 65, "task_type"),
+    "tags": (["x" * 65], "tags.0"),
+    "auditor_id": ("", "auditor_id"),
+    "verdict": ("ok", "verdict"),
+    "score": (1.5, "score"),
+    "error_categories": ("漏标", "error_categories"),
+    "audit_kind": ("random", "audit_kind"),
+    "audit_time_s": (86400.5, "audit_time_s"),
+}
+
+
+def test_the_invalid_values_cover_every_optional_field_of_a_retraction() -> None:
+    for model in (TaskCompletedRetraction, TaskAuditedRetraction):
+        fields = {name for name, info in model.model_fields.items() if not info.is_required()}
+        assert fields - {"schema_version"} == fields & set(_INVALID), model
+
+
+@given(retractions, st.data())
+@settings(max_examples=300)
+def test_a_retraction_checks_every_field_it_carries(
+    data: dict[str, Any], draw: st.DataObject
+) -> None:
+    model = (
+        TaskCompletedRetraction if data["event_type"] == "task_completed" else TaskAuditedRetraction
+    )
+    optional = sorted(n for n, info in model.model_fields.items() if not info.is_required())
+    name = draw.draw(st.sampled_from([n for n in optional if n in _INVALID]))
+    value, field = _INVALID[name]
+    result = _differential(_with(data, **{name: value}))
+    assert isinstance(result, DecodeError), (name, value)
+    assert (result.reason, result.field) == ("invalid_field", field)
+
+
+@given(events, identifiers, revisions)
+@settings(max_examples=200)
+def test_the_new_fields_round_trip_byte_exact(
+    data: dict[str, Any], submission_id: str, revision: int
+) -> None:
+    for retracted in (False, True):
+        message = _with(data, revision=revision, retracted=retracted)
+        if data["event_type"] == "task_completed":
+            message["submission_id"] = submission_id
+        event = _differential(message)
+        assert not isinstance(event, DecodeError), event
+        assert (event.revision, event.retracted) == (revision, retracted)
+        if data["event_type"] == "task_completed":
+            assert event.submission_id.encode() == submission_id.encode()
+        again = _differential(encode_event(event))
+        assert again == event
+
+
+# --- the worker's decoder: the contract without retractions ------------------
+
+
+def test_the_worker_decoder_keeps_retractions_as_dead_letters() -> None:
+    """Until the state can withdraw a version, a retraction is kept, never counted."""
+    worker = Decoder()
+    for data in (RC, RA, _with(C, submission_id="标注-17", retracted=True)):
+        raw = orjson.dumps(data)
+        results = [
+            worker.decode(raw, NOW),
+            worker.decode_reference(raw, NOW),
+            worker.decode_object(dict(data), NOW),
+            worker.decode_object_reference(dict(data), NOW),
+        ]
+        for result in results:
+            assert isinstance(result, DecodeError), result
+            assert (result.reason, result.field) == ("unprocessable", "retracted")
+            assert (result.event_type, result.project_id, result.event_id) == (
+                data["event_type"],
+                data["project_id"],
+                data["event_id"],
+            )
+
+
+def test_the_worker_decoder_takes_versions_and_refuses_as_the_contract_does() -> None:
+    worker = Decoder()
+    cases = [data for _case, data in VALID_CASES if data.get("retracted") is not True]
+    cases += [message for _case, message, _reason, _field in MUTATIONS]
+    for message in cases:
+        raw = message if isinstance(message, bytes) else orjson.dumps(message)
+        expected = DECODER.decode(raw, NOW)
+        _same(worker.decode(raw, NOW), expected)
+        _same(worker.decode_reference(raw, NOW), expected)

@@ -180,7 +180,7 @@ def test_repeat_after_repeat_interval_in_event_time_even_without_data() -> None:
     ]
     assert events[0].annotations == {"summary": "pass rate 50% for v1"}
     assert events[2].value is None
-    assert events[2].annotations == {"summary": "pass rate n/a for v1"}
+    assert events[2].annotations == {"summary": "pass rate no data for v1"}
     assert all(e.starts_at == at(0) for e in events)
 
 

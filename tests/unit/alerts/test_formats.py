@@ -1,39 +1,21 @@
-"""The text every receiver's messages share: values, windows, summaries, links."""
+"""The text every receiver's messages share: comparisons, windows, summaries, links.
+
+How a value or a time reads is ``schemas.units`` (tests/unit/schemas/test_units.py)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from alerts.formats import (
     comparison,
-    format_value,
     link_safe,
-    rfc3339,
     summary,
     truncate,
     window_text,
 )
 from tests.alert_events import event
-
-
-@pytest.mark.parametrize(
-    ("metric", "value", "text"),
-    [
-        ("audit_pass_rate", 0.953, "95.3%"),
-        ("gold_accuracy", 1.0, "100.0%"),
-        ("aht_s", 42.3, "42.3s"),
-        ("aht_s", 125, "2m 05s"),
-        ("turnaround_max_s", 7300, "2h 01m"),
-        ("throughput_per_hour", 12.5, "12.5"),
-        ("throughput_per_hour", 123_456.0, "123,456"),
-        ("aht_s", None, "no data"),
-    ],
-)
-def test_values_read_as_people_read_them(metric: str, value: float | None, text: str) -> None:
-    assert format_value(metric, value) == text
 
 
 def test_window_text_names_the_day_again_only_across_midnight() -> None:
@@ -58,11 +40,6 @@ def test_summary_is_the_rules_own_or_built_from_the_event() -> None:
 def test_truncate_cuts_by_characters() -> None:
     assert truncate("供应商甲乙", 5) == "供应商甲乙"
     assert truncate("供应商甲乙", 3) == "供应…"
-
-
-def test_rfc3339_is_utc_with_z() -> None:
-    moment = datetime(2026, 11, 23, 16, 0, tzinfo=timezone(timedelta(hours=8)))
-    assert rfc3339(moment) == "2026-11-23T08:00:00Z"
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ def test_live_view_reads_metrics_and_fits_chinese_scopes_in_the_terminal() -> No
         firing_now=1,
     )
     frame = render(state, width=60)
-    assert any("02:15 FIRING" in line and "31%" not in line for line in frame)  # cut to fit
+    assert any("02:15 FIRING" in line and "31.0%" not in line for line in frame)  # cut to fit
     assert all(display_width(line) <= 60 for line in frame)
     wide = render(state, width=160)
-    assert any("医疗影像标注 · 华数标注" in line and "31%" in line for line in wide)
+    assert any("医疗影像标注 · 华数标注" in line and "31.0%" in line for line in wide)

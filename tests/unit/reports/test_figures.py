@@ -1,10 +1,11 @@
-"""Figures of a group: sums combined, rates derived last, values shown in their unit."""
+"""Figures of a group: sums combined, rates derived last (values read as ``schemas.units``
+spells them: tests/unit/schemas/test_units.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from reports.figures import Figures, combine, show_value, vendor_key
+from reports.figures import Figures, combine, vendor_key
 from tests.unit.reports.rows import HUASHU, IN_HOUSE, MEDICAL, sums
 
 
@@ -60,16 +61,3 @@ def test_vendor_key_names_in_house_staff_and_machine_labels() -> None:
     assert vendor_key({"vendor_id": IN_HOUSE, "source": "human"}) == "(in-house)"
     assert vendor_key({"vendor_id": None, "source": "hybrid"}) == "(in-house)"
     assert vendor_key({"vendor_id": HUASHU, "source": "machine"}) == "(machine labels)"
-
-
-def test_values_are_shown_in_their_unit() -> None:
-    assert show_value("audit_pass_rate", 0.953) == "95.3 %"
-    assert show_value("skip_rate", 0.05) == "5.0 %"
-    assert show_value("aht_s", 42.46) == "42.5 s"
-    assert show_value("aht_s", 365.0) == "6 m 05 s"
-    assert show_value("turnaround_max_s", 7800.0) == "2 h 10 m"
-    assert show_value("throughput_per_hour", 56.25) == "56.2 tasks/h"
-    assert show_value("throughput_per_hour", 1056.4) == "1,056 tasks/h"
-    assert show_value("mean_audit_score", 0.876) == "0.88"
-    for metric in ("audit_pass_rate", "aht_s", "throughput_per_hour", "mean_audit_score"):
-        assert show_value(metric, None) == "–"

@@ -114,9 +114,9 @@ def test_coaching_below_the_floors_of_the_rules() -> None:
     }
     assert [(a.annotator_id, a.reasons) for a in board.coaching] == [
         # 5/8 approved; gold 1/4 is below min_gold 5, so it does not count.
-        ("apx-0039", ["audit pass rate 62.5 % < 75 % (rule annotator_quality_low)"]),
+        ("apx-0039", ["audit pass rate 62.5% < 75.0% (rule annotator_quality_low)"]),
         # 5/6 approved is above the floor; gold 6/10 is not.
-        ("staff-01", ["gold accuracy 60.0 % < 75 % (rule gold_accuracy_low)"]),
+        ("staff-01", ["gold accuracy 60.0% < 75.0% (rule gold_accuracy_low)"]),
     ]
     assert board.coaching_total == 2
 

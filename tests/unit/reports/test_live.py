@@ -27,13 +27,12 @@ def test_top_aligns_chinese_names_and_marks_quiet_and_stale_data() -> None:
     lines = text.splitlines()
     assert lines[0] == "annotel top · chdb:///data"
     assert lines[1] == (
-        "last hour: 2026-12-07 01:48 UTC – 2026-12-07 02:48 UTC "
-        "(event time; the newest data is 30m old)"
+        "last hour: 2026-12-07 01:48–02:48 UTC (event time; the newest data is 30m old)"
     )
     header, rule, medical, driving = lines[3:7]
     assert header.startswith("project") and header.endswith("last data")
     assert medical.startswith("医疗影像标注  ") and medical.endswith("02:47")
-    assert "94.3 % (229)" in medical  # 216 / 229
+    assert "94.3% (229)" in medical  # 216 / 229
     assert driving.startswith("autonomous-driving") and driving.endswith("02:40 quiet")
     # CJK characters take two columns: the quiet row is as wide as the rule line, the
     # other one shorter by "quiet" and its space.
@@ -88,7 +87,7 @@ def test_alerts_firing_first_then_by_severity_and_recency() -> None:
     assert text.endswith("\n\n4 alert series, 3 firing")
     first = text.splitlines()[2]
     assert "project_id=医疗影像标注, vendor_id=(in-house)" in first
-    assert "62.0 %" in first and "85.0 %" in first
+    assert "62.0%" in first and "85.0%" in first
     assert "2026-12-07 01:45 UTC" in first
     resolved = text.splitlines()[5]
     assert "2026-12-07 01:45 UTC" in resolved  # since it resolved

@@ -47,8 +47,7 @@ def test_an_empty_period_says_what_the_data_covers() -> None:
     with pytest.raises(PeriodError) as caught:
         resolve_period(BOUNDS, at("2026-12-07 02:00"), None)
     assert str(caught.value) == (
-        "empty period 2026-12-07 02:00 UTC – 2026-12-07 01:48 UTC; "
-        "the data covers 2026-12-07 01:00 UTC – 2026-12-07 01:48 UTC"
+        "empty period 2026-12-07 02:00–01:48 UTC; the data covers 2026-12-07 01:00–01:48 UTC"
     )
 
 

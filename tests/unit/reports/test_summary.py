@@ -120,16 +120,16 @@ def test_every_part_of_the_narrative() -> None:
     built = report(changes=changes, incidents=incidents, sla=sla, errors=errors)
     assert summary_sentences(built) == [
         # 1,200 tasks in 2 h; 380/400 audits; 88/100 gold; 54,000 s / 1,200 tasks.
-        "1,200 tasks were submitted (600 per hour) across 2 projects; audit pass rate 95.0 % "
-        "over 400 audits, gold accuracy 88.0 % over 100 gold tasks, AHT 45.0 s.",
-        "Compared: the two halves. Overall: throughput 700 tasks/h → 500 tasks/h (-29 %); "
-        "average handle time 40.0 s → 50.0 s (+25 %); audit pass rate 93.0 % → 97.0 % (+4.0 pp).",
+        "1,200 tasks were submitted (600 per hour) across 2 projects; audit pass rate 95.0% "
+        "over 400 audits, gold accuracy 88.0% over 100 gold tasks, AHT 45.0s.",
+        "Compared: the two halves. Overall: throughput 700 tasks/h → 500 tasks/h (-29%); "
+        "average handle time 40.0s → 50.0s (+25%); audit pass rate 93.0% → 97.0% (+4.0 pp).",
         "No project, vendor or queue moved materially between the two.",
         "3 alert episodes (1 critical, 2 warning); 1 still firing at the end of the period. "
         "Longest: annotator_quality_low for 医疗影像标注, 华数标注, 华数-0033 (≥ 3h 08m).",
-        "Lowest SLA attainment: annotator_quality_low on 医疗影像标注, 88.6 % of 35 rule "
+        "Lowest SLA attainment: annotator_quality_low on 医疗影像标注, 88.6% of 35 rule "
         "windows met.",
-        "Most frequent error category: 意图错误 (1.6 % of audits, mostly on assistant-intents).",
+        "Most frequent error category: 意图错误 (1.6% of audits, mostly on assistant-intents).",
     ]
 
 
@@ -170,7 +170,7 @@ def test_the_lowest_attainment_of_a_rule_over_all_projects() -> None:
     sentences = summary_sentences(report(sla=sla))
     assert (
         sentences[-1]
-        == "Lowest SLA attainment: aht_high on all projects, 75.0 % of 8 rule windows met."
+        == "Lowest SLA attainment: aht_high on all projects, 75.0% of 8 rule windows met."
     )
     assert len(sentences) == 3  # totals, no alert, SLA: no comparison, no error categories
 
@@ -178,6 +178,5 @@ def test_the_lowest_attainment_of_a_rule_over_all_projects() -> None:
 def test_the_notice_of_a_period_without_data() -> None:
     assert notice(None) == "The database has no metrics yet."
     assert notice((at("2026-12-07 01:00"), at("2026-12-07 01:47"))) == (
-        "No annotation activity in this period. "
-        "The data covers 2026-12-07 01:00 UTC – 2026-12-07 01:48 UTC."
+        "No annotation activity in this period. The data covers 2026-12-07 01:00–01:48 UTC."
     )

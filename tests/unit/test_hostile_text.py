@@ -1,8 +1,12 @@
-"""Hostile ids in every text output: terminal, JSON on a terminal, Markdown, Slack, PagerDuty, logs.
+"""Hostile ids in every text output: terminal tables, the live view, logs, Markdown, Slack,
+PagerDuty, the stdout receiver.
 
 Each output kind has one helper (``schemas.display.visible``, ``reports.markdown.md``,
 ``alerts.receivers.slack.slack_text``); these tests feed each hostile value through the
-real renderers and assert what a reader (or a terminal) would get.
+real renderers and assert what a reader (or a terminal) would get. They span every
+package that prints, so they live beside the packages rather than in one of them; the
+helper's own tests are ``tests/unit/schemas/test_display.py``, and the hostile values
+are ``tests/hostile.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,74 +32,17 @@ from annotel.cli import build_parser
 from annotel.live_view import AlertNote, FeedProgress, ViewState, render
 from reports import fmt
 from reports.markdown import Md, md
-from schemas.display import UNSAFE_CATEGORIES, visible
 from streams.logs import JsonFormatter, TextFormatter
-
-TITLE = "\x1b]0;pwned\x07"  # sets the terminal title (OSC 0), BEL-terminated
-CLEAR = "\x1b[2J\x1b[H"  # clears the screen
-CSI_C1 = "\x9b31m"  # the 8-bit CSI
-RLO = "user\u202efdp.exe"  # right-to-left override: shows as "userexe.pdf"
-ISOLATE = "\u2066a\u2069\u2067b\u2069\u2068c\u2069"
-MARKS = "a\u200eb\u200fc\u061c"
-ZERO_WIDTH = "ad\u200bmin\u200c\u200d\u2060\ufeff"
-TAGS = "x\U000e0041\U000e0042"  # invisible "tag" characters (astral)
-LINES = "a\u2028b\u2029c\nd\re\tf\x00g\x7fh"
-SURROGATE = "bad\udcff"
-UNSAFE_VALUES = [TITLE, CLEAR, CSI_C1, RLO, ISOLATE, MARKS, ZERO_WIDTH, TAGS, LINES, SURROGATE]
-
-MARKUP_VALUES = [
-    "<script>alert(1)</script>",
-    '<img src=x onerror="alert(1)">',
-    "[click](javascript:alert(1))",
-    "![x](javascript:alert(1))",
-    "<javascript:alert(1)>",
-    "a|b|c",
-    "`code` **bold** _em_ ~~gone~~",
-    "# heading",
-    "back\\slash\\",
-    "R&D &lt;b&gt;",
-]
-
-
-def unsafe_in(text: str, keep: str = "") -> list[str]:
-    """Unsafe characters in ``text``, except the renderer's own (line breaks) in ``keep``."""
-    return [
-        f"U+{ord(c):04X}"
-        for c in text
-        if c not in keep and unicodedata.category(c) in UNSAFE_CATEGORIES
-    ]
-
-
-# -- schemas.display -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("value", UNSAFE_VALUES)
-def test_visible_leaves_no_unsafe_character(value: str) -> None:
-    shown = visible(value)
-    assert unsafe_in(shown) == []
-    assert visible(shown) == shown  # idempotent
-    assert shown.isascii() or unsafe_in(value)  # every escape is ASCII
-
-
-def test_visible_spells_escapes_and_keeps_what_is_asked() -> None:
-    assert visible(TITLE) == "\\u001b]0;pwned\\u0007"
-    assert visible(RLO) == "user\\u202efdp.exe"
-    assert visible(TAGS) == "x\\udb40\\udc41\\udb40\\udc42"
-    assert visible("a\nb\tc", keep="\n") == "a\nb\\u0009c"
-
-
-def test_visible_keeps_printable_text_untouched() -> None:
-    for text in ("医疗影像标注", "供应商甲 · queue 1", "non\u00a0breaking\u3000space", "👩‍⚕️"):
-        expected = text.replace("\u200d", "\\u200d")  # ZWJ is a format character
-        assert visible(text) == expected
-
-
-@pytest.mark.parametrize("value", UNSAFE_VALUES)
-def test_json_on_a_terminal_decodes_to_the_exact_value(value: str) -> None:
-    document = {"project_id": value, "nested": [value, {"k": value}]}
-    text = visible(json.dumps(document, ensure_ascii=False))
-    assert unsafe_in(text) == []
-    assert json.loads(text) == document
+from tests.hostile import (
+    CLEAR,
+    CSI_C1,
+    MARKUP_VALUES,
+    RLO,
+    TITLE,
+    UNSAFE_VALUES,
+    ZERO_WIDTH,
+    unsafe_in,
+)
 
 
 def test_terminal_table_shows_escapes_and_stays_aligned() -> None:
@@ -110,7 +56,14 @@ def test_terminal_table_shows_escapes_and_stays_aligned() -> None:
 
 def test_live_view_frame_has_no_unsafe_character() -> None:
     notes = [
-        AlertNote("firing", "r" + TITLE, {"project_id": RLO, "vendor_id": CLEAR}, "x", 1.0, "")
+        AlertNote(
+            "firing",
+            "r" + TITLE,
+            {"project_id": RLO, "vendor_id": CLEAR},
+            "x",
+            1.0,
+            datetime(2026, 11, 23, 2, 0, tzinfo=UTC),
+        )
     ]
     state = ViewState(
         title="demo", elapsed_s=1, feed=FeedProgress("feed", 10), worker=None, rate=None
