@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field
 
-from alerts.formats import format_value, link_safe
+from alerts.formats import link_safe
 from alerts.model import SEVERITIES, AlertEvent
 from alerts.receivers.settings import (
     STRICT,
@@ -36,6 +36,7 @@ from alerts.receivers.settings import (
 from schemas.display import visible
 from schemas.durations import format_duration
 from schemas.redact import add_secret
+from schemas.units import metric_value
 
 Language = Literal["en", "zh"]
 # Alerts whose rendered markup each kind remembers: a group is re-measured as it is split.
@@ -53,6 +54,7 @@ WORDS: dict[Language, dict[str, str]] = {
         "info": "info",
         "value": "Value",
         "threshold": "threshold",
+        "no_data": "no data",
         "scope": "Scope",
         "scope_all": "all",
         "window": "Window",
@@ -78,6 +80,7 @@ WORDS: dict[Language, dict[str, str]] = {
         "info": "提示",
         "value": "当前值",
         "threshold": "阈值",
+        "no_data": "无数据",
         "scope": "范围",
         "scope_all": "全部",
         "window": "窗口",
@@ -205,16 +208,17 @@ def window_text(event: AlertEvent, tz: ZoneInfo) -> str:
 
 
 def value_text(event: AlertEvent, language: Language) -> str:
-    value = format_value(event.metric, event.value)
-    threshold = format_value(event.metric, event.threshold)
+    """Value against threshold, spelt by ``schemas.units`` as everywhere else."""
+    value = metric_value(event.metric, event.value)
+    if event.value is None:
+        value = WORDS[language]["no_data"]
+    threshold = metric_value(event.metric, event.threshold)
     word = WORDS[language]["threshold"]
     op = event.extra.get("op")
     if isinstance(op, str) and op:
-        return (
-            f"{value} {op} {threshold} ({word})"
-            if language == "en"
-            else (f"{value} {op} {threshold}（{word}）")
-        )
+        if language == "en":
+            return f"{value} {op} {threshold} ({word})"
+        return f"{value} {op} {threshold}（{word}）"
     return f"{value} ({word} {threshold})" if language == "en" else f"{value}（{word} {threshold}）"
 
 
