@@ -180,11 +180,13 @@ async def test_starttls_auth_one_thread_per_incident_text_and_html(
     await in_thread_wait(inbox, 1)
     dispatcher.submit(event(vendor="<b>供应商乙</b>", minute=15, receivers=["mail"]))
     await in_thread_wait(inbox, 2)
+    dispatcher.submit(event(receivers=["mail"]))  # a replay: accepted once, never mailed again
     dispatcher.submit(event(status="resolved", minute=30, receivers=["mail"]))
     dispatcher.submit(
         event(vendor="<b>供应商乙</b>", status="resolved", minute=30, receivers=["mail"])
     )
     await in_thread_wait(inbox, 3)
+    await settle(dispatcher)
     await dispatcher.close(5)
 
     first = inbox.received[0]
@@ -223,6 +225,7 @@ async def test_starttls_auth_one_thread_per_incident_text_and_html(
     stats = dispatcher.stats()["mail"]
     assert (stats.type, stats.target) == ("email", f"127.0.0.1:{port}")
     assert (stats.sent, stats.messages, stats.failed, stats.retries) == (4, 3, 0, 0)
+    assert stats.duplicates == 1 and len(inbox.received) == 3
 
 
 async def test_implicit_tls(tls: Tls) -> None:
