@@ -14,12 +14,19 @@ experience and for the stream's health, in that order of risk:
   ``group_wait`` of the group's first event go out as one message
   (Alertmanager, Slack, JSON, stdout). A kind that takes one event per request
   (PagerDuty) has its events neither wait nor merge.
-* Rate limit: at most ``max_per_second`` requests per receiver, retries
-  included (Slack allows about one per second per webhook).
+* Rate limits: at most ``max_per_second`` requests per receiver, retries
+  included (Slack allows about one per second per webhook), and the
+  platform's own limits per destination (a DingTalk robot takes 20 messages
+  a minute), shared by every receiver that posts to the same URL
+  (``alerts.limits``). A platform's documented back-off (DingTalk's 10
+  minutes after errcode 130101) pauses the destination for all of them.
 * Retries: connection errors, timeouts and what the receiver classifies as
-  retryable (5xx) are retried with exponential backoff and jitter; a throttled
-  reply (429) waits ``Retry-After``; a rejected one (any other 4xx) is a
-  permanent failure (retrying a malformed or unauthorised request cannot help).
+  retryable (5xx, SMTP 4xx) are retried with exponential backoff and jitter; a
+  throttled reply (429, or a platform's rate-limit code in a 200 body) waits
+  ``Retry-After`` or the platform's back-off; a rejected one (any other 4xx, a
+  platform's error code) is a permanent failure (retrying a malformed or
+  unauthorised request cannot help). A 200 whose body carries an error code
+  is never counted delivered.
   Redirects are not followed, so a secret URL or body is never replayed to
   another host.
 * At most once per process per receiver, with one at-least-once edge: an
@@ -52,14 +59,19 @@ from typing import TextIO
 
 import aiohttp
 
-from alerts.lane import Lane, ReceiverStats, RetryPolicy
+from alerts.http_transport import HttpTransport
+from alerts.lane import Attempt, Lane, Observer, ReceiverStats, RetryPolicy, Sleep
+from alerts.limits import Limits
 from alerts.model import AlertEvent
 from alerts.receiver_config import ReceiverConfigError, build, receiver_problems
+from alerts.receivers.base import HttpPost, SmtpSend
 from alerts.receivers.registry import ReceiverConfig
+from alerts.smtp_transport import SmtpTransport
+from alerts.transport import Transport
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Dispatcher", "ReceiverConfigError", "RetryPolicy", "receiver_problems"]
+__all__ = ["Attempt", "Dispatcher", "ReceiverConfigError", "RetryPolicy", "receiver_problems"]
 
 DEFAULT_QUEUE_SIZE = 1000
 
@@ -83,12 +95,17 @@ class Dispatcher:
         queue_size: int = DEFAULT_QUEUE_SIZE,
         retry: RetryPolicy | None = None,
         stdout: TextIO | None = None,
+        sleep: Sleep = asyncio.sleep,
+        observer: Observer | None = None,
     ) -> None:
+        """``clock`` and ``sleep`` go together (a test's simulated time); ``observer`` sees
+        every attempt, reply body included (``annotel receivers test``)."""
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         self._clock = clock
         self._session_factory = session_factory
         self._session: aiohttp.ClientSession | None = None
+        self._limits = Limits(clock, sleep)
         self._lanes: dict[str, Lane] = {}
         for name, config in receivers.items():
             self._lanes[name] = Lane(
@@ -97,6 +114,9 @@ class Dispatcher:
                 clock=clock,
                 retry=retry or RetryPolicy(),
                 stdout=stdout,
+                limits=self._limits,
+                sleep=sleep,
+                observer=observer,
             )
         self._unrouted: dict[str, int] = {}
         self._started = False
@@ -113,11 +133,13 @@ class Dispatcher:
         if self._started:
             return
         self._started = True
+        transports: dict[type, Transport] = {SmtpSend: SmtpTransport()}
         if any(lane.receiver.uses_http for lane in self._lanes.values()):
             factory = self._session_factory or _session
             self._session = factory()
+            transports[HttpPost] = HttpTransport(self._session)
         for lane in self._lanes.values():
-            lane.session = self._session
+            lane.transports = transports
             lane.task = asyncio.create_task(lane.run(), name=f"alert-receiver-{lane.name}")
 
     def submit(self, event: AlertEvent) -> None:

@@ -2,8 +2,10 @@
 
 The ``Dispatcher`` (``alerts.dispatch``, whose docstring states the guarantees)
 routes each event to a lane per receiver; everything a lane does is the same
-for every kind, and what differs (messages, reading a reply) it asks its
-``Receiver`` (``alerts.receivers.base``).
+for every kind, and what differs (messages, where they go, reading a reply) it
+asks its ``Receiver`` (``alerts.receivers.base``). A request's destination
+picks the transport (``alerts.transport``: HTTP or SMTP) and names the limits
+it shares with every other lane sending there (``alerts.limits``).
 """
 
 from __future__ import annotations
@@ -15,21 +17,23 @@ import random
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TextIO
 
-import aiohttp
-
+from alerts.http_transport import read_bounded
+from alerts.limits import Limits
 from alerts.model import AlertEvent
-from alerts.receivers.base import Outcome, Receiver, Request
+from alerts.receivers.base import Outcome, Receiver, Request, Verdict
+from alerts.transport import RESPONSE_BODY_MAX, Reply, Transport, TransportError
+
+__all__ = ["RESPONSE_BODY_MAX", "Attempt", "Lane", "ReceiverStats", "RetryPolicy", "read_bounded"]
 
 log = logging.getLogger(__name__)
 
 SEEN_IDS_MAX = 100_000  # event ids remembered per receiver to refuse a second send
-RESPONSE_BODY_MAX = 64 * 1024  # bytes of a reply read: room for an error text, no more
-_USER_AGENT = "annotation-telemetry-alerts/1"
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -94,20 +98,24 @@ def _retry_after(header: str | None, now_wall: float) -> float | None:
         return None
 
 
-async def read_bounded(response: aiohttp.ClientResponse, limit: int = RESPONSE_BODY_MAX) -> bytes:
-    """The first ``limit`` bytes of a reply body, read as they arrive.
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at one message, for an observer (``annotel receivers test`` prints them).
 
-    The rest is never read: leaving the response then closes the connection
-    instead of returning it to the pool, which costs a reconnect only to a
-    receiver that talks too much.
+    ``reply`` is None when there was no answer (``reason`` says why); its body
+    is the bounded read and may echo the request: an observer that prints it
+    redacts it first. The lane itself never logs a body.
     """
-    body = bytearray()
-    while len(body) < limit:
-        chunk = await response.content.read(limit - len(body))
-        if not chunk:
-            break
-        body += chunk
-    return bytes(body)
+
+    receiver: str
+    events: tuple[AlertEvent, ...]
+    number: int
+    reply: Reply | None
+    reason: str
+    outcome: str  # delivered, retry, throttled, rejected, failed (no attempts left)
+
+
+Observer = Callable[[Attempt], None]
 
 
 @dataclass
@@ -128,6 +136,9 @@ class Lane:
         clock: Callable[[], float],
         retry: RetryPolicy,
         stdout: TextIO | None,
+        limits: Limits,
+        sleep: Sleep = asyncio.sleep,
+        observer: Observer | None = None,
     ) -> None:
         self.receiver = receiver
         self.name = receiver.name
@@ -137,6 +148,9 @@ class Lane:
         self._clock = clock
         self._retry = retry
         self._stdout = stdout
+        self._limits = limits
+        self._sleep = sleep
+        self._observer = observer
         self._group_wait = receiver.group_wait_s
         self._interval = 1.0 / receiver.max_per_second
         self._timeout_s = receiver.timeout_s
@@ -149,7 +163,7 @@ class Lane:
         self._wake = asyncio.Event()
         self._closing = False
         self.task: asyncio.Task[None] | None = None
-        self.session: aiohttp.ClientSession | None = None
+        self.transports: Mapping[type, Transport] = {}  # by destination type, set at start
         # counters
         self.sent = 0
         self.messages = 0
@@ -281,13 +295,13 @@ class Lane:
 
     async def _deliver(self, group_labels: dict[str, str], events: list[AlertEvent]) -> None:
         for request in self.receiver.requests(events, group_labels):
-            if request.url is None:
+            if request.destination is None:
                 self._write_stdout(request)
             else:
-                await self._post(request)
+                await self._send(request)
 
     def _write_stdout(self, request: Request) -> None:
-        """A message without a URL is text for standard output: written at once, not retried."""
+        """A message without a destination is text for standard output: written at once."""
         stream = self._stdout if self._stdout is not None else sys.stdout
         count = len(request.events)
         try:
@@ -302,50 +316,65 @@ class Lane:
     async def _throttle(self) -> None:
         wait = self._next_request - self._clock()
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
         self._next_request = self._clock() + self._interval
 
-    async def _post(self, request: Request) -> None:
+    def _observe(
+        self, request: Request, number: int, reply: Reply | None, reason: str, outcome: str
+    ) -> None:
+        if self._observer is not None:
+            self._observer(Attempt(self.name, request.events, number, reply, reason, outcome))
+
+    async def _send(self, request: Request) -> None:
         """One message until it is delivered, rejected, or the attempt budget runs out."""
-        assert self.session is not None and request.url is not None
+        destination = request.destination
+        assert destination is not None
+        transport = self.transports[type(destination)]
         events = request.events
-        what = (
-            f"{len(events)} event(s)"
-            if len(events) > 1
-            else f"{events[0].rule} ({events[0].fingerprint})"
-        )
+        if len(events) == 1:
+            what = f"{events[0].rule} ({events[0].fingerprint})"
+        elif events:
+            what = f"{len(events)} event(s)"
+        else:
+            what = "a message without events"  # one that accompanies others (a mention)
         attempt = 0
         while True:
             attempt += 1
-            await self._throttle()
+            await self._throttle()  # this receiver's own max_per_second
+            await self._limits.acquire(destination.key, destination.rates)  # the platform's
             wait: float | None = None
+            paused = False
+            reply: Reply | None = None
             try:
-                async with self.session.post(
-                    request.url.reveal(),
-                    data=request.body,
-                    headers={"Content-Type": "application/json", "User-Agent": _USER_AGENT},
-                    timeout=aiohttp.ClientTimeout(total=self._timeout_s),
-                    allow_redirects=False,
-                ) as response:
-                    status = response.status
-                    retry_after = response.headers.get("Retry-After")
-                    reply = await read_bounded(response)
-            except TimeoutError:
-                reason = f"timeout after {self._timeout_s:g}s"
-            except aiohttp.ClientError as exc:
-                reason = f"connection error ({type(exc).__name__})"
+                reply = await transport.send(destination, request.body, self._timeout_s)
+            except TransportError as exc:
+                reason = str(exc)
+                outcome = Outcome.RETRY
             else:
-                outcome = self.receiver.classify(status, reply)
+                verdict = self.receiver.classify(reply.status, reply.body)
+                if not isinstance(verdict, Verdict):
+                    verdict = Verdict(verdict)
+                outcome = verdict.outcome
+                reason = (
+                    reply.label if verdict.reason is None else f"{reply.label} {verdict.reason}"
+                )
                 if outcome is Outcome.DELIVERED:
+                    self._observe(request, attempt, reply, reason, "delivered")
                     self._record_success(len(events))
-                    log.debug("receiver %s: delivered %s (HTTP %d)", self.name, what, status)
+                    log.debug("receiver %s: delivered %s (%s)", self.name, what, reason)
                     return
-                reason = f"HTTP {status}"
                 if outcome is Outcome.THROTTLED:
-                    wait = _retry_after(retry_after, time.time())
+                    wait = verdict.pause_s
+                    if wait is None:
+                        wait = _retry_after(reply.retry_after, time.time())
+                        if wait is not None:
+                            wait = min(wait, self._retry.max_retry_after_s)
                     if wait is not None:
-                        wait = min(wait, self._retry.max_retry_after_s)
+                        # The platform counts per destination: every lane posting there waits.
+                        self._limits.pause(destination.key, wait)
+                        paused = True
                 elif outcome is Outcome.REJECTED:
+                    self._observe(request, attempt, reply, reason, "rejected")
                     self._record_failure(len(events), reason)
                     log.error(
                         "receiver %s (%s): %s rejected with %s, not retried",
@@ -358,6 +387,7 @@ class Lane:
             self.last_error = self._clock()
             self.last_error_reason = reason
             if attempt >= self._retry.max_attempts:
+                self._observe(request, attempt, reply, reason, "failed")
                 self._record_failure(len(events), reason)
                 log.error(
                     "receiver %s (%s): giving up on %s after %d attempts, last: %s",
@@ -368,6 +398,7 @@ class Lane:
                     reason,
                 )
                 return
+            self._observe(request, attempt, reply, reason, outcome.value)
             if wait is None:
                 wait = self._retry.backoff(attempt - 1)
             self.retries += 1
@@ -380,7 +411,8 @@ class Lane:
                 attempt,
                 wait,
             )
-            await asyncio.sleep(wait)
+            if not paused:  # a destination's pause is waited in acquire(), by every lane
+                await self._sleep(wait)
 
     def _record_success(self, count: int) -> None:
         self.sent += count

@@ -26,6 +26,7 @@ COMMANDS = (
     "migrate",
     "simulate",
     "rules",
+    "receivers",
     "silence",
     "report",
     "top",

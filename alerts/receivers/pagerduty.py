@@ -17,7 +17,7 @@ from pydantic import Field
 
 from alerts.formats import link_safe, summary, truncate, window_text
 from alerts.model import AlertEvent
-from alerts.receivers.base import Outcome, Request, http_outcome
+from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
     STRICT,
     Grouping,
@@ -93,7 +93,11 @@ class PagerDuty:
     ) -> list[Request]:
         key = self._routing_key.reveal()
         return [
-            Request(self._url, orjson.dumps(pagerduty_event(e, key, self._external_url)), (e,))
+            Request(
+                HttpPost(self._url),
+                orjson.dumps(pagerduty_event(e, key, self._external_url)),
+                (e,),
+            )
             for e in events
         ]
 

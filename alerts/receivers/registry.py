@@ -13,13 +13,26 @@ from typing import Annotated
 from pydantic import Field
 
 from alerts.receivers.base import ReceiverKind
+from alerts.receivers.dingtalk import DingTalk, DingTalkReceiver
+from alerts.receivers.email import Email, EmailReceiver
+from alerts.receivers.feishu import Feishu, FeishuReceiver
+from alerts.receivers.msteams import Teams, TeamsReceiver
 from alerts.receivers.pagerduty import PagerDuty, PagerDutyReceiver
 from alerts.receivers.slack import Slack, SlackReceiver
 from alerts.receivers.stdout import Stdout, StdoutReceiver
 from alerts.receivers.webhook import Webhook, WebhookReceiver
+from alerts.receivers.wecom import WeCom, WeComReceiver
 
 ReceiverConfig = Annotated[
-    WebhookReceiver | SlackReceiver | PagerDutyReceiver | StdoutReceiver,
+    WebhookReceiver
+    | SlackReceiver
+    | PagerDutyReceiver
+    | StdoutReceiver
+    | FeishuReceiver
+    | DingTalkReceiver
+    | WeComReceiver
+    | TeamsReceiver
+    | EmailReceiver,
     Field(discriminator="type"),
 ]
 
@@ -28,4 +41,9 @@ KINDS: dict[str, ReceiverKind] = {
     "slack": Slack,
     "pagerduty": PagerDuty,
     "stdout": Stdout,
+    "feishu": Feishu,
+    "dingtalk": DingTalk,
+    "wecom": WeCom,
+    "msteams": Teams,
+    "email": Email,
 }

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from alerts.formats import comparison, link_safe, summary, truncate, window_text
 from alerts.model import SEVERITIES, AlertEvent
-from alerts.receivers.base import Outcome, Request, http_outcome
+from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
     STRICT,
     Grouping,
@@ -90,7 +90,7 @@ class Slack:
     def requests(
         self, events: Sequence[AlertEvent], group_labels: Mapping[str, str]
     ) -> list[Request]:
-        return [Request(self._url, orjson.dumps(slack_message(events)), tuple(events))]
+        return [Request(HttpPost(self._url), orjson.dumps(slack_message(events)), tuple(events))]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)

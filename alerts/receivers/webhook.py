@@ -16,7 +16,7 @@ import orjson
 from pydantic import Field
 
 from alerts.model import AlertEvent
-from alerts.receivers.base import Outcome, Request, http_outcome
+from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
     STRICT,
     Grouping,
@@ -101,7 +101,7 @@ class Webhook:
             payload = alertmanager_payload(events, self.name, group_labels, self._external_url)
         else:
             payload = json_payload(events)
-        return [Request(self._url, orjson.dumps(payload), tuple(events))]
+        return [Request(HttpPost(self._url), orjson.dumps(payload), tuple(events))]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)

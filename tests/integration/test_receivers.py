@@ -27,7 +27,7 @@ from aiohttp import web
 
 from alerts.dispatch import Dispatcher, ReceiverConfigError, RetryPolicy
 from alerts.model import AlertEvent
-from alerts.receivers.base import Outcome, Request, http_outcome
+from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.pagerduty import PagerDutyReceiver
 from alerts.receivers.registry import KINDS, ReceiverConfig
 from alerts.receivers.settings import STRICT, Grouping, Secret, group_wait_s
@@ -611,7 +611,7 @@ class Echo:
         self, events: Sequence[AlertEvent], group_labels: Mapping[str, str]
     ) -> list[Request]:
         body = orjson.dumps({"ids": [e.event_id for e in events], "group": group_labels})
-        return [Request(self._url, body, tuple(events))]
+        return [Request(HttpPost(self._url), body, tuple(events))]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         if status == 200 and orjson.loads(body or b"{}").get("code", 0) != 0:

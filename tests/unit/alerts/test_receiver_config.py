@@ -198,7 +198,7 @@ def test_the_checks_load_no_network_client() -> None:
             "-c",
             "import sys, alerts.receiver_config, alerts.rules\n"
             "print(sorted(m for m in ('aiohttp', 'asyncio', 'aiokafka', 'faust', "
-            "'clickhouse_connect', 'smtplib', 'http.client') if m in sys.modules))",
+            "'clickhouse_connect', 'smtplib', 'aiosmtplib', 'http.client') if m in sys.modules))",
         ],
         capture_output=True,
         text=True,

@@ -48,7 +48,8 @@ def test_file_level_problems() -> None:
         "extra_key: unknown field; allowed: inhibit, receivers, rules, silences_file, version",
         "rules[1] (a).name: duplicate rule name 'a' (first at rules[0])",
         "receivers.hook: set exactly one of url and url_env",
-        "receivers.chat.type: must be one of webhook, slack, pagerduty, stdout",
+        "receivers.chat.type: must be one of webhook, slack, pagerduty, stdout, feishu, "
+        "dingtalk, wecom, msteams, email",
         "receivers.pd.group_wait: invalid duration 'soon': expected e.g. 90s, 2m, 48h, 1d or "
         "plain seconds",
         "inhibit[0].source.rule: unknown rule 'missing'",
