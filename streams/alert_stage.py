@@ -32,7 +32,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,15 +43,15 @@ from alerts.dispatch import Dispatcher
 from alerts.model import AlertEvent
 from alerts.rules import RuleSet
 from alerts.silences import Silences, load_silences
-from alerts.stage import STEP, AlertStage, step_time
-from streams.processor import Message, Publisher, Sink
+from alerts.stage import STEP, AlertStage
+from streams.ports import Message, Publisher, Seek, Sink
+from streams.recovery import latest_snapshot
 from streams.rows import alert_row
 from streams.statelog import decode_checkpoints, encode_checkpoint, encode_chunks
 
 log = logging.getLogger(__name__)
 
 ReadTopic = Callable[[str], Awaitable[list[bytes]]]
-Seek = Callable[[str, int, int], Awaitable[None]]
 
 SNAPSHOT_INTERVAL_S = 10.0  # wall clock between full snapshots of the alert stage
 SNAPSHOT_MAX_STEPS = 100  # steps between full snapshots at most (bounds the replay)
@@ -298,29 +298,3 @@ class AlertRuntime:
             "alerts_resolved": self.counts["resolved"],
             "alerts_firing_now": len(self.stage.evaluator.active()),
         }
-
-
-def latest_snapshot(
-    records: Sequence[Mapping[str, Any]],
-) -> tuple[Mapping[str, Any] | None, list[tuple[int, datetime]]]:
-    """The last full snapshot of an alert-state log and the steps recorded after it.
-
-    Records without ``kind`` are full snapshots (written before step records
-    existed). Steps at or below the snapshot's offset, or not after the previous
-    step, are ignored; without a full snapshot there is nothing to replay against.
-    """
-    last = None
-    for index, record in enumerate(records):
-        if record.get("kind") != STEP:
-            last = index
-    if last is None:
-        return None, []
-    snapshot = records[last]
-    steps: list[tuple[int, datetime]] = []
-    position = int(snapshot["offset"])
-    for record in records[last + 1 :]:
-        offset = int(record["offset"])
-        if offset > position:
-            steps.append((offset, step_time(record)))
-            position = offset
-    return snapshot, steps

@@ -24,44 +24,24 @@ import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from alerts.handoff import ClosedWindow, encode_reports
 from schemas.decode import Decoder
-from sinks.batches import RejectedRow
+from streams import watermark
+from streams.partition import PartitionState
+from streams.ports import LoadState, Publisher, Record, Seek, Sink
 from streams.rows import rows_for_checkpoint, unstored_letter
-from streams.state import PartitionState
 from streams.statelog import encode_checkpoint, encode_chunks
 
 log = logging.getLogger(__name__)
 
 # Messages processed between two returns to the event loop (about 50 ms of work).
 YIELD_EVERY = 1_000
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-
-
-class Record(Protocol):
-    """What the processor reads of a message (aiokafka's ConsumerRecord has it)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def value(self) -> bytes | None: ...
 
 
 class CheckpointFailed(RuntimeError):
@@ -84,31 +64,6 @@ class _Prepared:
 
 # The tables whose refused rows become dead letters (the writer's ``rejectable``).
 EVENT_TABLES = ("task_events", "audit_events")
-
-
-class Sink(Protocol):
-    def write(
-        self,
-        batches: Mapping[str, Sequence[Sequence[Any]]],
-        *,
-        rejectable: Collection[str] = (),
-    ) -> Sequence[RejectedRow]:
-        """Store every row, or return those of ``rejectable`` tables refused for their values."""
-        ...
-
-
-class Publisher(Protocol):
-    """Produces records and waits until the broker stored them."""
-
-    async def publish(
-        self, records: list[tuple[str, int | None, bytes | None, bytes]]
-    ) -> list[int]:
-        """Offsets the records got, in order (-1 where the broker did not say)."""
-        ...
-
-
-LoadState = Callable[[int], Awaitable[tuple[list[dict[str, Any]], int]]]
-Seek = Callable[[str, int, int], Awaitable[None]]
 
 
 class Processor:
@@ -259,37 +214,20 @@ class Processor:
                     await self.seek(topic, partition, offset)
 
     def behind(self, partition: int, state: PartitionState) -> list[str]:
-        """Input topics of this partition with unread messages (they hold the watermark).
-
-        An unknown high-water mark counts as behind in a bounded replay (we
-        cannot know yet) and as caught up live (a live watermark must not
-        hang on a partition the consumer has not fetched).
-        """
-        if self.highwater is None:
+        """Input topics of this partition with unread messages (``watermark.behind``)."""
+        highwater = self.highwater
+        if highwater is None:
             return []
-        lagging = []
-        for topic in self.input_topics:
-            highwater = self.highwater(topic, partition)
-            if highwater is None:
-                if not self.live:
-                    lagging.append(topic)
-            elif state.offsets.get(topic, 0) < highwater:
-                lagging.append(topic)
-        return lagging
+        return watermark.behind(
+            self.input_topics, state.offsets, lambda topic: highwater(topic, partition), self.live
+        )
 
     def _idle(self, partition: int, state: PartitionState, behind: Sequence[str]) -> bool:
-        """Whether this partition may stop holding the global (alerting) watermark.
-
-        Caught up and nothing open; live, also caught up and quiet for the idle
-        timeout (its open windows then close late for alerting, not for BI).
-        """
-        if behind:
-            return False
-        newest = max(state.topic_max.values(), default=None)
-        if newest is None or newest // 60_000_000 * 60 < state.closed_before:
-            return True
+        """Whether this partition may stop holding the global watermark (``watermark.idle``)."""
         quiet = time.monotonic() - self.last_activity.get(partition, 0.0)
-        return self.live and quiet >= self.idle_timeout_s
+        return watermark.idle(
+            behind, state.topic_max, state.closed_before, quiet, self.live, self.idle_timeout_s
+        )
 
     def record_batch(self, size: int, seconds: float) -> None:
         """Count a batch of ``size`` messages; a checkpoint with no new message is none."""
@@ -348,10 +286,9 @@ class Processor:
     def _advance_idle(self) -> None:
         now_mono = time.monotonic()
         now_us = int(time.time() * 1_000_000)
-        threshold = self.lateness_us + int(self.idle_timeout_s * 1_000_000)
         for partition, state in self.states.items():
-            idle_for = now_mono - self.last_activity.get(partition, now_mono)
-            if idle_for >= self.idle_timeout_s and state.advance_idle(now_us, threshold):
+            quiet = now_mono - self.last_activity.get(partition, now_mono)
+            if state.advance_idle(now_us, quiet, self.idle_timeout_s):
                 log.info(
                     "idle partition: watermark follows the clock", extra={"partition": partition}
                 )

@@ -22,7 +22,8 @@ from schemas.decode import MAX_ERROR_TEXT
 from schemas.display import visible
 from sinks.batches import Columns, RejectedRow
 from sinks.schema import DLQ_COLUMNS, TABLE_COLUMNS
-from streams.state import AUDIT_FIELDS, TASK_FIELDS, PartitionState
+from streams.partition import PartitionState
+from streams.pending import AUDIT_FIELDS, TASK_FIELDS
 from streams.windows import EPOCH, MICRO, MICRO_FIELDS, WIDTH, WindowKey
 
 _MICRO_POSITIONS = tuple(i in MICRO_FIELDS for i in range(WIDTH))
@@ -35,7 +36,7 @@ _US = timedelta(microseconds=1)
 _MS = timedelta(milliseconds=1)
 
 _CREATED = 10 + TASK_FIELDS.index("task_created_at")
-# The state keeps pending rows in the tables' column order (see streams.state).
+# The state keeps pending rows in the tables' column order (see streams.pending).
 assert tuple(TABLE_COLUMNS["task_events"][10:-4]) == TASK_FIELDS
 assert tuple(TABLE_COLUMNS["audit_events"][10:-4]) == AUDIT_FIELDS
 

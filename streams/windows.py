@@ -1,4 +1,4 @@
-"""One-minute aggregates: pure functions, no I/O.
+"""One-minute aggregates: their layout, where an event adds, and packed minutes. Pure.
 
 Sums of seconds and scores are kept as integers of micro-units, so the result
 is exact and independent of the order in which events arrive (float addition
@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import orjson
 
@@ -23,12 +23,10 @@ from schemas.metrics import AGGREGATE_FIELDS, MAX_FIELDS, SUM_FIELDS, WINDOW_SEC
 from schemas.metrics import MICRO as MICRO
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 # Positions in the aggregate list.
 IDX = {name: i for i, name in enumerate(AGGREGATE_FIELDS)}
 MICRO_FIELDS = frozenset(IDX[name] for name in (*SUM_FIELDS, *MAX_FIELDS))
-_MAXES = tuple(IDX[name] for name in MAX_FIELDS)
 WIDTH = len(AGGREGATE_FIELDS)
 
 # (window_start epoch seconds, project, queue, vendor, locale, source, annotator)
@@ -36,44 +34,33 @@ WindowKey = tuple[int, str, str, str, str, str, str]
 Aggregate = list[int]
 ErrorKey = tuple[WindowKey, str]  # (window, error category)
 
+MINUTE_US = WINDOW_SECONDS * MICRO
 
-def epoch_us(moment: datetime) -> int:
-    """Exact microseconds since the epoch (no float rounding)."""
-    return (moment - EPOCH) // _US
-
-
-def micro(value: float) -> int:
-    return round(value * MICRO)
-
-
-def window_start(occurred_us: int) -> int:
-    return occurred_us // (WINDOW_SECONDS * MICRO) * WINDOW_SECONDS
-
-
-def new_aggregate() -> Aggregate:
-    return [0] * WIDTH
-
-
-# The per-event arithmetic (which field an event adds to, micro-unit rounding,
-# turnaround) lives in ``streams.state.PartitionState.process``, inlined for
-# speed; tests/oracle.py recomputes it independently.
-
-
-def merge(into: Aggregate, other: Aggregate) -> None:
-    for i in range(WIDTH):
-        if i in _MAXES:
-            if other[i] > into[i]:
-                into[i] = other[i]
-        else:
-            into[i] += other[i]
-
-
-def public_values(agg: Aggregate) -> dict[str, float | int]:
-    """Aggregate in public units (seconds and scores as floats)."""
-    return {
-        name: (agg[i] / MICRO if i in MICRO_FIELDS else agg[i])
-        for i, name in enumerate(AGGREGATE_FIELDS)
-    }
+# Where an event adds. The per-event arithmetic itself (which field an event
+# adds to, micro-unit rounding, turnaround) is inlined in
+# ``streams.partition.PartitionState.process``: it runs for every event, and a
+# function call there would cost more than the whole split of the state into
+# modules may (bench/hotpath.py). tests/oracle.py recomputes it independently.
+SUBMITTED = IDX["tasks_submitted"]
+SKIPPED = IDX["tasks_skipped"]
+EXPIRED = IDX["tasks_expired"]
+REWORK = IDX["rework_submitted"]
+HT_SUM = IDX["handle_time_sum_s"]
+HT_MAX = IDX["handle_time_max_s"]
+TA_COUNT = IDX["turnaround_count"]
+TA_SUM = IDX["turnaround_sum_s"]
+TA_MAX = IDX["turnaround_max_s"]
+GOLD = IDX["gold_submitted"]
+GOLD_OK = IDX["gold_correct"]
+AUDITS = IDX["audits"]
+VERDICT = {
+    "approve": IDX["audits_approved"],
+    "fix": IDX["audits_fixed"],
+    "reject": IDX["audits_rejected"],
+}
+SCORE_SUM = IDX["audit_score_sum"]
+SCORE_COUNT = IDX["audit_score_count"]
+AUDIT_TIME = IDX["audit_time_sum_s"]
 
 
 # -- packed minutes ------------------------------------------------------------------

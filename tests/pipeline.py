@@ -13,8 +13,8 @@ import orjson
 
 from schemas.decode import Decoder
 from sinks.writer import ClickHouseWriter
+from streams.partition import PartitionState
 from streams.rows import rows_for_checkpoint
-from streams.state import PartitionState
 
 TOPIC_OF = {
     "task_completed": "annotation.task-completed",

@@ -19,7 +19,7 @@ from annotel.live_view import FeedProgress
 from schemas.redact import redact
 from simulator import Simulator
 from streams.ingest import ingest, paced, read_lines
-from streams.kafka import producer
+from streams.kafka_config import producer
 from streams.settings import Settings
 
 

@@ -21,8 +21,8 @@ from sinks.failures import rows_at_fault
 from sinks.migrate import migrate
 from sinks.schema import COLUMN_TYPES, MIGRATIONS, PARTITION_MONTH, TABLE_COLUMNS
 from sinks.writer import ClickHouseWriter, UnstorableRows
+from streams.partition import PartitionState
 from streams.rows import dlq_row, rows_for_checkpoint
-from streams.state import PartitionState
 from tests import corpus, strategies
 from tests.pipeline import NOW, aggregate, write
 
@@ -406,7 +406,8 @@ async def test_an_event_row_the_writer_refuses_becomes_an_unprocessable_dead_let
     clean: Any,
 ) -> None:
     """The writer's path for event rows, behind the contract's bounds (defense in depth)."""
-    from streams.processor import Message, Processor
+    from streams.ports import Message
+    from streams.processor import Processor
 
     async def no_state(partition: int) -> tuple[list[dict[str, Any]], int]:
         return [], 0

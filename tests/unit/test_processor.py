@@ -17,7 +17,8 @@ from aiokafka import TopicPartition
 from schemas.decode import Decoder
 from sinks.batches import RejectedRow
 from streams.intake import Intake
-from streams.processor import YIELD_EVERY, CheckpointFailed, Message, Processor
+from streams.ports import Message
+from streams.processor import YIELD_EVERY, CheckpointFailed, Processor
 from streams.settings import Settings
 from streams.statelog import decode_checkpoints
 from tests.oracle import generate
@@ -127,7 +128,7 @@ async def test_a_failed_flush_stops_the_processor() -> None:
 
 
 async def test_one_full_snapshot_per_checkpoint_and_each_rebuilds_its_partition() -> None:
-    from streams.state import PartitionState
+    from streams.partition import PartitionState
 
     recorder = Recorder()
     proc = processor(recorder, snapshot_every=3)

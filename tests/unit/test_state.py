@@ -9,7 +9,8 @@ import orjson
 
 from schemas.decode import DecodeError, Decoder
 from schemas.metrics import AGGREGATE_FIELDS
-from streams.state import PartitionState, dedup_mark
+from streams.dedup import dedup_mark
+from streams.partition import PartitionState
 from streams.windows import MICRO_FIELDS
 
 TASKS = "annotation.task-completed"
@@ -395,9 +396,9 @@ def test_a_full_snapshot_with_packed_minutes_rebuilds_the_state() -> None:
     assert dict(recovered.windows.items()) == dict(live.windows.items())
     assert dict(recovered.errors.items()) == dict(live.errors.items())
     assert recovered.seen == live.seen
-    assert recovered.seen_by_minute.keys() == live.seen_by_minute.keys()
-    for minute in live.seen_by_minute:  # each mark is evicted with its own minute
-        assert recovered.marks_of_minute(minute) == live.marks_of_minute(minute)
+    assert recovered.marks.by_minute.keys() == live.marks.by_minute.keys()
+    for minute in live.marks.by_minute:  # each mark is evicted with its own minute
+        assert recovered.marks.marks_of_minute(minute) == live.marks.marks_of_minute(minute)
     assert recovered.counters == live.counters
     assert recovered.offsets == live.offsets
     assert recovered.closed_before == live.closed_before
@@ -432,7 +433,7 @@ def test_format_1_records_still_recover() -> None:
 
 
 def test_dedup_marks_are_exact_for_short_ids_and_distinct_for_long_ones() -> None:
-    from streams.state import EXACT_MARK_BYTES, dedup_mark
+    from streams.dedup import EXACT_MARK_BYTES
 
     short = ["", "a", "\x00a", "a\x00", "tc-c16f00-0000005", "标注-7", "x" * EXACT_MARK_BYTES]
     long = ["x" * (EXACT_MARK_BYTES + 1), "x" * (EXACT_MARK_BYTES + 2), "y" * 120]
@@ -650,7 +651,7 @@ def test_projects_without_marks_are_forgotten() -> None:
     state.move_watermark()
     state.advance()
     assert len(state.seen) == 1
-    assert len(state._project_base) == 1  # only the project still holding a mark
+    assert len(state.marks.project_base) == 1  # only the project still holding a mark
     assert feed(state, TASKS, completed("e5", 250, project="p5")) == "late"  # a new mark
     assert feed(state, TASKS, completed("e5", 250, project="p5")) == "duplicate"
     assert feed(state, TASKS, completed("now", 300)) == "duplicate"
@@ -700,11 +701,11 @@ def _held(state: PartitionState) -> dict[str, Any]:
         "windows": dict(state.windows.items()),
         "errors": dict(state.errors.items()),
         "seen": set(state.seen),
-        "by_minute": {m: sorted(marks) for m, marks in state.seen_by_minute.items()},
+        "by_minute": {m: sorted(marks) for m, marks in state.marks.by_minute.items()},
         "clock": (state.max_event_us, dict(state.topic_max), state.closed_before),
         "pending": state.accepted,
         "dirty": (set(state.dirty_windows), set(state.dirty_errors)),
-        "projects": dict(state._project_base),
+        "projects": dict(state.marks.project_base),
     }
 
 
