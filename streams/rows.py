@@ -105,12 +105,12 @@ def rows_for_checkpoint(states: Sequence[PartitionState], now_us: int) -> dict[s
     error_rows: list[tuple[Any, ...]] = []
     for state in states:
         version = state.next_version(now_us)
-        windows = state.open_windows
+        windows = state.store.windows
         keys = list(state.dirty_windows)
         metric_keys.extend(keys)
         metric_aggs.extend([windows[key] for key in keys])
         metric_versions.extend([version] * len(keys))
-        errors = state.open_errors
+        errors = state.store.errors
         error_rows.extend(
             (*key, category, errors[(key, category)], version)
             for key, category in state.dirty_errors

@@ -59,6 +59,13 @@ class WindowStore:
         self.unpacked_at: dict[int, int] = {}  # minute -> closed_before when a correction came
 
     @property
+    def packed_minutes(self) -> int:
+        return len(self.packed)
+
+    def is_packed(self, start: int) -> bool:
+        return start in self.packed
+
+    @property
     def by_minute(self) -> dict[int, list[WindowKey]]:
         """Window start -> its keys, packed minutes included (introspection; unpacks)."""
         out = {m: list(keys) for m, keys in self.open_by_minute.items()}

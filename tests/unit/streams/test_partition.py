@@ -80,14 +80,14 @@ def test_memory_follows_the_horizon_not_history() -> None:
     assert 55 <= len(state.windows) <= 65
     assert 55 <= len(state.seen) <= 65
     # The per-minute index names exactly the windows held.
-    indexed = [k for keys in state.by_minute.values() for k in keys]
+    indexed = [k for keys in state.store.by_minute.values() for k in keys]
     assert sorted(indexed) == sorted(state.windows)
 
 
 def test_packed_state_equals_the_oracle() -> None:
     stream = generate(seed=23, count=3000)
     state, _, _ = checkpointed_run(stream.lines, 50, pack_after_s=0)
-    assert state.packed_minutes > 0
+    assert state.store.packed_minutes > 0
     expected_metrics, expected_errors = oracle(stream.valid)
     actual = {}
     for key, agg in state.windows.items():
@@ -118,7 +118,7 @@ def test_an_event_whose_processing_raises_is_unprocessable_and_changes_nothing()
     state.move_watermark()
     state.advance()
     state.mark_checkpointed()
-    assert state.is_packed(minute_start(0))  # the hostile event is a correction to it
+    assert state.store.is_packed(minute_start(0))  # the hostile event is a correction to it
     before = held(state)
     raw = audited("a-1", 0)
     event = DECODER.decode(raw, NOW)

@@ -46,8 +46,8 @@ def test_checkpoint_records_rebuild_the_same_state() -> None:
     for record in records:
         recovered.apply_delta(record)
     assert recovered.windows == live.windows
-    assert {m: sorted(k) for m, k in recovered.by_minute.items()} == {
-        m: sorted(k) for m, k in live.by_minute.items()
+    assert {m: sorted(k) for m, k in recovered.store.by_minute.items()} == {
+        m: sorted(k) for m, k in live.store.by_minute.items()
     }
     assert recovered.errors == live.errors
     assert recovered.seen == live.seen

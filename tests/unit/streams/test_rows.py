@@ -56,11 +56,11 @@ def _reference_rows(
         k: [] for k in ("task_events", "audit_events", "metrics_1m", "audit_errors_1m")
     }
     for key in state.dirty_windows:
-        agg = state.open_windows[key]
+        agg = state.store.windows[key]
         values = [v / MICRO if i in MICRO_FIELDS else v for i, v in enumerate(agg)]
         out["metrics_1m"].append([utc(key[0]), *key[1:], *values, version, updated_at])
     for key, category in state.dirty_errors:
-        n = state.open_errors[(key, category)]
+        n = state.store.errors[(key, category)]
         out["audit_errors_1m"].append([utc(key[0]), *key[1:], category, n, version, updated_at])
     for table in ("task_events", "audit_events"):
         for event, topic, offset in pending:
