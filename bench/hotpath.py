@@ -253,7 +253,7 @@ def measure(n: int) -> dict[str, float]:
             evaluated_at = datetime.now(UTC)
             stage.new_events(stage.evaluate(evaluated_at))
             full = start // BATCH % full_every == 0
-            if full:  # as AlertRuntime._write_state writes them
+            if full:  # as AlertRuntime._state_chunks builds them
                 encode_chunks(stage.snapshot_json({"kind": "full"}), stage.offset)
             else:
                 encode_checkpoint(stage.step_record(evaluated_at))

@@ -52,7 +52,10 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
             "streams/watermark.py",
         ),
     ),
-    ("processor loop (streams/processor.py)", ("streams/processor.py",)),
+    (
+        "processor loop (streams/processor.py, checkpoint.py)",
+        ("streams/processor.py", "streams/checkpoint.py"),
+    ),
     ("agent glue (streams/faust_app.py)", ("streams/faust_app.py",)),
     ("Kafka client (aiokafka, kafka-python)", ("aiokafka", "kafka/")),
     ("Faust / mode (streams, consumer, timers)", ("faust/", "mode/")),
