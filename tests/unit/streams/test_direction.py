@@ -13,12 +13,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("schemas", "streams", "sinks", "embedded", "alerts", "simulator", "reports", "annotel")
-# The per-event path and the state it changes: no I/O, no framework.
+# The per-event path, the state it changes and the rows it becomes: no I/O, no framework.
 PURE = {
     "streams.dedup",
     "streams.pending",
     "streams.partition",
     "streams.records",
+    "streams.rows",
     "streams.statelog",
     "streams.views",
     "streams.watermark",
