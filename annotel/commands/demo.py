@@ -77,7 +77,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument(
         "--follow",
         action="store_true",
-        help="keep running live (paced feed, worker without --until-drained) until Ctrl-C",
+        help="keep running live until Ctrl-C: four hours of history played fast, then "
+        "events as the wall clock reaches them (worker without --until-drained)",
     )
     demo.add_argument(
         "--rate",

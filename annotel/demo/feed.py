@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from annotel.demo.plan import Plan
@@ -83,7 +84,8 @@ class Feed(threading.Thread):
             def finished(sim: Simulator = sim) -> None:
                 self.manifests.append(sim.manifest)
 
-            yield paced(sim.events(n=plan.events), plan.rate), finished
+            lines = paced(sim.events(n=plan.events), plan.rate)
+            yield (not_ahead_of_clock(lines, self.stop_event) if plan.follow else lines), finished
             if not plan.follow:
                 return
             # The next run continues the simulated clock where this one ended.
@@ -107,13 +109,41 @@ class Feed(threading.Thread):
             self.join(timeout)
 
 
-def _event_time(line: bytes) -> str | None:
-    """The ``occurred_at`` of a simulated line as ``YYYY-MM-DD HH:MM UTC`` (for the view)."""
+def not_ahead_of_clock(
+    lines: Iterable[bytes],
+    stop: threading.Event,
+    clock: Callable[[], float] = time.time,
+) -> Iterator[bytes]:
+    """Hold each line until the wall clock has reached its ``occurred_at``.
+
+    Why: ``--follow`` plays its history faster than real time, and once it
+    catches up with the present its events would be dated in the future. The
+    worker judges ``occurred_at`` against the wall clock in every mode (an
+    event more than ``ANNOTEL_MAX_FUTURE_SKEW`` ahead is a dead letter), so
+    the simulator follows the clock instead of the check being relaxed.
+    """
+    for line in lines:
+        at = _occurred_at(line)
+        if at is not None:
+            while (wait := at - clock()) > 0:
+                if stop.wait(min(wait, 1.0)):
+                    return
+        yield line
+
+
+def _occurred_at(line: bytes) -> float | None:
+    """The ``occurred_at`` of a simulated line as epoch seconds (None if it has none)."""
     at = line.find(b'"occurred_at":"')
     if at < 0:
         return None
     end = line.find(b'"', at + 15)
     try:
-        return when(parse_utc(line[at + 15 : end].decode()))
+        return parse_utc(line[at + 15 : end].decode()).timestamp()
     except ValueError:
         return None
+
+
+def _event_time(line: bytes) -> str | None:
+    """The ``occurred_at`` of a simulated line as ``YYYY-MM-DD HH:MM UTC`` (for the view)."""
+    at = _occurred_at(line)
+    return None if at is None else when(datetime.fromtimestamp(at, UTC))

@@ -63,6 +63,9 @@ DEFAULT_ANNOTATORS = 200
 DEFAULT_VENDORS = 3
 START_HOUR_UTC = 1  # 09:00 in Beijing, where the simulated working day is
 FOLLOW_RATE = 200.0  # --follow: lines/s, the simulated clock runs ~100x real time
+# --follow starts this far in the past: the history plays at FOLLOW_RATE until it
+# reaches the wall clock, then the feed waits for each line's time (see Feed).
+FOLLOW_HISTORY = timedelta(hours=4)
 MARKER = "demo.json"  # in the data dir: says the ClickHouse data there is a demo's
 
 
@@ -150,7 +153,7 @@ def make_plan(args: argparse.Namespace, now: datetime | None = None) -> Plan:
     current = (now or datetime.now(UTC)).astimezone(UTC)
     try:
         if args.follow:
-            plan.start = current.replace(second=0, microsecond=0)
+            plan.start = current.replace(second=0, microsecond=0) - FOLLOW_HISTORY
         else:
             plan.start = demo_start(plan.seed, plan.events, plan.knobs, current)
     except ValueError as exc:  # a knob out of the simulator's range

@@ -121,9 +121,6 @@ class DemoRun:
             "kafka_security_protocol": "PLAINTEXT",
             "data_dir": str(self.plan.data_dir),
             "clickhouse_url": self.plan.dsn,
-            # Replayed files are history and the --follow clock runs ahead of the
-            # wall clock: judge timestamps by their own clock.
-            "max_future_skew": os.environ.get("ANNOTEL_MAX_FUTURE_SKEW", "3650d"),
             "rules_file": str(self.plan.rules),
             "log_level": os.environ.get("ANNOTEL_LOG_LEVEL", "WARNING"),
         }

@@ -13,14 +13,9 @@ one checkpoint (ClickHouse error 252 unless inserts are split by month).
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -33,6 +28,7 @@ from tests.e2e.worker_helpers import (
     assert_tables,
     create_topics,
     drained_totals,
+    ingest_file,
     publish,
     run_until_drained,
     worker_env,
@@ -63,20 +59,6 @@ def _publish_keyed(bootstrap: str, lines: list[bytes]) -> None:
         producer.flush()
     finally:
         producer.close()
-
-
-def _ingest(bootstrap: str, path: Path) -> dict[str, Any]:
-    env = {**os.environ, "ANNOTEL_KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-    out = subprocess.run(
-        [sys.executable, "-m", "annotel", "ingest", str(path), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    summary: dict[str, Any] = json.loads(out.stdout)
-    return summary
 
 
 def test_poison_events_are_dead_letters_and_the_rest_is_exact(
@@ -110,7 +92,7 @@ def test_poison_events_are_dead_letters_and_the_rest_is_exact(
     # Lines of a file cannot hold a newline; the corpus has none outside JSON strings.
     assert not any(b"\n" in line for line in ingest_lines)
     path.write_bytes(b"\n".join(ingest_lines) + b"\n")
-    summary = _ingest(fresh_broker, path)
+    summary = ingest_file(fresh_broker, path)
     assert summary["dead_lettered"] == ingested.invalid + len(poison) - summary["blank"]
 
     # A retention long enough for the backfill (2015-2025) to be corrections, not too_late.

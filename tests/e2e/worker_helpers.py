@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -62,6 +63,21 @@ def events_read(web_port: int) -> int:
     return 0
 
 
+def ingest_file(bootstrap: str, path: Path) -> dict[str, Any]:
+    """``annotel ingest FILE --json`` against ``bootstrap``: its summary."""
+    env = {**os.environ, "ANNOTEL_KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    out = subprocess.run(
+        [sys.executable, "-m", "annotel", "ingest", str(path), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary: dict[str, Any] = json.loads(out.stdout)
+    return summary
+
+
 def drained_totals(text: str) -> dict[str, int]:
     line = [ln for ln in text.splitlines() if "drained: " in ln][-1]
     body = line.split("drained: ", 1)[1].strip()
@@ -74,8 +90,6 @@ def publish(bootstrap: str, lines: list[bytes], topics: dict[str, str]) -> None:
     Lines are routed by a cheap look at event_type; anything unparsable goes to
     the task-completed topic so the stream (not ingest) must dead-letter it.
     """
-    import json
-
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     try:
         for line in lines:

@@ -15,6 +15,7 @@ import pytest
 from annotel.cli import build_parser
 from annotel.demo.plan import (
     DEFAULT_EVENTS,
+    FOLLOW_HISTORY,
     MARKER,
     START_HOUR_UTC,
     DemoError,
@@ -93,3 +94,10 @@ def test_a_running_demo_keeps_its_data_dir(tmp_path: Path) -> None:
         other.kill()
         other.wait()
     assert prepare_data_dir(tmp_path) is None  # it died: the directory is free
+
+
+def test_follow_starts_in_the_past_so_its_history_never_runs_ahead_of_the_clock(
+    tmp_path: Path,
+) -> None:
+    plan = make_plan(plan_args("--follow", "--data-dir", str(tmp_path)), now=NOW)
+    assert plan.start == NOW - FOLLOW_HISTORY
