@@ -26,6 +26,7 @@ from tests.imports import (
     closure,
     cycles,
     line_count,
+    local_imports,
     package_of,
 )
 
@@ -124,6 +125,13 @@ def test_pure_modules_import_no_io_at_any_depth() -> None:
 def test_an_import_inside_a_function_says_why() -> None:
     silent = [(found.module, found.line, found.names) for found in LOCAL if not found.commented]
     assert not silent
+
+
+def test_an_import_inside_a_function_says_why_in_bench_and_deploy() -> None:
+    """The benchmarks and the deployment's scripts are code too (tests may import late)."""
+    found = [*local_imports("bench"), *local_imports("deploy")]
+    assert found, "the benchmarks' local imports are read"
+    assert [(f.module, f.line, f.names) for f in found if not f.commented] == []
 
 
 def test_modules_stay_small() -> None:
