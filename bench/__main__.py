@@ -23,6 +23,7 @@ from pathlib import Path
 import orjson
 
 from bench import stack
+from bench.runner import machine, main_run, render, scaling_run
 
 DEFAULT_SCALING = "100000,400000,1600000"
 
@@ -89,8 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat > 1 and args.scaling:
         parser.error("--repeat applies to the main run, not to --scaling")
     stack.apply_worker_env(parser, args.worker_env)
-
-    from bench.runner import machine, main_run, render, scaling_run
 
     host = machine()
     with tempfile.TemporaryDirectory(prefix="annotel-bench-logs-") as scratch:

@@ -39,7 +39,9 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import faust
 import orjson
+from mode import Worker
 
 from schemas.loopback import free_port
 
@@ -159,8 +161,6 @@ def aggregate_all(events: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[fl
 
 
 def create_app(bootstrap: str, expect: int, result: dict[str, Any], web_port: int) -> Any:
-    import faust
-
     app = faust.App(
         "annotel-bench-baseline",
         broker=f"kafka://{bootstrap}",
@@ -231,8 +231,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect", type=int, required=True)
     parser.add_argument("--web-port", type=int, default=0)
     args = parser.parse_args(argv)
-
-    from mode import Worker
 
     result: dict[str, Any] = {}
     app, done = create_app(args.bootstrap, args.expect, result, args.web_port or free_port())

@@ -19,13 +19,12 @@ import time
 from typing import Any
 
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.stack import INPUT_TOPICS
 
 
 async def consume(bootstrap: str, expect: int, timeout_s: float) -> dict[str, Any]:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     began = time.perf_counter()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,

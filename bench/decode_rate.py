@@ -19,11 +19,10 @@ from datetime import UTC, datetime
 import orjson
 
 from schemas import Decoder
+from tests.oracle import generate
 
 
 def sample(count: int) -> list[bytes]:
-    from tests.oracle import generate
-
     stream = generate(seed=3, count=count)
     return [orjson.dumps(event) for event in stream.valid]
 

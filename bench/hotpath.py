@@ -12,17 +12,31 @@ what Faust, Kafka clients and ClickHouse cost (see ``python -m bench.profile``).
 from __future__ import annotations
 
 import argparse
+import gc
+import re
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from clickhouse_connect.datatypes.registry import get_from_name
 
 from alerts.handoff import encode_reports
+from alerts.rules import load_rules
 from alerts.stage import AlertStage
+from bench.stack import RULES_FILE, SIM_SEED, SIM_START, route
+from embedded.wire import native_block
+from schemas import Decoder
+from schemas.events import TaskAudited, TaskCompleted
+from simulator import Simulator
+from sinks.schema import MIGRATIONS, TABLE_COLUMNS
 from streams.alert_stage import SNAPSHOT_INTERVAL_S
+from streams.partition import PartitionState
+from streams.rows import rows_for_checkpoint
+from streams.statelog import encode_checkpoint, encode_chunks
 
 BATCH = 4000  # about one checkpoint's worth at the measured rate (1 s)
 
@@ -43,13 +57,6 @@ def _native_encoder() -> Callable[[dict[str, Any]], int]:
     Column types come from the migrations' DDL (no server). Takes the batches
     as ``rows_for_checkpoint`` returns them, column batches or row lists.
     """
-    import re
-
-    from clickhouse_connect.datatypes.registry import get_from_name
-
-    from embedded.wire import native_block
-    from sinks.schema import MIGRATIONS, TABLE_COLUMNS
-
     types: dict[str, list[Any]] = {}
     for migration in MIGRATIONS:
         for statement in migration.statements:
@@ -81,15 +88,6 @@ def measure_memory(n: int) -> dict[str, float]:
     Window bytes = what clearing the windows (and error counts) frees; dedup
     bytes = what clearing the dedup marks frees.
     """
-    import gc
-    import tracemalloc
-
-    from bench.stack import SIM_SEED, SIM_START, route
-    from schemas import Decoder
-    from simulator import Simulator
-    from streams.partition import PartitionState
-    from streams.rows import rows_for_checkpoint
-
     lines = list(Simulator(SIM_SEED, SIM_START, annotators=10_000).events(n))
     routed = [route(line) for line in lines]
     decoder = Decoder()
@@ -142,15 +140,6 @@ def measure_memory(n: int) -> dict[str, float]:
 
 
 def measure(n: int) -> dict[str, float]:
-    from alerts.rules import load_rules
-    from bench.stack import RULES_FILE, SIM_SEED, SIM_START, route
-    from schemas import Decoder
-    from schemas.events import TaskAudited, TaskCompleted
-    from simulator import Simulator
-    from streams.partition import PartitionState
-    from streams.rows import rows_for_checkpoint
-    from streams.statelog import encode_checkpoint, encode_chunks
-
     lines = list(Simulator(SIM_SEED, SIM_START).events(n))
     routed = [route(line) for line in lines]
     decoder = Decoder()

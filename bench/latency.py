@@ -35,6 +35,8 @@ import math
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,11 +44,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from alerts.rules import ThresholdRule, load_rules
 from bench.stack import (
     ALERTS_TOPIC,
     REPO,
     RULES_FILE,
+    SIM_SEED,
+    SIM_START,
     STATE_TOPIC,
     Watcher,
     broker,
@@ -56,8 +62,11 @@ from bench.stack import (
     worker_args,
     worker_env,
 )
+from schemas import Decoder
+from schemas.decode import DecodeError
 from schemas.loopback import free_port
 from schemas.units import from_epoch_s, rfc3339
+from simulator import Simulator
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -71,11 +80,6 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def live_templates(count: int) -> list[dict[str, Any]]:
     """Valid simulator events (the realistic mix) to re-stamp as live events."""
-    from bench.stack import SIM_SEED, SIM_START
-    from schemas import Decoder
-    from schemas.decode import DecodeError
-    from simulator import Simulator
-
     decoder = Decoder()
     out: list[dict[str, Any]] = []
     sim = Simulator(SIM_SEED + 1, SIM_START, incidents=())
@@ -117,9 +121,6 @@ class LiveWorker:
 
     async def ready(self, limit_s: float = 120.0) -> float:
         """Wait for /health to say ready; returns the seconds it took."""
-        import urllib.error
-        import urllib.request
-
         started = time.perf_counter()
         deadline = started + limit_s
         url = f"http://127.0.0.1:{self.web_port}/health"
@@ -155,8 +156,6 @@ class LiveWorker:
 
 
 async def _consumer(bootstrap: str, topic: str) -> Any:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -178,8 +177,6 @@ async def _consumer(bootstrap: str, topic: str) -> Any:
 
 
 async def _producer(bootstrap: str) -> Any:
-    from aiokafka import AIOKafkaProducer
-
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     await producer.start()
     return producer
@@ -325,8 +322,6 @@ class BreachRule:
 
 def breach_rule(path: Path = RULES_FILE) -> BreachRule:
     """The shipped rule the alert trials fire: turnaround_max_s above a threshold."""
-    from alerts.rules import ThresholdRule, load_rules
-
     candidates = [
         rule
         for rule in load_rules(path).rules

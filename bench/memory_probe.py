@@ -220,6 +220,7 @@ def _install_census(out: TextIO, at: int, lock: threading.Lock) -> None:
 
 
 def main() -> int:
+    # Not at the top: nothing of the worker loads before the probe starts.
     from streams import malloc
 
     malloc.tune()  # as the worker does, before this module's thread allocates
@@ -230,6 +231,7 @@ def main() -> int:
         _install_census(out, at, lock)
     every = float(os.environ.get("PROBE_EVERY", "0.5"))
     threading.Thread(target=_sampler, args=(out, every, lock), daemon=True).start()
+    # Here, not at the top: the worker's modules load after malloc.tune(), as in the worker.
     from annotel.cli import main as worker_main
 
     return worker_main(sys.argv[1:])

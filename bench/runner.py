@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 
+from bench.latency import alert_latency, visibility_latency
 from bench.stack import (
     RULES_FILE,
     SIM_SEED,
@@ -47,6 +49,7 @@ from bench.stack import (
     worker_args,
     worker_env,
 )
+from embedded.broker import tansu_binary
 from schemas.loopback import free_port
 from schemas.units import parse_utc
 
@@ -74,8 +77,6 @@ def log(message: str) -> None:
 
 
 def machine() -> dict[str, Any]:
-    import psutil
-
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -90,8 +91,6 @@ def machine() -> dict[str, Any]:
             versions[name] = None
     tansu: str | None = None
     with contextlib.suppress(Exception):
-        from embedded.broker import tansu_binary
-
         out = subprocess.run(
             [str(tansu_binary()), "--version"], capture_output=True, text=True, timeout=10
         )
@@ -301,8 +300,6 @@ def main_run(
     round of each (the least disturbed by other tenants of the cores); every
     round is kept under ``details.rounds`` so the spread can be read.
     """
-    from bench.latency import alert_latency, visibility_latency
-
     began = time.perf_counter()
     log(f"building the seeded stream: {n:,} simulator lines (seed {SIM_SEED})")
     stream = build_stream(n)

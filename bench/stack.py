@@ -3,6 +3,10 @@
 Everything here runs in the benchmark process, which stays idle while a
 measured process works (the machine has 2 cores shared by the broker and the
 process under test).
+
+The simulator, the Kafka clients and psutil are imported where they are used:
+``bench.memory_probe`` imports this module into the measured worker process,
+which must hold no module the worker itself does not load.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ def route(line: bytes) -> tuple[str, bytes | None, bytes]:
 
 
 def build_stream(n: int, *, annotators: int = 300, seed: int = SIM_SEED) -> Stream:
+    # Not at the top: the memory probe imports this module (see the module docstring).
     from simulator import Simulator
 
     sim = Simulator(seed, SIM_START, annotators=annotators)
@@ -88,8 +93,10 @@ def build_stream(n: int, *, annotators: int = 300, seed: int = SIM_SEED) -> Stre
 @contextlib.contextmanager
 def broker() -> Iterator[tuple[str, Any]]:
     """A fresh embedded broker (in memory); yields (bootstrap, the psutil process)."""
+    # Not at the top: the memory probe imports this module (see the module docstring).
     import psutil
 
+    # Not at the top: the memory probe imports this module (see the module docstring).
     from embedded.broker import EmbeddedBroker
     from streams.kafka_config import EMBEDDED_CLUSTER_ID
 
@@ -104,6 +111,7 @@ def broker() -> Iterator[tuple[str, Any]]:
 
 def create_topics(bootstrap: str) -> None:
     """The input, dead-letter and alert topics with the partition count ``annotel`` uses."""
+    # Not at the top: the memory probe imports this module (see the module docstring).
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
@@ -120,6 +128,7 @@ def create_topics(bootstrap: str) -> None:
 
 
 async def _produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
+    # Not at the top: the memory probe imports this module (see the module docstring).
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
@@ -245,6 +254,7 @@ def process_memory(process: Any) -> TreeMemory:
     reload, which a worker writing to a ClickHouse server does not have.
     Linux only (``/proc``); elsewhere the file-backed figures are 0.
     """
+    # Not at the top: the memory probe imports this module (see the module docstring).
     import psutil
 
     try:
@@ -330,6 +340,7 @@ class Watcher:
         rss_every: float = 0.2,
         scrape_every: float = 1.0,
     ) -> None:
+        # Not at the top: the memory probe imports this module (see the module docstring).
         import psutil
 
         self.process = psutil.Process(process.pid)

@@ -98,6 +98,15 @@ OURS = {name: {m for m in imported if m in MODULES} for name, imported in EVERY.
 LOCAL = [found for name, path in MODULES.items() for found in _local_imports(name, path)]
 
 
+def local_imports(folder: str) -> list[LocalImport]:
+    """The imports inside functions of the modules under ``folder`` (outside our packages)."""
+    return [
+        found
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for found in _local_imports(".".join(path.relative_to(ROOT).with_suffix("").parts), path)
+    ]
+
+
 def closure(start: str) -> set[str]:
     """Every module of ours that ``start`` imports, at any depth (itself included)."""
     seen, todo = {start}, [start]

@@ -29,6 +29,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from streams.kafka_config import kafka_python_security
+from streams.settings import SettingsError, load_settings
+
 # Kept forever, never compacted: see the module docstring.
 KEEP_FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
 
@@ -65,9 +72,6 @@ def _partitions(admin: Any, topic: str) -> int:
 
 
 def _create(admin: Any, specs: list[TopicSpec]) -> list[str]:
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
     existing = set(admin.list_topics())
     created = []
     for spec in specs:
@@ -85,11 +89,6 @@ def _create(admin: Any, specs: list[TopicSpec]) -> list[str]:
 
 
 def main() -> int:
-    from kafka import KafkaAdminClient
-
-    from streams.kafka_config import kafka_python_security
-    from streams.settings import SettingsError, load_settings
-
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -3,7 +3,7 @@
 Ranked by the lower bound of the 95 % Wilson interval of the audit pass rate;
 flagged for coaching when the upper bound is below a floor. The bounds quoted
 in comments are those of ``schemas.stats.wilson_interval`` (checked against an
-independent computation in tests/unit/test_stats.py).
+independent computation in tests/unit/schemas/test_stats.py).
 """
 
 from __future__ import annotations

@@ -279,7 +279,7 @@ def test_on_the_same_seed_gives_the_same_bytes_in_any_process() -> None:
         "sim = Simulator(5, datetime(2026, 11, 23, 1, tzinfo=UTC), versions=True);"
         "print(hashlib.sha256(b'\\n'.join(sim.events(n=8000))).hexdigest())"
     )
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     digests = {
         subprocess.run(
             [sys.executable, "-c", code],

@@ -132,7 +132,7 @@ def test_same_bytes_across_processes_and_hash_seeds() -> None:
         "sim = Simulator(3, datetime(2026, 11, 23, 1, tzinfo=UTC));"
         "print(hashlib.sha256(b'\\n'.join(sim.events(n=3000))).hexdigest())"
     )
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     digests = {
         subprocess.run(
             [sys.executable, "-c", code],

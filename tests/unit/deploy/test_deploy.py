@@ -33,7 +33,7 @@ from annotel.cli import build_parser
 from schemas.stats import wilson_sql
 from streams.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SCHEMA_FILE = ROOT / "tests" / "data" / "compose-spec.json"
 GRAFANA = ROOT / "deploy" / "grafana"
