@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from bench import stack
 from bench.stack import (
     RULES_FILE,
     SIM_SEED,
@@ -88,14 +89,19 @@ def machine() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    tansu: str | None = None
-    with contextlib.suppress(Exception):
-        from embedded.broker import tansu_binary
+    broker: str | None = None
+    if stack.BROKER["kind"] == "apache":
+        from embedded.apache_kafka import KAFKA_VERSION
 
-        out = subprocess.run(
-            [str(tansu_binary()), "--version"], capture_output=True, text=True, timeout=10
-        )
-        tansu = (out.stdout or out.stderr).strip() or None
+        broker = f"Apache Kafka {KAFKA_VERSION} (single-node KRaft)"
+    else:
+        with contextlib.suppress(Exception):
+            from embedded.broker import tansu_binary
+
+            out = subprocess.run(
+                [str(tansu_binary()), "--version"], capture_output=True, text=True, timeout=10
+            )
+            broker = (out.stdout or out.stderr).strip() or None
     os_name = platform.platform()
     with contextlib.suppress(OSError):
         for line in Path("/etc/os-release").read_text().splitlines():
@@ -109,7 +115,8 @@ def machine() -> dict[str, Any]:
         "os": os_name,
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
-        "broker": tansu,
+        "broker_kind": stack.BROKER["kind"],
+        "broker": broker,
         "packages": versions,
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
@@ -510,7 +517,8 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
     lines = [
         f"annotation-telemetry benchmark, {host['date']}",
         f"machine: {host['cores']} cores ({host['cpu']}), {host['memory_gb']} GB, {host['os']}, "
-        f"Python {host['python']}; broker {host['broker']} (embedded, in memory, same cores)",
+        f"Python {host['python']}; broker: {host.get('broker_kind', 'tansu')}, {host['broker']} "
+        "(local, on the same cores)",
         "packages: " + ", ".join(f"{k} {v}" for k, v in host["packages"].items() if v),
         f"load average (1, 5, 15 min) at start {host['load_avg_at_start']}, "
         f"at end {host.get('load_avg_at_end')}: other tenants of these cores skew the figures",
