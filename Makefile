@@ -61,9 +61,14 @@ kafka-broker:
 		rm -f "$$log"; \
 	fi
 
-# The whole suite: lint, types, unit, integration (real broker + chDB), end to end.
+# The whole suite: lint, types, unit, integration (real brokers + chDB), end to end.
+# Two processes (pytest-xdist): most of an end-to-end test's time is waiting on
+# group joins, recoveries and drains, so two lanes of tests share the 2 cores
+# well; work stealing keeps a process from idling behind one long test.
+TEST_PROCESSES ?= 2
+
 test: check browser kafka-broker
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist worksteal
 
 demo: install
 	$(VENV)/bin/annotel demo

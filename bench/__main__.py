@@ -2,6 +2,7 @@
 
     python -m bench                       # N = 200 000, baseline on 20 000
     python -m bench --events 50000 --json
+    python -m bench --broker apache       # the same on Apache Kafka (make kafka-broker)
     python -m bench --repeat 3            # best of 3 rounds for the throughput ratios
     python -m bench --scaling             # pipeline at 100 k, 400 k, 1.6 M (+ 10 k annotators)
     python -m bench --scaling 100000,400000
@@ -71,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="scaling only: ANNOTEL_RETENTION for the workers (default: the shipped 48h)",
     )
+    parser.add_argument(
+        "--broker",
+        choices=stack.BROKER_KINDS,
+        default="tansu",
+        help="tansu: the embedded broker (default); apache: Apache Kafka from "
+        "`make kafka-broker` (needs Java 17)",
+    )
     stack.add_worker_env_option(parser)
     parser.add_argument("--latency-rate", type=float, default=500.0, help="live events/s")
     parser.add_argument("--latency-seconds", type=float, default=30.0, help="live run length")
@@ -90,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat > 1 and args.scaling:
         parser.error("--repeat applies to the main run, not to --scaling")
     stack.apply_worker_env(parser, args.worker_env)
+    if args.broker == "apache":
+        from embedded.apache_kafka import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason is not None:
+            parser.error(f"--broker apache: {reason}")
+    stack.use_broker(args.broker)
 
     host = machine()
     with tempfile.TemporaryDirectory(prefix="annotel-bench-logs-") as scratch:

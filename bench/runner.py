@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 import psutil
 
+from bench import stack
 from bench.latency import alert_latency, visibility_latency
 from bench.stack import (
     RULES_FILE,
@@ -49,6 +50,7 @@ from bench.stack import (
     worker_args,
     worker_env,
 )
+from embedded.apache_kafka import KAFKA_VERSION
 from embedded.broker import tansu_binary
 from schemas.loopback import free_port
 from schemas.units import parse_utc
@@ -89,12 +91,15 @@ def machine() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    tansu: str | None = None
-    with contextlib.suppress(Exception):
-        out = subprocess.run(
-            [str(tansu_binary()), "--version"], capture_output=True, text=True, timeout=10
-        )
-        tansu = (out.stdout or out.stderr).strip() or None
+    broker: str | None = None
+    if stack.BROKER["kind"] == "apache":
+        broker = f"Apache Kafka {KAFKA_VERSION} (single-node KRaft)"
+    else:
+        with contextlib.suppress(Exception):
+            out = subprocess.run(
+                [str(tansu_binary()), "--version"], capture_output=True, text=True, timeout=10
+            )
+            broker = (out.stdout or out.stderr).strip() or None
     os_name = platform.platform()
     with contextlib.suppress(OSError):
         for line in Path("/etc/os-release").read_text().splitlines():
@@ -108,7 +113,8 @@ def machine() -> dict[str, Any]:
         "os": os_name,
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
-        "broker": tansu,
+        "broker_kind": stack.BROKER["kind"],
+        "broker": broker,
         "packages": versions,
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
@@ -507,7 +513,8 @@ def render(result: dict[str, Any], host: dict[str, Any]) -> str:
     lines = [
         f"annotation-telemetry benchmark, {host['date']}",
         f"machine: {host['cores']} cores ({host['cpu']}), {host['memory_gb']} GB, {host['os']}, "
-        f"Python {host['python']}; broker {host['broker']} (embedded, in memory, same cores)",
+        f"Python {host['python']}; broker: {host.get('broker_kind', 'tansu')}, {host['broker']} "
+        "(local, on the same cores)",
         "packages: " + ", ".join(f"{k} {v}" for k, v in host["packages"].items() if v),
         f"load average (1, 5, 15 min) at start {host['load_avg_at_start']}, "
         f"at end {host.get('load_avg_at_end')}: other tenants of these cores skew the figures",

@@ -90,17 +90,34 @@ def build_stream(n: int, *, annotators: int = 300, seed: int = SIM_SEED) -> Stre
 # -- broker and topics ----------------------------------------------------------------
 
 
+# Which broker every part of this run starts: "tansu" (embedded, the default)
+# or "apache" (Apache Kafka, embedded.apache_kafka); set once by ``use_broker``.
+BROKER_KINDS = ("tansu", "apache")
+BROKER = {"kind": "tansu"}
+
+
+def use_broker(kind: str) -> None:
+    if kind not in BROKER_KINDS:
+        raise ValueError(f"broker must be one of {', '.join(BROKER_KINDS)}, got {kind!r}")
+    BROKER["kind"] = kind
+
+
 @contextlib.contextmanager
 def broker() -> Iterator[tuple[str, Any]]:
-    """A fresh embedded broker (in memory); yields (bootstrap, the psutil process)."""
+    """A fresh broker of this run's kind (nothing kept); yields (bootstrap, the psutil process)."""
     # Not at the top: the memory probe imports this module (see the module docstring).
     import psutil
 
     # Not at the top: the memory probe imports this module (see the module docstring).
+    from embedded.apache_kafka import ApacheKafkaBroker
     from embedded.broker import EmbeddedBroker
     from streams.kafka_config import EMBEDDED_CLUSTER_ID
 
-    instance = EmbeddedBroker(cluster_id=EMBEDDED_CLUSTER_ID)
+    instance: ApacheKafkaBroker | EmbeddedBroker = (
+        ApacheKafkaBroker()
+        if BROKER["kind"] == "apache"
+        else EmbeddedBroker(cluster_id=EMBEDDED_CLUSTER_ID)
+    )
     instance.start()
     try:
         assert instance.process is not None

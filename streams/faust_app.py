@@ -19,11 +19,12 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
-from faust.types import TP
+from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
+from faust.types import TP, ProducerT
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from mode import Service
 
@@ -34,7 +35,12 @@ from sinks.writer import ClickHouseWriter
 from streams.alert_stage import AlertRuntime
 from streams.dead_letters import DeadLetterStore
 from streams.intake import GROUP_SUFFIX, Intake
-from streams.kafka_config import sasl_password, ssl_context
+from streams.kafka_config import (
+    faust_options,
+    idempotent_producer,
+    sasl_password,
+    ssl_context,
+)
 from streams.metrics import render_metrics
 from streams.ports import Message, Outgoing
 from streams.processor import Processor
@@ -114,7 +120,22 @@ class _OwnPagesOnly(AiohttpWeb):
     optional_blueprints = ()
 
 
+class _IdempotentProducer(AiokafkaProducer):
+    """Faust's aiokafka producer, idempotent (``streams.kafka_config.idempotent_producer``).
+
+    Faust turns idempotence on only for its exactly-once mode, which this worker
+    does not use (its exactness is the checkpoint log's), and has no setting for
+    it. Private Faust hook (``Producer._settings_extra``, overridden: the extra
+    options merged last into the aiokafka producer's), the one place to add it.
+    """
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 class _App(faust.App):
+    idempotent = False  # the producer: set by create_app from the broker's flavour
+
     # Private Faust hook (App._new_web, overridden: an override is no access ruff
     # can mark): the one place the web driver class is chosen; the blueprint lists
     # above are its documented extension point. Faust exposes the table and router
@@ -122,6 +143,13 @@ class _App(faust.App):
     # tests/e2e/test_web_pages.py fails if Faust's pages come back.
     def _new_web(self) -> AiohttpWeb:
         return _OwnPagesOnly(self)
+
+    # Private Faust hook (App._new_producer, overridden), the one place the
+    # producer is built: Transport.create_producer with our producer class.
+    def _new_producer(self) -> ProducerT:
+        if not self.idempotent:
+            return super()._new_producer()
+        return _IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
 
 
 def faust_credentials(settings: Settings) -> Any:
@@ -149,16 +177,6 @@ def create_app(
     rules: RuleSet | None = None,
     input_partitions: int = 1,
 ) -> Runtime:
-    options: dict[str, Any] = {}
-    if flavor == "tansu":
-        # Measured for the embedded broker (docs/architecture.md): faster
-        # rejoin, and one record per batch so end offsets are exact.
-        options.update(
-            broker_session_timeout=10,
-            broker_rebalance_timeout=10,
-            broker_heartbeat_interval=1,
-            producer_max_batch_size=1,
-        )
     app = _App(
         APP_ID,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
@@ -184,8 +202,10 @@ def create_app(
         web_graph_enabled=False,
         web_metrics_enabled=False,
         stream_buffer_maxsize=max(4096, settings.batch_size),
-        **options,
+        # Group timings and the embedded broker's workaround: streams.kafka_config.
+        **faust_options(flavor),
     )
+    app.idempotent = idempotent_producer(flavor)
     dlq_topic = app.topic(settings.topic_dlq, value_serializer="raw", key_serializer="raw")
 
     intake: list[Intake] = []  # built after the processor it feeds
@@ -210,7 +230,7 @@ def create_app(
         windows_topic=settings.topic_windows if rules is not None else None,
         snapshot_every=settings.snapshot_every,
     )
-    intake.append(Intake(settings, processor, group_id=APP_ID + GROUP_SUFFIX, flavor=flavor))
+    intake.append(Intake(settings, processor, group_id=APP_ID + GROUP_SUFFIX))
     dead_letters = DeadLetterStore(writer, processor.executor)
     runtime = Runtime(
         app,

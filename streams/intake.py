@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
 
-from streams.kafka_config import aiokafka_security
+from streams.kafka_config import aiokafka_security, intake_consumer_options
 from streams.processor import CheckpointFailed, Processor
 from streams.settings import Settings
 
@@ -41,17 +41,6 @@ log = logging.getLogger(__name__)
 
 GROUP_SUFFIX = ".input"
 FINAL_CHECKPOINT_S = 15.0
-
-
-def consumer_options(settings: Settings, flavor: str) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if flavor == "tansu":
-        # Measured for the embedded broker (shared/notes): it holds JoinGroup
-        # for about half the session timeout, so keep the timeouts short.
-        options.update(
-            session_timeout_ms=10_000, rebalance_timeout_ms=10_000, heartbeat_interval_ms=1_000
-        )
-    return options
 
 
 class Intake:
@@ -63,12 +52,10 @@ class Intake:
         processor: Processor,
         *,
         group_id: str,
-        flavor: str,
     ) -> None:
         self.settings = settings
         self.processor = processor
         self.group_id = group_id
-        self.flavor = flavor
         self.ready = False  # assigned and recovered; False again while rebalancing
         self.consumer: Any = None
         self.last_checkpoint = time.monotonic()
@@ -110,7 +97,7 @@ class Intake:
             partition_assignment_strategy=(RangePartitionAssignor,),
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_wait_ms=100,
-            **consumer_options(self.settings, self.flavor),
+            **intake_consumer_options(),
             **aiokafka_security(self.settings),
         )
         await self.consumer.start()

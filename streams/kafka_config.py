@@ -1,8 +1,11 @@
 """Kafka client configuration derived from settings, for kafka-python, aiokafka and Faust.
 
-Security options pass through unchanged; the workarounds measured for the
-embedded broker (see docs/architecture.md) apply only when the broker is the
-embedded one, never against a real Kafka cluster.
+Security options pass through unchanged. Every client setting that departs
+from the client's own default, and every one that depends on the broker's
+flavour, is in the section *Client settings by flavour* below with the reason
+it was measured for: ``streams.faust_app`` and ``streams.intake`` only apply
+what it returns. The embedded broker's workarounds apply only to it, never
+against a real Kafka cluster (docs/architecture.md, *The two brokers*).
 
 kafka-python is imported inside the functions that use it: it takes about
 0.2 s to import, and commands that only need a name from here (``annotel
@@ -92,6 +95,76 @@ def resolve_flavor(settings: Settings) -> str:
     return flavor
 
 
+# -- Client settings by flavour: the one place --------------------------------------
+#
+# Both consumer groups of a worker (the intake's, ``<app>.input``, and the Faust
+# app's) join with these, on both flavours:
+#
+# - Session timeout 10 s: how long a member that stopped heartbeating (a
+#   SIGKILLed worker) keeps its partitions; its replacement's join waits for it to
+#   be evicted. Faust's default is 60 s: on Apache Kafka every restart after a
+#   SIGKILL waited that long (the crash test took 374 s there against 200 s on
+#   Tansu, where these timings were already applied). aiokafka's own default,
+#   which the intake had, is 10 s. The floor is the broker's
+#   ``group.min.session.timeout.ms`` (6 s by default). A worker is evicted only if
+#   no heartbeat is sent for 10 s: the processor yields to the loop every 1 000
+#   messages and prepares checkpoints on a thread, and Faust's consumer
+#   heartbeats from a thread of its own.
+# - Rebalance timeout 10 s: how long the coordinator waits for live members to
+#   rejoin (aiokafka's default: the session timeout). A member that is still
+#   writing its last checkpoint after that rejoins as a new member.
+# - Heartbeat every second: members hear of a rebalance at their next
+#   heartbeat, so a joining or leaving worker settles up to 2 s sooner than with
+#   the clients' 3 s, for one small request a second per group. Tansu holds a
+#   JoinGroup for about half the session timeout; with Faust's defaults a restart
+#   on it took up to 110 s, with these about 20 s.
+SESSION_TIMEOUT_S = 10.0
+REBALANCE_TIMEOUT_S = 10.0
+HEARTBEAT_INTERVAL_S = 1.0
+
+
+def intake_consumer_options() -> dict[str, Any]:
+    """The input consumer's group timings (aiokafka): the same on both flavours."""
+    return {
+        "session_timeout_ms": int(SESSION_TIMEOUT_S * 1000),
+        "rebalance_timeout_ms": int(REBALANCE_TIMEOUT_S * 1000),
+        "heartbeat_interval_ms": int(HEARTBEAT_INTERVAL_S * 1000),
+    }
+
+
+def faust_options(flavor: str) -> dict[str, Any]:
+    """The Faust app's settings that depend on the broker or depart from Faust's defaults.
+
+    Tansu only: one record per produced batch (``producer_max_batch_size=1``).
+    Tansu's ListOffsets answers the base offset of the newest batch + 1 as the
+    end offset, too low when that batch held several records; with one record
+    per batch every end offset of the topics the worker writes (state,
+    alert-state, windows, dead letters, alerts) is exact, for recovery's reader,
+    lag tools and the tests' readers. Against Apache Kafka Faust's own batching
+    applies.
+    """
+    options: dict[str, Any] = {
+        "broker_session_timeout": SESSION_TIMEOUT_S,
+        "broker_rebalance_timeout": REBALANCE_TIMEOUT_S,
+        "broker_heartbeat_interval": HEARTBEAT_INTERVAL_S,
+    }
+    if flavor == "tansu":
+        options["producer_max_batch_size"] = 1
+    return options
+
+
+def idempotent_producer(flavor: str) -> bool:
+    """Whether the worker's producer (aiokafka, under Faust) is idempotent.
+
+    Everywhere but Tansu, as Kafka's own clients are by default since 3.0: a
+    retried send cannot write a record twice nor reorder a partition. Tansu
+    0.6 answers aiokafka's InitProducerId with an unknown error (measured:
+    the producer cannot start), so there the producer keeps Faust's settings.
+    kafka-python's idempotent producer (``producer`` below) works on both.
+    """
+    return flavor != "tansu"
+
+
 # The worker's own logs: recovery follows pointers to old snapshots, so time
 # retention must never delete them (snapshots bound what is read, not what is kept).
 KEEP_FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
@@ -119,8 +192,9 @@ def ensure_topics(
         if missing:
             count = partitions or settings.kafka_partitions
             with contextlib.suppress(TopicAlreadyExistsError):
+                # replication_factor=-1: the broker's default.replication.factor.
                 admin.create_topics(
-                    [NewTopic(t, count, 1, topic_configs=dict(configs or {})) for t in missing]
+                    [NewTopic(t, count, -1, topic_configs=dict(configs or {})) for t in missing]
                 )
     finally:
         admin.close()

@@ -15,7 +15,6 @@ import os
 import sys
 from typing import Any
 
-from kafka import KafkaAdminClient
 from mode import Worker
 
 from alerts.receiver_config import receiver_problems
@@ -26,30 +25,22 @@ from sinks.migrate import migrate
 from sinks.writer import ClickHouseWriter
 from streams import malloc
 from streams.faust_app import create_app, dead_letters_settled
-from streams.kafka_config import KEEP_FOREVER, ensure_topics, kafka_python_security, resolve_flavor
+from streams.kafka_config import resolve_flavor
 from streams.logs import setup_logging
 from streams.settings import Settings
+from streams.topics import TopicContractError, prepare_topics
 
 log = logging.getLogger(__name__)
 
 
 def prepare(settings: Settings) -> tuple[str, int]:
-    """Create missing topics and resolve the broker flavor; returns it and the input partitions."""
+    """Resolve the broker flavour, create missing topics and check them against the contract.
+
+    Returns the flavour and the input topics' partition count; raises
+    ``TopicContractError`` (``streams.topics``) when an existing topic breaks it.
+    """
     flavor = resolve_flavor(settings)
-    ensure_topics(settings, [*settings.input_topics, settings.topic_dlq, settings.topic_alerts])
-    # The checkpoint log must have as many partitions as the input topics.
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, **kafka_python_security(settings)
-    )
-    try:
-        described = admin.describe_topics([settings.topic_task_completed])
-        partitions = len(described[0]["partitions"]) if described else settings.kafka_partitions
-    finally:
-        admin.close()
-    ensure_topics(settings, [settings.topic_state], partitions, KEEP_FOREVER)
-    # Alert evaluation is global: one partition, one evaluator, one order.
-    ensure_topics(settings, [settings.topic_windows], 1)
-    ensure_topics(settings, [settings.topic_alert_state], 1, KEEP_FOREVER)
+    partitions, _created = prepare_topics(settings)
     return flavor, partitions
 
 
@@ -72,7 +63,14 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
                 file=sys.stderr,
             )
             return 2
-    flavor, partitions = prepare(settings)
+    try:
+        flavor, partitions = prepare(settings)
+    except TopicContractError as exc:
+        print(
+            f"annotel worker: topics disagree with the contract, not starting:\n{exc}",
+            file=sys.stderr,
+        )
+        return 2
     if web_port == 0:
         web_port = free_port()
     dsn, tls = settings.clickhouse_dsn(), settings.clickhouse_tls()

@@ -8,7 +8,12 @@ from hypothesis import HealthCheck, settings
 
 from embedded.broker import embedded_broker
 from streams.kafka_config import EMBEDDED_CLUSTER_ID
-from tests.brokers import apache_kafka, fresh_apache_kafka  # noqa: F401  (fixtures)
+from tests.brokers import (  # noqa: F401  (fixtures)
+    apache_kafka,
+    broker_kind,
+    fresh_apache_kafka,
+    kafka_broker,
+)
 
 # Property tests judge results, not speed: a busy CI machine must not fail
 # them on Hypothesis's per-example time limit.

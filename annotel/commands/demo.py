@@ -95,6 +95,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="alert rules file (default: the shipped examples)",
     )
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    demo.add_argument(
+        "--broker",
+        choices=("tansu", "apache"),
+        default="tansu",
+        help="tansu: the embedded broker (default); apache: Apache Kafka, single node, "
+        "from the jars `make kafka-broker` installs (needs Java 17)",
+    )
     knobs = demo.add_argument_group("simulator knobs (tuned defaults; see annotel/demo/plan.py)")
     knobs.add_argument(
         "--tasks-per-second",

@@ -9,37 +9,40 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import IO
 
 from annotel import config
 from annotel.progress import terminal_progress
-from streams.ingest import ingest, read_lines
+from streams.ingest import Progress, ingest, read_lines
 from streams.kafka_config import ensure_topics, producer
+from streams.settings import Settings
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = config.settings()
+    if args.file == "-":
+        return _publish(settings, sys.stdin.buffer, None, as_json=args.json)
+    # The file before the broker: a wrong path is said at once, not after the
+    # admin client's timeout on a broker that may not be there either.
+    try:
+        handle = open(args.file, "rb")  # noqa: SIM115
+    except OSError as exc:
+        print(f"annotel ingest: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    with handle:
+        return _publish(settings, handle, terminal_progress(args.json), as_json=args.json)
+
+
+def _publish(
+    settings: Settings, source: IO[bytes], progress: Progress | None, *, as_json: bool
+) -> int:
     ensure_topics(settings, [*settings.input_topics, settings.topic_dlq])
     kafka_producer = producer(settings)
     try:
-        if args.file == "-":
-            lines = read_lines(sys.stdin.buffer)
-            result = ingest(settings, lines, producer=kafka_producer)
-        else:
-            try:
-                handle = open(args.file, "rb")  # noqa: SIM115
-            except OSError as exc:
-                print(f"annotel ingest: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-                return 2
-            with handle:
-                result = ingest(
-                    settings,
-                    read_lines(handle),
-                    producer=kafka_producer,
-                    progress=terminal_progress(args.json),
-                )
+        result = ingest(settings, read_lines(source), producer=kafka_producer, progress=progress)
     finally:
         kafka_producer.close()
-    if args.json:
+    if as_json:
         print(json.dumps(result.as_json(), ensure_ascii=False))
     else:
         print(

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.rules import RulesError, load_rules
+from embedded.apache_kafka import unavailable_reason as apache_unavailable_reason
 from simulator import Simulator
 
 # The default run, measured on the shared 2-core development machine: 40 k lines
@@ -88,6 +89,7 @@ class Plan:
     events: int = DEFAULT_EVENTS
     knobs: dict[str, Any] = field(default_factory=dict)
     start: datetime | None = None
+    broker: str = "tansu"  # or "apache": Apache Kafka (embedded.apache_kafka), Java needed
 
     @property
     def simulated(self) -> bool:
@@ -121,8 +123,20 @@ def make_plan(args: argparse.Namespace, now: datetime | None = None) -> Plan:
         raise DemoError(f"--data-dir {data_dir} exists and is not a directory")
     live = sys.stdout.isatty() and not args.json
     rate = args.rate if args.rate is not None else (FOLLOW_RATE if args.follow else None)
+    broker = args.broker
+    if broker == "apache":
+        # Said before anything starts, with what to install.
+        reason = apache_unavailable_reason()
+        if reason is not None:
+            raise DemoError(f"--broker apache: {reason}")
     plan = Plan(
-        data_dir=data_dir, rules=rules, follow=args.follow, json=args.json, live=live, rate=rate
+        data_dir=data_dir,
+        rules=rules,
+        follow=args.follow,
+        json=args.json,
+        live=live,
+        rate=rate,
+        broker=broker,
     )
     if args.input is not None:
         simulator_only = {

@@ -34,11 +34,14 @@ from annotel.live_view import (
     render,
     scrape,
 )
+from embedded.apache_kafka import ApacheKafkaBroker
 from embedded.broker import EmbeddedBroker
 from schemas.display import visible
 from schemas.loopback import free_port
 from streams.kafka_config import EMBEDDED_CLUSTER_ID, ensure_topics
 from streams.settings import Settings, SettingsError, load_settings
+
+BROKER_NAMES = {"tansu": "embedded broker", "apache": "Apache Kafka broker"}
 
 
 class DemoRun:
@@ -83,8 +86,11 @@ class DemoRun:
         previous = prepare_data_dir(plan.data_dir)
         if previous:
             self.say(previous)
-        self.broker = EmbeddedBroker(
-            cluster_id=EMBEDDED_CLUSTER_ID, log_path=plan.data_dir / "logs" / "broker.log"
+        broker_log = plan.data_dir / "logs" / "broker.log"
+        self.broker = (
+            ApacheKafkaBroker(log_path=broker_log)
+            if plan.broker == "apache"
+            else EmbeddedBroker(cluster_id=EMBEDDED_CLUSTER_ID, log_path=broker_log)
         )
         # ``shutdown`` stops the broker last, with SIGTERM.
         bootstrap = without_sigint(self.broker.start)
@@ -108,7 +114,10 @@ class DemoRun:
             else f"simulated feed, seed {plan.seed}, {plan.events:,} lines"
             + (" per run" if plan.follow else "")
         )
-        self.say(f"embedded broker on {bootstrap}; feeding {what}; worker /metrics on port {port}")
+        self.say(
+            f"{BROKER_NAMES[plan.broker]} on {bootstrap}; feeding {what}; "
+            f"worker /metrics on port {port}"
+        )
         if plan.follow:
             self.say("following: Ctrl-C stops the feed, the worker and the broker")
         totals = self._follow() if plan.follow else self._bounded()
@@ -169,7 +178,7 @@ class DemoRun:
             broker = self.broker.process if self.broker is not None else None
             if broker is None or broker.poll() is not None:
                 raise DemoError(
-                    "the embedded broker exited; its log is "
+                    f"the {BROKER_NAMES[self.plan.broker]} exited; its log is "
                     f"{self.plan.data_dir / 'logs' / 'broker.log'}"
                 )
             self._tick()

@@ -162,6 +162,7 @@ def build_summary(
         "logs": str(plan.data_dir / "logs"),
         "rules": str(plan.rules),
         "mode": "follow" if plan.follow else "until-drained",
+        "broker": plan.broker,
         "processed": totals.get("events_in", 0),
         "worker_restarts": restarts,
         "previous_data": previous,

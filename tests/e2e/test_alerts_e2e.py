@@ -90,16 +90,16 @@ def _audits(first_minute: int, last_minute: int, bad: range) -> list[bytes]:
 
 @pytest.mark.parametrize("restart", ["clean", "sigkill"])
 def test_an_incident_fires_once_and_resolves_once_across_a_restart(
-    fresh_broker: str, tmp_path: Path, restart: str
+    kafka_broker: str, tmp_path: Path, restart: str
 ) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
-    create_topics(fresh_broker)
-    env = worker_env(fresh_broker, tmp_path / "data", ANNOTEL_RULES_FILE=str(rules))
+    create_topics(kafka_broker)
+    env = worker_env(kafka_broker, tmp_path / "data", ANNOTEL_RULES_FILE=str(rules))
     bad = range(10, 20)
 
     # Part one ends while the incident is still on: the alert is firing at the restart.
-    publish(fresh_broker, _audits(0, 20, bad), TOPICS)
+    publish(kafka_broker, _audits(0, 20, bad), TOPICS)
     if restart == "clean":
         first = drained_totals(run_until_drained(env, tmp_path / "w1.log"))
         assert (first["alerts_fired"], first["alerts_resolved"]) == (1, 0)
@@ -107,18 +107,18 @@ def test_an_incident_fires_once_and_resolves_once_across_a_restart(
         # Live: the watermark closes the incident's first window; kill once it fired.
         process = start_worker(env, until_drained=False, log=tmp_path / "w1.log")
         deadline = time.monotonic() + 120
-        while not consume_all(fresh_broker, "annotation.alerts", timeout=2):
+        while not consume_all(kafka_broker, "annotation.alerts", timeout=2):
             assert time.monotonic() < deadline, "the alert never fired"
             assert process.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
             time.sleep(0.2)
         process.send_signal(signal.SIGKILL)
         process.wait(30)
 
-    publish(fresh_broker, _audits(20, 40, bad), TOPICS)
+    publish(kafka_broker, _audits(20, 40, bad), TOPICS)
     second = drained_totals(run_until_drained(env, tmp_path / "w2.log"))
     assert (second["alerts_fired"], second["alerts_resolved"]) == (0, 1)
 
-    on_topic = [json.loads(r.value) for r in consume_all(fresh_broker, "annotation.alerts")]
+    on_topic = [json.loads(r.value) for r in consume_all(kafka_broker, "annotation.alerts")]
     on_topic.sort(key=lambda a: a["window_start"])
     transitions = [
         (

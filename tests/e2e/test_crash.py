@@ -28,12 +28,12 @@ from tests.oracle import Stream, generate, read_tables
 pytestmark = pytest.mark.e2e
 
 
-def test_sigkill_at_random_instants_changes_nothing(fresh_broker: str, tmp_path: Path) -> None:
+def test_sigkill_at_random_instants_changes_nothing(kafka_broker: str, tmp_path: Path) -> None:
     stream = generate(seed=23, count=50_000)
-    create_topics(fresh_broker)
-    publish(fresh_broker, stream.lines, TOPICS)
+    create_topics(kafka_broker)
+    publish(kafka_broker, stream.lines, TOPICS)
     # Snapshots every few checkpoints: recoveries start from a snapshot, not the log's start.
-    env = worker_env(fresh_broker, tmp_path / "data", ANNOTEL_SNAPSHOT_EVERY="4")
+    env = worker_env(kafka_broker, tmp_path / "data", ANNOTEL_SNAPSHOT_EVERY="4")
     log = tmp_path / "worker.log"
     rng = random.Random(5)
     kills = 0
@@ -66,9 +66,10 @@ def test_sigkill_at_random_instants_changes_nothing(fresh_broker: str, tmp_path:
     from streams.statelog import base_of
     from tests.kafka_helpers import consume_all
 
-    assert any(
-        base_of(r.value) > 0 for r in consume_all(fresh_broker, "annotation-telemetry.state")
-    )
+    # Up to tens of 512 KB chunks: kafka-python checks each batch's CRC32C in pure
+    # Python (about 0.4 s per chunk on 2 busy cores), so the read gets time for that.
+    state = consume_all(kafka_broker, "annotation-telemetry.state", timeout=120)
+    assert any(base_of(r.value) > 0 for r in state)
 
 
 def _published(broker: str, tmp_path: Path, seed: int, count: int) -> tuple[Stream, dict[str, str]]:
@@ -105,9 +106,9 @@ def _restart_loses_nothing(
 
 @pytest.mark.parametrize("kill_after", [1, 4])
 def test_sigkill_between_clickhouse_write_and_checkpoint(
-    fresh_broker: str, tmp_path: Path, kill_after: int
+    kafka_broker: str, tmp_path: Path, kill_after: int
 ) -> None:
-    stream, env = _published(fresh_broker, tmp_path, 31 + kill_after, 5_000)
+    stream, env = _published(kafka_broker, tmp_path, 31 + kill_after, 5_000)
     log = tmp_path / "worker.log"
     code = _run_wrapped(
         "tests.e2e.kill_after_flush",
@@ -122,7 +123,7 @@ def test_sigkill_between_clickhouse_write_and_checkpoint(
 
 
 def test_a_failed_checkpoint_write_exits_the_worker_and_a_restart_loses_nothing(
-    fresh_broker: str, tmp_path: Path
+    kafka_broker: str, tmp_path: Path
 ) -> None:
     """A write that raises (not one retried) stops the whole process with a failure status.
 
@@ -131,7 +132,7 @@ def test_a_failed_checkpoint_write_exits_the_worker_and_a_restart_loses_nothing(
     """
     from tests.e2e.fail_after_flush import MARK
 
-    stream, env = _published(fresh_broker, tmp_path, 41, 3_000)
+    stream, env = _published(kafka_broker, tmp_path, 41, 3_000)
     log = tmp_path / "worker.log"
     # A live worker (no --until-drained): it would never exit on its own.
     code = _run_wrapped("tests.e2e.fail_after_flush", env, log, timeout=120, FAIL_AFTER_WRITES="3")

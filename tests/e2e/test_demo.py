@@ -116,10 +116,14 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def test_simulated_demo_matches_the_simulators_ground_truth(tmp_path: Path) -> None:
+def test_simulated_demo_matches_the_simulators_ground_truth(
+    broker_kind: str, tmp_path: Path
+) -> None:
+    """On either broker the same seed gives the same ground truth, so the same summary."""
     data_dir = tmp_path / "demo"
-    summary = run_demo("--data-dir", str(data_dir), *SIM_ARGS)
+    summary = run_demo("--data-dir", str(data_dir), "--broker", broker_kind, *SIM_ARGS)
     assert_adds_up(summary)
+    assert summary["broker"] == broker_kind
     assert summary["data_dir"] == str(data_dir)
     # The demo can restart a crashed worker, but a crash is a bug to see here.
     assert summary.get("worker_restarts", 0) == 0

@@ -20,11 +20,11 @@ from tests.oracle import generate
 pytestmark = pytest.mark.e2e
 
 
-def test_bounded_replay_equals_oracle(fresh_broker: str, tmp_path: Path) -> None:
+def test_bounded_replay_equals_oracle(kafka_broker: str, tmp_path: Path) -> None:
     stream = generate(seed=11, count=6000)
-    create_topics(fresh_broker)
-    publish(fresh_broker, stream.lines, TOPICS)
-    env = worker_env(fresh_broker, tmp_path / "data", ANNOTEL_BATCH_SIZE="500")
+    create_topics(kafka_broker)
+    publish(kafka_broker, stream.lines, TOPICS)
+    env = worker_env(kafka_broker, tmp_path / "data", ANNOTEL_BATCH_SIZE="500")
     text = run_until_drained(env, tmp_path / "worker.log")
 
     assert_exact(stream, text, "chdb://" + str(tmp_path / "data" / "clickhouse"))

@@ -62,7 +62,7 @@ def _publish_keyed(bootstrap: str, lines: list[bytes]) -> None:
 
 
 def test_poison_events_are_dead_letters_and_the_rest_is_exact(
-    fresh_broker: str, tmp_path: Path
+    kafka_broker: str, tmp_path: Path
 ) -> None:
     cases = corpus.load()
     poison = [case for case in cases if case.poison]
@@ -79,24 +79,24 @@ def test_poison_events_are_dead_letters_and_the_rest_is_exact(
         position = rng.randint(len(ingest_lines) // 4, 3 * len(ingest_lines) // 4)
         ingest_lines[position:position] = list(case.lines)
 
-    create_topics(fresh_broker)
-    publish(fresh_broker, raw.lines, TOPICS)  # no validation on the way in
+    create_topics(kafka_broker)
+    publish(kafka_broker, raw.lines, TOPICS)  # no validation on the way in
     # Then the valid cases, keyed by their project as the partitioning contract
     # wants (publish's json cannot parse the one nested 1000 deep).
     backfill = Stream()
     _with_cases(backfill, stored, rng)
-    _publish_keyed(fresh_broker, backfill.lines)
+    _publish_keyed(kafka_broker, backfill.lines)
     raw.lines += backfill.lines
     raw.valid += backfill.valid
     path = tmp_path / "events.jsonl"
     # Lines of a file cannot hold a newline; the corpus has none outside JSON strings.
     assert not any(b"\n" in line for line in ingest_lines)
     path.write_bytes(b"\n".join(ingest_lines) + b"\n")
-    summary = ingest_file(fresh_broker, path)
+    summary = ingest_file(kafka_broker, path)
     assert summary["dead_lettered"] == ingested.invalid + len(poison) - summary["blank"]
 
     # A retention long enough for the backfill (2015-2025) to be corrections, not too_late.
-    env = worker_env(fresh_broker, tmp_path / "data", ANNOTEL_RETENTION="5000d")
+    env = worker_env(kafka_broker, tmp_path / "data", ANNOTEL_RETENTION="5000d")
     text = run_until_drained(env, tmp_path / "worker.log", timeout=240)
 
     totals = drained_totals(text)

@@ -52,17 +52,17 @@ def _scraped(port: int, needs: str) -> dict[str, float]:
 
 
 def test_two_workers_split_the_partitions_and_equal_the_oracle(
-    fresh_broker: str, tmp_path: Path
+    kafka_broker: str, tmp_path: Path
 ) -> None:
     stream = generate(seed=29, count=12_000)
-    create_topics(fresh_broker, partitions=4)
+    create_topics(kafka_broker, partitions=4)
     ports = [free_port(), free_port()]
     while ports[1] == ports[0]:
         ports[1] = free_port()
     dirs = [tmp_path / "w0", tmp_path / "w1"]
     workers = [
         start_worker(
-            worker_env(fresh_broker, dirs[i], ANNOTEL_BATCH_SIZE="500"),
+            worker_env(kafka_broker, dirs[i], ANNOTEL_BATCH_SIZE="500"),
             until_drained=False,
             log=tmp_path / f"w{i}.log",
             web_port=ports[i],
@@ -77,7 +77,7 @@ def test_two_workers_split_the_partitions_and_equal_the_oracle(
             return owned[0] >= 1 and owned[1] >= 1 and sum(owned) == 4 and all(ready)
 
         _wait(split, 120, "the group to split four partitions between two workers")
-        publish(fresh_broker, stream.lines, TOPICS)
+        publish(kafka_broker, stream.lines, TOPICS)
 
         def done() -> bool:
             scraped = [scrape(p) for p in ports]
@@ -106,7 +106,7 @@ def test_two_workers_split_the_partitions_and_equal_the_oracle(
         )
         top = subprocess.run(
             [sys.executable, "-m", "annotel", "top", "--json"],
-            env=worker_env(fresh_broker, dirs[0]),
+            env=worker_env(kafka_broker, dirs[0]),
             capture_output=True,
             text=True,
             timeout=120,

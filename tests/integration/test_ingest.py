@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def _audited(i: int, project: str) -> dict[str, object]:
     }
 
 
-def test_ingest_accounts_for_every_line(fresh_broker: str, tmp_path: Path) -> None:
+def test_ingest_accounts_for_every_line(kafka_broker: str, tmp_path: Path) -> None:
     projects = ["医疗影像", "autonomous-driving", "客服对话", "p4", "p5"]
     lines: list[bytes] = []
     for i in range(200):
@@ -68,7 +69,7 @@ def test_ingest_accounts_for_every_line(fresh_broker: str, tmp_path: Path) -> No
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n\n")
 
-    env = {**os.environ, "ANNOTEL_KAFKA_BOOTSTRAP_SERVERS": fresh_broker}
+    env = {**os.environ, "ANNOTEL_KAFKA_BOOTSTRAP_SERVERS": kafka_broker}
     out = subprocess.run(
         [sys.executable, "-m", "annotel", "ingest", str(path), "--json"],
         env=env,
@@ -90,9 +91,9 @@ def test_ingest_accounts_for_every_line(fresh_broker: str, tmp_path: Path) -> No
         "missing_field": 1,
     }
 
-    completed = consume_all(fresh_broker, "annotation.task-completed")
-    audited = consume_all(fresh_broker, "annotation.task-audited")
-    dlq = consume_all(fresh_broker, "annotation.dlq")
+    completed = consume_all(kafka_broker, "annotation.task-completed")
+    audited = consume_all(kafka_broker, "annotation.task-audited")
+    dlq = consume_all(kafka_broker, "annotation.dlq")
     # Every line is in exactly one place, byte-exact.
     landed = Counter(r.value for r in completed + audited)
     expected = Counter(line for line in lines if line not in invalid)
@@ -110,6 +111,8 @@ def test_ingest_accounts_for_every_line(fresh_broker: str, tmp_path: Path) -> No
 
 
 def test_ingest_reports_unreadable_file(tmp_path: Path) -> None:
+    """Said before any broker is asked: here there is none (port 1), and no wait either."""
+    began = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "annotel", "ingest", str(tmp_path / "missing.jsonl")],
         env={**os.environ, "ANNOTEL_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"},
@@ -117,4 +120,7 @@ def test_ingest_reports_unreadable_file(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert out.returncode != 0
+    assert out.returncode == 2
+    assert "cannot read" in out.stderr and "missing.jsonl" in out.stderr
+    # Before: the admin client's 30 s timeout on the absent broker, then the same message.
+    assert time.monotonic() - began < 15

@@ -28,6 +28,7 @@ NOT_IMPORTED = {
     # dev: tools and plugins
     "pytest-asyncio": "pytest plugin: asyncio_mode = auto runs the async tests",
     "pytest-timeout": "pytest plugin: timeout = 600 in [tool.pytest.ini_options]",
+    "pytest-xdist": "pytest plugin: make test runs the suite with -n 2",
     "ruff": "make lint",
     "mypy": "make typecheck",
     "types-pyyaml": "type stubs mypy reads for yaml",

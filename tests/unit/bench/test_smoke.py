@@ -164,3 +164,26 @@ def test_worker_env_overrides_reach_every_worker_and_bad_ones_are_refused(
         main(["--worker-env", "PATH=/tmp"])
     assert exited.value.code == 2
     assert "--worker-env" in capsys.readouterr().err
+
+
+def test_the_broker_is_chosen_once_and_an_unavailable_apache_kafka_is_said(
+    capsys: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    import pytest
+
+    from bench import stack
+    from bench.__main__ import main
+    from bench.runner import machine
+
+    monkeypatch.setattr(stack, "BROKER", {"kind": "tansu"})
+    monkeypatch.setenv("ANNOTEL_KAFKA_HOME", str(tmp_path / "no-kafka"))
+    with pytest.raises(SystemExit) as exited:
+        main(["--broker", "apache"])
+    assert exited.value.code == 2
+    assert "--broker apache: " in capsys.readouterr().err
+    assert stack.BROKER["kind"] == "tansu"  # nothing was switched before the refusal
+    with pytest.raises(ValueError, match="tansu, apache"):
+        stack.use_broker("redpanda")
+    stack.use_broker("apache")
+    host = machine()
+    assert host["broker_kind"] == "apache" and "Apache Kafka 4." in host["broker"]

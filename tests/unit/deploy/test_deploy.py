@@ -30,6 +30,7 @@ import pytest
 import yaml
 
 from annotel.cli import build_parser
+from embedded.apache_kafka import BROKER_SETTINGS, KAFKA_VERSION
 from schemas.stats import wilson_sql
 from streams.settings import Settings
 
@@ -247,6 +248,24 @@ def test_kafka_listeners_match_the_bootstrap_setting() -> None:
     # The host listener matches the default of ANNOTEL_KAFKA_BOOTSTRAP_SERVERS.
     host_default = Settings.model_fields["kafka_bootstrap_servers"].default
     assert f"PLAINTEXT_HOST://{host_default}" in advertised
+
+
+def test_compose_runs_the_kafka_version_the_suite_tests() -> None:
+    """The compose broker, its page in docs/deploy.md and the suite's broker are one version."""
+    image = services()["kafka"]["image"]
+    assert image == f"apache/kafka:{KAFKA_VERSION}"
+    assert f"`{image}`" in (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    kafka = environment(services()["kafka"])
+    # The suite's broker settings that change what a worker sees (a group's first
+    # join, one node's replication); the rest only speed up a test broker's start.
+    for name in (
+        "group.initial.rebalance.delay.ms",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+    ):
+        variable = "KAFKA_" + name.upper().replace(".", "_")
+        assert kafka.get(variable) == BROKER_SETTINGS[name], variable
 
 
 def test_passwords_line_up_between_services() -> None:

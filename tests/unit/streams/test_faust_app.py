@@ -1,4 +1,4 @@
-"""The Faust app's pieces that need no broker: the credentials it hands Faust."""
+"""The Faust app's pieces that need no broker: the credentials and the producer it hands Faust."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import faust
 import trustme
 from pydantic import SecretStr
 
-from streams.faust_app import faust_credentials
+from streams.faust_app import _App, faust_credentials
+from streams.kafka_config import idempotent_producer
 from streams.settings import Settings
 
 
@@ -41,3 +42,20 @@ def test_tls_alone_is_ssl_credentials(tmp_path: Path) -> None:
     credentials = faust_credentials(settings)
     assert isinstance(credentials, faust.SSLCredentials)
     assert len(credentials.context.get_ca_certs()) == 1
+
+
+async def test_the_producer_is_idempotent_with_acks_all_except_on_tansu() -> None:
+    """Kafka's own clients' default on Apache Kafka; Tansu cannot start such a producer."""
+    seen = {}
+    for flavor in ("kafka", "tansu"):
+        app = _App(f"probe-{flavor}", broker="kafka://127.0.0.1:1")
+        app.idempotent = idempotent_producer(flavor)
+        client = app.producer._new_producer()  # built, never started: no broker needed
+        try:
+            # aiokafka keeps a transaction manager (producer id, sequence numbers)
+            # exactly when idempotence is on.
+            seen[flavor] = (client._txn_manager is not None, client._sender._acks)
+        finally:
+            await client.stop()
+    assert seen["kafka"] == (True, -1)
+    assert seen["tansu"][0] is False

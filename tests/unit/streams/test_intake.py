@@ -17,7 +17,7 @@ from tests.unit.streams.test_processor import TOPIC, processor
 
 def intake(proc: Processor) -> Intake:
     """The input consumer around ``proc``, never started: no consumer, no group."""
-    return Intake(Settings(_env_file=None), proc, group_id="test.input", flavor="tansu")
+    return Intake(Settings(_env_file=None), proc, group_id="test.input")
 
 
 async def test_a_failed_flush_on_revoke_crashes_the_intake() -> None:

@@ -64,6 +64,15 @@ def test_mistakes_are_refused_before_anything_starts(
         make_plan(plan_args("--data-dir", str(tmp_path), *argv), now=NOW)
 
 
+def test_apache_kafka_that_cannot_run_is_said_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANNOTEL_KAFKA_HOME", str(tmp_path / "no-kafka"))
+    with pytest.raises(DemoError, match=r"--broker apache: .*(make kafka-broker|Java)"):
+        make_plan(plan_args("--data-dir", str(tmp_path), "--broker", "apache"), now=NOW)
+    assert make_plan(plan_args("--data-dir", str(tmp_path)), now=NOW).broker == "tansu"
+
+
 def test_a_previous_demos_data_is_cleared_and_other_data_moved_aside(tmp_path: Path) -> None:
     (tmp_path / "clickhouse").mkdir()
     note = prepare_data_dir(tmp_path)
