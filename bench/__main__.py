@@ -25,6 +25,7 @@ import orjson
 
 from bench import stack
 from bench.runner import machine, main_run, render, scaling_run
+from embedded.apache_kafka import unavailable_reason
 
 DEFAULT_SCALING = "100000,400000,1600000"
 
@@ -99,8 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat applies to the main run, not to --scaling")
     stack.apply_worker_env(parser, args.worker_env)
     if args.broker == "apache":
-        from embedded.apache_kafka import unavailable_reason
-
         reason = unavailable_reason()
         if reason is not None:
             parser.error(f"--broker apache: {reason}")
