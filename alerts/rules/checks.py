@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from alerts.rules.locations import Loc
+from schemas.yaml_locations import Loc
 from alerts.rules.model import THROUGHPUT, Rule, ThresholdRule
 from alerts.rules.templates import (
     allowed_fields,
