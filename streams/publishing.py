@@ -108,3 +108,20 @@ class Publication:
     def letter(self, letter: DeadLetter) -> Record:
         key = letter.project_id.encode() if letter.project_id else None
         return Record(self.routes.dead_letters, key, letter.to_json(), letter.reason)
+
+
+def request_deadlines(timeout_s: float, linger_ms: int = 5) -> dict[str, int]:
+    """Producer options that make every send give up within ``timeout_s``.
+
+    For a caller that must answer someone (the gateway's HTTP client): no
+    metadata wait, no retry and no buffered record outlives the answer, so a
+    record of a request answered ``503`` is not stored minutes later. Kafka
+    requires the delivery timeout to cover the linger and one request.
+    """
+    total = int(timeout_s * 1000)
+    return {
+        "max_block_ms": total,
+        "delivery_timeout_ms": total,
+        "request_timeout_ms": max(500, total - linger_ms),
+        "linger_ms": linger_ms,
+    }
