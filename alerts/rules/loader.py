@@ -15,7 +15,6 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from schemas.yaml_locations import Lines, Problems
 from alerts.rules.model import STRICT, Rule, RuleSet
 from alerts.rules.sections import (
     cross_checks,
@@ -24,6 +23,7 @@ from alerts.rules.sections import (
     validate_rules,
 )
 from schemas.yaml_load import YamlTooLarge, load_bounded
+from schemas.yaml_locations import Lines, Problems
 
 
 class RulesError(ValueError):

@@ -16,9 +16,9 @@ from pydantic import TypeAdapter, ValidationError
 from alerts.receivers.registry import KINDS, ReceiverConfig
 from alerts.receivers.webhook import WebhookReceiver
 from alerts.rules.checks import raw_rule_problems, rule_problems
-from schemas.yaml_locations import Loc, Problems
 from alerts.rules.model import AnomalyRule, InhibitRule, Rule, ThresholdRule
 from schemas.durations import parse_duration
+from schemas.yaml_locations import Loc, Problems
 
 _RECEIVER: TypeAdapter[ReceiverConfig] = TypeAdapter(ReceiverConfig)
 RECEIVER_TYPES = tuple(KINDS)
