@@ -217,10 +217,17 @@ def _source(name: str, raw: Any, problems: Problems) -> Source | None:
         problems.add(where, "a source name is 1-64 letters, digits, '.', '_' or '-' (it is a URL)")
     if isinstance(raw, dict) and isinstance(raw.get("users"), dict):
         raw = {**raw, "users": _keyed(raw["users"])}
+    entry = None
     try:
         entry = _Source.model_validate(raw)
     except ValidationError as exc:
         problems.add_validation(where, exc, _Source)
+    # The map and the users are checked even when the rest is wrong: one run, every problem.
+    parts = raw if isinstance(raw, dict) else {}
+    raw_map, raw_users = parts.get("map"), parts.get("users")
+    fields = _mapping(raw_map, (*where, "map"), problems) if isinstance(raw_map, dict) else {}
+    users = _users(raw_users, (*where, "users"), problems) if isinstance(raw_users, dict) else {}
+    if entry is None:
         return None
     if entry.type not in SIGNED and entry.secret_env:
         problems.add((*where, "secret_env"), f"{entry.type} signs nothing: use token_env")
@@ -228,8 +235,6 @@ def _source(name: str, raw: Any, problems: Problems) -> Source | None:
         problems.add(where, f"{entry.type} signs nothing: token_env is required")
     if entry.type in SIGNED and not (entry.secret_env or entry.token_env):
         problems.add(where, "secret_env (the platform's signing secret) or token_env is required")
-    fields = _mapping(entry.map, (*where, "map"), problems)
-    users = _users(entry.users, (*where, "users"), problems)
     mapping = SourceMapping(fields, users)
     return Source(name, entry.type, entry.token_env, entry.secret_env, entry.rate_limit, mapping)
 
