@@ -94,6 +94,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="alert rules file (default: the shipped examples)",
     )
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    demo.add_argument(
+        "--via-gateway",
+        action="store_true",
+        help="feed through annotel gateway over HTTP (one project as Label Studio webhooks, "
+        "the rest as NDJSON to /v1/events; docs/gateway.md)",
+    )
     knobs = demo.add_argument_group("simulator knobs (tuned defaults; see annotel/demo/plan.py)")
     knobs.add_argument(
         "--tasks-per-second",

@@ -85,6 +85,7 @@ class Plan:
     events: int = DEFAULT_EVENTS
     knobs: dict[str, Any] = field(default_factory=dict)
     start: datetime | None = None
+    via_gateway: bool = False  # feed through a running annotel gateway over HTTP
 
     @property
     def simulated(self) -> bool:
@@ -121,6 +122,7 @@ def make_plan(args: argparse.Namespace, now: datetime | None = None) -> Plan:
     plan = Plan(
         data_dir=data_dir, rules=rules, follow=args.follow, json=args.json, live=live, rate=rate
     )
+    plan.via_gateway = getattr(args, "via_gateway", False)
     if args.input is not None:
         simulator_only = {
             "--events": args.events,
