@@ -87,8 +87,8 @@ def measure_memory(n: int) -> dict[str, float]:
     from bench.stack import SIM_SEED, SIM_START, route
     from schemas import Decoder
     from simulator import Simulator
+    from streams.partition import PartitionState
     from streams.rows import rows_for_checkpoint
-    from streams.state import PartitionState
 
     lines = list(Simulator(SIM_SEED, SIM_START, annotators=10_000).events(n))
     routed = [route(line) for line in lines]
@@ -129,10 +129,8 @@ def measure_memory(n: int) -> dict[str, float]:
         gc.collect()
         return before - tracemalloc.get_traced_memory()[0]
 
-    dedup = clear(("seen", "seen_by_minute", "_seen"))
-    windows = clear(
-        ("windows", "by_minute", "errors", "_windows", "_open_by_minute", "_errors", "_packed")
-    )
+    dedup = clear(("marks",))  # the dedup marks (streams.dedup.DedupMarks)
+    windows = clear(("store",))  # the windows (streams.window_store.WindowStore)
     tracemalloc.stop()
     return {
         "window keys": window_keys,
@@ -149,8 +147,8 @@ def measure(n: int) -> dict[str, float]:
     from schemas import Decoder
     from schemas.events import TaskAudited, TaskCompleted
     from simulator import Simulator
+    from streams.partition import PartitionState
     from streams.rows import rows_for_checkpoint
-    from streams.state import PartitionState
     from streams.statelog import encode_checkpoint, encode_chunks
 
     lines = list(Simulator(SIM_SEED, SIM_START).events(n))
@@ -255,7 +253,7 @@ def measure(n: int) -> dict[str, float]:
             evaluated_at = datetime.now(UTC)
             stage.new_events(stage.evaluate(evaluated_at))
             full = start // BATCH % full_every == 0
-            if full:  # as AlertRuntime._write_state writes them
+            if full:  # as AlertRuntime._state_chunks builds them
                 encode_chunks(stage.snapshot_json({"kind": "full"}), stage.offset)
             else:
                 encode_checkpoint(stage.step_record(evaluated_at))

@@ -27,6 +27,7 @@ import threading
 import time
 import types
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any, TextIO
 
 import orjson
@@ -177,16 +178,16 @@ def census(processor: Any, alerts: Iterable[Any]) -> dict[str, Any]:
         parts[name] = {"mib": round(size / _MIB, 1), "objects": count}
 
     for name in (
-        "_seen",
-        "seen_by_minute",
-        "_windows",
-        "_open_by_minute",
-        "_packed",
-        "_errors",
-        "_tasks",
-        "_audits",
+        "marks.seen",
+        "marks.by_minute",
+        "store.windows",
+        "store.open_by_minute",
+        "store.packed",
+        "store.errors",
+        "pending_tasks",
+        "pending_audits",
     ):
-        add(f"state.{name}", [getattr(state, name) for state in states])
+        add(f"state.{name}", [attrgetter(name)(state) for state in states])
     add("state.other", states)
     for runtime in alerts:
         add("alerts.evaluator", [runtime.stage.evaluator])

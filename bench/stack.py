@@ -91,7 +91,7 @@ def broker() -> Iterator[tuple[str, Any]]:
     import psutil
 
     from embedded.broker import EmbeddedBroker
-    from streams.kafka import EMBEDDED_CLUSTER_ID
+    from streams.kafka_config import EMBEDDED_CLUSTER_ID
 
     instance = EmbeddedBroker(cluster_id=EMBEDDED_CLUSTER_ID)
     instance.start()

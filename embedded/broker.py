@@ -4,7 +4,7 @@ For laptops, tests and the demo only. It keeps everything in memory: a
 restart loses every topic and offset. It always binds loopback.
 
 The cluster id is the caller's: the worker recognises the embedded broker by
-it (``streams.kafka.EMBEDDED_CLUSTER_ID``, where the flavor is detected), and
+it (``streams.kafka_config.EMBEDDED_CLUSTER_ID``, where the flavor is detected), and
 this package may not import the worker's code, so whoever starts the broker
 passes it.
 """

@@ -1,6 +1,6 @@
 """Durable before the answer: send a request's records and wait until the broker stored them all.
 
-The producer is the one ``annotel ingest`` uses (``streams.kafka.producer``,
+The producer is the one ``annotel ingest`` uses (``streams.kafka_config.producer``,
 ``acks=all``), with deadlines bounded by the gateway's publish timeout
 (``streams.publishing.request_deadlines``). kafka-python's ``send`` may block
 (metadata of a topic it has not seen, a full buffer), so sending happens on

@@ -29,8 +29,8 @@ from typing import Any
 
 import orjson
 
+import simulator.versions as ver
 from schemas.units import EPOCH
-from simulator import versions as ver
 from simulator.incidents import INCIDENTS, MALFORMED_KINDS, Incident, break_event, iso, schedule
 from simulator.world import (
     MAX_PROJECTS,

@@ -3,12 +3,13 @@
 Order per batch (see ``alerts.stage`` for why it is exact):
 1. apply windows-topic records (only the next expected offset; a gap seeks back);
 2. evaluate rule windows the global watermark passed (one *step*);
-3. write the new alert events to the ``alerts`` table, then the alerts topic;
-4. record the step on the alert-state topic: a full snapshot of the stage (with
-   the windows-topic offset) at most every ``snapshot_interval_s`` seconds or
+3. write a checkpoint (``streams.checkpoint``, the processor's protocol too):
+   the new alert events to the ``alerts`` table, then the alerts topic; then
+   the step on the alert-state topic: a full snapshot of the stage (with the
+   windows-topic offset) at most every ``snapshot_interval_s`` seconds or
    ``snapshot_max_steps`` steps and when all input partitions fall idle,
-   otherwise a small step record (offset and the ``now`` the step used);
-5. hand the events to the receivers' dispatcher (never blocks the stream).
+   otherwise a small step record (offset and the ``now`` the step used); then
+   the events to the receivers' dispatcher (never blocks the stream).
 
 A full snapshot copies all retained state (partial windows, series, recent
 event ids), so writing one per batch made the per-batch cost grow with
@@ -29,10 +30,11 @@ the replay writes a full snapshot.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,15 +45,17 @@ from alerts.dispatch import Dispatcher
 from alerts.model import AlertEvent
 from alerts.rules import RuleSet
 from alerts.silences import Silences, load_silences
-from alerts.stage import STEP, AlertStage, step_time
-from streams.processor import Message, Publisher, Sink
+from alerts.stage import STEP, AlertStage
+from sinks.batches import RejectedRow
+from streams.checkpoint import Checkpoint, Rows
+from streams.ports import Message, Outgoing, Publisher, Seek, Sink
+from streams.recovery import latest_snapshot
 from streams.rows import alert_row
 from streams.statelog import decode_checkpoints, encode_checkpoint, encode_chunks
 
 log = logging.getLogger(__name__)
 
 ReadTopic = Callable[[str], Awaitable[list[bytes]]]
-Seek = Callable[[str, int, int], Awaitable[None]]
 
 SNAPSHOT_INTERVAL_S = 10.0  # wall clock between full snapshots of the alert stage
 SNAPSHOT_MAX_STEPS = 100  # steps between full snapshots at most (bounds the replay)
@@ -167,28 +171,41 @@ class AlertRuntime:
                 await asyncio.sleep(0)
                 record = self._state_record(now)
             fresh = self.stage.new_events(events)
-            if fresh:
-                rows = [alert_row(e) for e in fresh]
-                await self.run_blocking(lambda: self.sink.write({"alerts": rows}))
-                await self.publisher.publish(
-                    [(self.alerts_topic, None, e.fingerprint.encode(), e.to_json()) for e in fresh]
-                )
+            checkpoint = Checkpoint(
+                rows={"alerts": [alert_row(e) for e in fresh]} if fresh else None,
+                outputs=self._published(fresh),
+                after=functools.partial(self._announce, fresh),
+            )
             if record is not None:
-                await self._write_state(record)
-            for event in fresh:
-                self._count(event)
-                log.info(
-                    "alert " + event.status,
-                    extra={
-                        "rule": event.rule,
-                        "fingerprint": event.fingerprint,
-                        "window_start": event.window_start.isoformat(),
-                        "muted_by": event.muted_by,
-                    },
-                )
-                if self.dispatcher is not None:
-                    self.dispatcher.submit(event)
+                checkpoint.state = functools.partial(self._state_chunks, record)
+                checkpoint.on_state = functools.partial(self._state_written, record)
+            await checkpoint.commit(self._write_rows, self.publisher)
             return fresh
+
+    async def _write_rows(self, rows: Rows, rejectable: Collection[str]) -> Sequence[RejectedRow]:
+        """Step 1: the alerts table, on the worker's ClickHouse thread (nothing is rejectable)."""
+        await self.run_blocking(lambda: self.sink.write(rows))
+        return ()
+
+    def _published(self, events: Sequence[AlertEvent]) -> list[Outgoing]:
+        """Step 2: the events on the alerts topic, keyed by fingerprint."""
+        return [(self.alerts_topic, None, e.fingerprint.encode(), e.to_json()) for e in events]
+
+    async def _announce(self, fresh: Sequence[AlertEvent]) -> None:
+        """Step 4: count, log and hand each new event to the receivers (never blocks)."""
+        for event in fresh:
+            self._count(event)
+            log.info(
+                "alert " + event.status,
+                extra={
+                    "rule": event.rule,
+                    "fingerprint": event.fingerprint,
+                    "window_start": event.window_start.isoformat(),
+                    "muted_by": event.muted_by,
+                },
+            )
+            if self.dispatcher is not None:
+                self.dispatcher.submit(event)
 
     def _step(self, now: datetime) -> list[AlertEvent]:
         """What the stage does at every evaluation point, live or replayed."""
@@ -200,7 +217,7 @@ class AlertRuntime:
     def _state_record(self, now: datetime) -> dict[str, Any]:
         """The step record, or ``{"kind": "full"}`` when a full snapshot is due.
 
-        ``_write_state`` builds the full snapshot itself, on a thread, so that
+        ``_state_chunks`` builds the full snapshot itself, on a thread, so that
         copying the evaluator does not hold the event loop.
 
         Also due when every input partition has just gone idle (the end of a bounded
@@ -221,10 +238,10 @@ class AlertRuntime:
             return {"kind": "full"}
         return self.stage.step_record(now)
 
-    async def _write_state(self, record: dict[str, Any]) -> None:
-        full = record.get("kind") != STEP
+    async def _state_chunks(self, record: dict[str, Any]) -> list[Outgoing]:
+        """Step 3: the step record, or the full snapshot built now, as state-topic chunks."""
         base = self.snapshot_base
-        if full:
+        if record.get("kind") != STEP:
             # A full snapshot copies and encodes every partial window and series:
             # over a second, and tens of MB, at 10 k annotators. A thread keeps the
             # loop serving meanwhile; nothing changes the evaluator while this
@@ -235,10 +252,11 @@ class AlertRuntime:
             chunks = await asyncio.to_thread(encode_full)
         else:
             chunks = encode_checkpoint(record, base)
-        offsets = await self.publisher.publish(
-            [(self.state_topic, 0, None, chunk) for chunk in chunks]
-        )
-        if full:
+        return [(self.state_topic, 0, None, chunk) for chunk in chunks]
+
+    def _state_written(self, record: dict[str, Any], offsets: list[int], seconds: float) -> None:
+        """Step 3, stored: where the latest full snapshot starts, and when the next is due."""
+        if record.get("kind") != STEP:
             self.state_records["full"] += 1
             self.steps_since_full, self.full_due, self.last_full = 0, False, self.clock()
             if offsets and offsets[0] >= 0:
@@ -253,13 +271,15 @@ class AlertRuntime:
         When ClickHouse itself is failing the table write would block behind it, so
         meta-alerts then skip the table and still reach the topic and the receivers.
         """
-        rows = [alert_row(e) for e in events]
         clickhouse_down = any(e.rule == "annotel_clickhouse_failing" for e in events)
-        if not clickhouse_down:
-            await self.run_blocking(lambda: self.sink.write({"alerts": rows}))
-        await self.publisher.publish(
-            [(self.alerts_topic, None, e.fingerprint.encode(), e.to_json()) for e in events]
+        checkpoint = Checkpoint(
+            rows=None if clickhouse_down else {"alerts": [alert_row(e) for e in events]},
+            outputs=self._published(events),
+            after=functools.partial(self._announce_meta, events),
         )
+        await checkpoint.commit(self._write_rows, self.publisher)
+
+    async def _announce_meta(self, events: Sequence[AlertEvent]) -> None:
         for event in events:
             log.warning(
                 "meta-alert " + event.status,
@@ -298,29 +318,3 @@ class AlertRuntime:
             "alerts_resolved": self.counts["resolved"],
             "alerts_firing_now": len(self.stage.evaluator.active()),
         }
-
-
-def latest_snapshot(
-    records: Sequence[Mapping[str, Any]],
-) -> tuple[Mapping[str, Any] | None, list[tuple[int, datetime]]]:
-    """The last full snapshot of an alert-state log and the steps recorded after it.
-
-    Records without ``kind`` are full snapshots (written before step records
-    existed). Steps at or below the snapshot's offset, or not after the previous
-    step, are ignored; without a full snapshot there is nothing to replay against.
-    """
-    last = None
-    for index, record in enumerate(records):
-        if record.get("kind") != STEP:
-            last = index
-    if last is None:
-        return None, []
-    snapshot = records[last]
-    steps: list[tuple[int, datetime]] = []
-    position = int(snapshot["offset"])
-    for record in records[last + 1 :]:
-        offset = int(record["offset"])
-        if offset > position:
-            steps.append((offset, step_time(record)))
-            position = offset
-    return snapshot, steps

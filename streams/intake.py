@@ -11,6 +11,10 @@ aiokafka's ``getmany`` (the batches the broker returns), in a consumer group
 of their own, and the Faust app keeps everything else (producer, web pages,
 timers, the dead-letter and alert agents, the worker's lifecycle).
 
+The intake knows no framework: ``streams.faust_app`` runs it as a service of
+the Faust worker (``open`` at start, ``run`` as its task, ``close`` at stop)
+and tells it how to crash the worker (``on_crash``).
+
 Both input topics are partitioned by project and share one state per
 partition number, so partition *p* of both topics must go to the same
 worker: the range assignor does that for topics with equal partition counts.
@@ -22,12 +26,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from mode import Service
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
 
-from streams.kafka import aiokafka_security
+from streams.kafka_config import aiokafka_security
 from streams.processor import CheckpointFailed, Processor
 from streams.settings import Settings
 
@@ -48,7 +54,7 @@ def consumer_options(settings: Settings, flavor: str) -> dict[str, Any]:
     return options
 
 
-class Intake(Service):
+class Intake:
     """The input consumer: group membership, positions, batches, checkpoints."""
 
     def __init__(
@@ -58,9 +64,7 @@ class Intake(Service):
         *,
         group_id: str,
         flavor: str,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
         self.settings = settings
         self.processor = processor
         self.group_id = group_id
@@ -70,11 +74,25 @@ class Intake(Service):
         self.last_checkpoint = time.monotonic()
         self.unflushed = 0  # messages processed since the last checkpoint
         self.busy_s = 0.0  # processing time since the last checkpoint
+        self.crashed = False
+        self.crash_reason: BaseException | None = None
+        # Set by whoever runs the intake (streams.faust_app): how to crash the
+        # worker, and whether it is stopping.
+        self.on_crash: Callable[[BaseException], Awaitable[None]] | None = None
+        self.host_stopping: Callable[[], bool] = lambda: False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.crashed or self.host_stopping()
+
+    async def crash(self, reason: BaseException) -> None:
+        """Stop for good: a failed checkpoint leaves a state whose changes never landed."""
+        self.crashed = True
+        self.crash_reason = reason
+        if self.on_crash is not None:
+            await self.on_crash(reason)
 
     # -- lifecycle ------------------------------------------------------------------
-
-    async def on_start(self) -> None:
-        await self.open()
 
     async def open(self) -> None:
         """Create the consumer and join the group (the join finishes in the background).
@@ -84,9 +102,6 @@ class Intake(Service):
         """
         if self.consumer is not None:
             return
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers,
             group_id=self.group_id,
@@ -99,10 +114,10 @@ class Intake(Service):
             **aiokafka_security(self.settings),
         )
         await self.consumer.start()
-        self.consumer.subscribe(list(self.settings.input_topics), listener=_listener(self))
+        self.consumer.subscribe(list(self.settings.input_topics), listener=_Listener(self))
         log.info("input consumer started", extra={"group": self.group_id})
 
-    async def on_stop(self) -> None:
+    async def close(self) -> None:
         consumer, self.consumer = self.consumer, None
         if consumer is None:
             return
@@ -117,10 +132,8 @@ class Intake(Service):
 
     # -- the loop -------------------------------------------------------------------
 
-    @Service.task
-    async def _read(self) -> None:
-        from aiokafka.errors import ConsumerStoppedError
-
+    async def run(self) -> None:
+        """Read, process and checkpoint until the worker stops (or the consumer does)."""
         interval = self.settings.commit_interval
         batch_size = self.settings.batch_size
         processor = self.processor
@@ -171,9 +184,6 @@ class Intake(Service):
         Recovery never reads these: the checkpoint log holds the offsets that
         match the state. A commit that fails during a rebalance is harmless.
         """
-        from aiokafka import TopicPartition
-        from aiokafka.errors import KafkaError
-
         consumer = self.consumer
         if consumer is None:
             return
@@ -194,9 +204,6 @@ class Intake(Service):
     # -- positions ------------------------------------------------------------------
 
     async def seek(self, topic: str, partition: int, offset: int) -> None:
-        from aiokafka import TopicPartition
-        from aiokafka.errors import IllegalStateError
-
         if self.consumer is None:
             return
         # Not ours any more: the next owner starts from the checkpoint log.
@@ -205,9 +212,6 @@ class Intake(Service):
 
     def highwater(self, topic: str, partition: int) -> int | None:
         """The high-water mark from the last fetch, or None while unknown."""
-        from aiokafka import TopicPartition
-        from aiokafka.errors import IllegalStateError
-
         if self.consumer is None:
             return None
         try:
@@ -262,16 +266,14 @@ class Intake(Service):
         log.info("input partitions assigned", extra={"partitions": sorted(numbers)})
 
 
-def _listener(intake: Intake) -> Any:
-    from aiokafka import ConsumerRebalanceListener
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """aiokafka awaits these before and after the group rebalances."""
 
-    class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-        """aiokafka awaits these before and after the group rebalances."""
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
 
-        async def on_partitions_revoked(self, revoked: Sequence[Any]) -> None:
-            await intake.revoked(revoked)
+    async def on_partitions_revoked(self, revoked: Sequence[Any]) -> None:
+        await self.intake.revoked(revoked)
 
-        async def on_partitions_assigned(self, assigned: Sequence[Any]) -> None:
-            await intake.assigned(assigned)
-
-    return Listener()
+    async def on_partitions_assigned(self, assigned: Sequence[Any]) -> None:
+        await self.intake.assigned(assigned)

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from streams.app import Runtime
+    from streams.runtime import Runtime
 
 
 def _escape(value: str) -> str:
@@ -227,7 +227,12 @@ def render_metrics(runtime: Runtime) -> str:
         "how long inserts have been failing (0 when healthy)",
         failing,
     )
-    out.add("annotel_dead_letter_rows_total", "counter", "dlq_events rows stored", runtime.dlq_rows)
+    out.add(
+        "annotel_dead_letter_rows_total",
+        "counter",
+        "dlq_events rows stored",
+        runtime.dead_letters.rows,
+    )
     _add_process(out, "worker", "self")
     engine = runtime.writer.engine_pid
     if engine is not None:

@@ -10,8 +10,9 @@ Exactness argument (docs/architecture.md has the long form):
    offset is a redelivery (skipped); a newer one means messages were skipped
    (Faust's recovery seek race, or a commit ahead of our checkpoint): we seek
    back and drop until the expected offset arrives.
-3. A checkpoint writes ClickHouse rows first (idempotent: deterministic keys,
-   versions that grow across restarts), then dead letters, then the
+3. A checkpoint is written in the one order of ``streams.checkpoint``:
+   ClickHouse rows first (idempotent: deterministic keys, versions that grow
+   across restarts), then dead letters and closed-window reports, then the
    checkpoint record. A crash before the record replays from the previous
    one and rewrites the same rows with higher versions: no loss, no double
    count.
@@ -24,17 +25,19 @@ import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
 from alerts.handoff import ClosedWindow, encode_reports
 from schemas.decode import Decoder
 from sinks.batches import RejectedRow
+from streams import watermark
+from streams.checkpoint import Checkpoint, Rows
+from streams.partition import PartitionState
+from streams.ports import LoadState, Outgoing, Publisher, Record, Seek, Sink
 from streams.rows import rows_for_checkpoint, unstored_letter
-from streams.state import PartitionState
 from streams.statelog import encode_checkpoint, encode_chunks
 
 log = logging.getLogger(__name__)
@@ -43,40 +46,14 @@ log = logging.getLogger(__name__)
 YIELD_EVERY = 1_000
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-
-
-class Record(Protocol):
-    """What the processor reads of a message (aiokafka's ConsumerRecord has it)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def value(self) -> bytes | None: ...
-
-
 class CheckpointFailed(RuntimeError):
     """A checkpoint could not be written; the processor refuses to go on."""
 
 
 @dataclass
-class _Prepared:
-    """One checkpoint, ready to write: nothing in it refers to live state."""
+class _Covered:
+    """What a checkpoint's state records cover, for the bookkeeping once they are stored."""
 
-    rows: Mapping[str, Sequence[Sequence[Any]]]
-    reports: list[tuple[str, int | None, bytes | None, bytes]]
-    closed: list[ClosedWindow]
-    dead_letters: list[tuple[str, int | None, bytes | None, bytes]] = field(default_factory=list)
-    records: list[tuple[str, int | None, bytes | None, bytes]] = field(default_factory=list)
     snapshots: dict[int, int] = field(default_factory=dict)  # partition -> index of first chunk
     states: list[PartitionState] = field(default_factory=list)
     offsets: dict[int, dict[str, int]] = field(default_factory=dict)  # partition -> covered
@@ -84,31 +61,6 @@ class _Prepared:
 
 # The tables whose refused rows become dead letters (the writer's ``rejectable``).
 EVENT_TABLES = ("task_events", "audit_events")
-
-
-class Sink(Protocol):
-    def write(
-        self,
-        batches: Mapping[str, Sequence[Sequence[Any]]],
-        *,
-        rejectable: Collection[str] = (),
-    ) -> Sequence[RejectedRow]:
-        """Store every row, or return those of ``rejectable`` tables refused for their values."""
-        ...
-
-
-class Publisher(Protocol):
-    """Produces records and waits until the broker stored them."""
-
-    async def publish(
-        self, records: list[tuple[str, int | None, bytes | None, bytes]]
-    ) -> list[int]:
-        """Offsets the records got, in order (-1 where the broker did not say)."""
-        ...
-
-
-LoadState = Callable[[int], Awaitable[tuple[list[dict[str, Any]], int]]]
-Seek = Callable[[str, int, int], Awaitable[None]]
 
 
 class Processor:
@@ -259,37 +211,20 @@ class Processor:
                     await self.seek(topic, partition, offset)
 
     def behind(self, partition: int, state: PartitionState) -> list[str]:
-        """Input topics of this partition with unread messages (they hold the watermark).
-
-        An unknown high-water mark counts as behind in a bounded replay (we
-        cannot know yet) and as caught up live (a live watermark must not
-        hang on a partition the consumer has not fetched).
-        """
-        if self.highwater is None:
+        """Input topics of this partition with unread messages (``watermark.behind``)."""
+        highwater = self.highwater
+        if highwater is None:
             return []
-        lagging = []
-        for topic in self.input_topics:
-            highwater = self.highwater(topic, partition)
-            if highwater is None:
-                if not self.live:
-                    lagging.append(topic)
-            elif state.offsets.get(topic, 0) < highwater:
-                lagging.append(topic)
-        return lagging
+        return watermark.behind(
+            self.input_topics, state.offsets, lambda topic: highwater(topic, partition), self.live
+        )
 
     def _idle(self, partition: int, state: PartitionState, behind: Sequence[str]) -> bool:
-        """Whether this partition may stop holding the global (alerting) watermark.
-
-        Caught up and nothing open; live, also caught up and quiet for the idle
-        timeout (its open windows then close late for alerting, not for BI).
-        """
-        if behind:
-            return False
-        newest = max(state.topic_max.values(), default=None)
-        if newest is None or newest // 60_000_000 * 60 < state.closed_before:
-            return True
+        """Whether this partition may stop holding the global watermark (``watermark.idle``)."""
         quiet = time.monotonic() - self.last_activity.get(partition, 0.0)
-        return self.live and quiet >= self.idle_timeout_s
+        return watermark.idle(
+            behind, state.topic_max, state.closed_before, quiet, self.live, self.idle_timeout_s
+        )
 
     def record_batch(self, size: int, seconds: float) -> None:
         """Count a batch of ``size`` messages; a checkpoint with no new message is none."""
@@ -348,17 +283,16 @@ class Processor:
     def _advance_idle(self) -> None:
         now_mono = time.monotonic()
         now_us = int(time.time() * 1_000_000)
-        threshold = self.lateness_us + int(self.idle_timeout_s * 1_000_000)
         for partition, state in self.states.items():
-            idle_for = now_mono - self.last_activity.get(partition, now_mono)
-            if idle_for >= self.idle_timeout_s and state.advance_idle(now_us, threshold):
+            quiet = now_mono - self.last_activity.get(partition, now_mono)
+            if state.advance_idle(now_us, quiet, self.idle_timeout_s):
                 log.info(
                     "idle partition: watermark follows the clock", extra={"partition": partition}
                 )
 
     async def _prepare_off_loop(
         self, partitions: set[int], close_all: bool = False
-    ) -> _Prepared | None:
+    ) -> Checkpoint | None:
         """``_prepare`` on a thread, the caller holding the state lock.
 
         Closing windows, building rows and a full snapshot take up to a second or
@@ -368,11 +302,11 @@ class Processor:
         """
         return await asyncio.to_thread(self._prepare, partitions, close_all)
 
-    def _prepare(self, partitions: set[int], close_all: bool = False) -> _Prepared | None:
+    def _prepare(self, partitions: set[int], close_all: bool = False) -> Checkpoint | None:
         """Everything a checkpoint writes, taken out of the state in one step."""
         closed: list[ClosedWindow] = []
         states = []
-        reports: list[tuple[str, int | None, bytes | None, bytes]] = []
+        reports: list[Outgoing] = []
         for partition in sorted(partitions):
             state = self.states[partition]
             behind = self.behind(partition, state)
@@ -390,74 +324,87 @@ class Processor:
         if not states and not reports:
             return None
         now_us = int(time.time() * 1_000_000)
-        prepared = _Prepared(rows_for_checkpoint(states, now_us), reports=reports, closed=closed)
+        covered = _Covered()
+        checkpoint = Checkpoint(
+            rows=rows_for_checkpoint(states, now_us),
+            rejectable=EVENT_TABLES,
+            refused=self._unstored_letters,
+            outputs=reports,
+            on_state=functools.partial(self._recorded, covered),
+            after=functools.partial(self._closed, closed),
+        )
         for state in states:
             for letter in state.dead_letters:
                 key = letter.project_id.encode() if letter.project_id else None
-                prepared.dead_letters.append((self.dlq_topic, None, key, letter.to_json()))
+                checkpoint.dead_letters.append((self.dlq_topic, None, key, letter.to_json()))
         # At most one full snapshot per checkpoint, the most overdue first: partitions
         # reach the interval together, and several large snapshots built at once
         # were the worker's memory peak. The others take theirs at the next ones.
         due = [s for s in states if s.since_snapshot >= self.snapshot_every]
         full_now = max(due, key=lambda s: s.since_snapshot, default=None)
+        records: list[Outgoing] = []
         for state in states:
             if state is full_now:
-                prepared.snapshots[state.partition] = len(prepared.records)
+                covered.snapshots[state.partition] = len(records)
                 chunks = encode_chunks(
                     state.full_record_json(), state.record_seq, state.snapshot_base
                 )
             else:
                 chunks = encode_checkpoint(state.delta(), state.snapshot_base)
             for chunk in chunks:
-                prepared.records.append((self.state_topic, state.partition, None, chunk))
-            prepared.states.append(state)
-            prepared.offsets[state.partition] = dict(state.offsets)
+                records.append((self.state_topic, state.partition, None, chunk))
+            covered.states.append(state)
+            covered.offsets[state.partition] = dict(state.offsets)
             state.mark_checkpointed()
-        return prepared
+        checkpoint.state = records
+        return checkpoint
 
-    async def _flush(self, prepared: _Prepared) -> None:
-        """Rows first, then dead letters and reports, then the checkpoint record.
+    async def _flush(self, checkpoint: Checkpoint) -> None:
+        """Write a prepared checkpoint (``Checkpoint.commit``: rows, dead letters and
+        closed-window reports, the checkpoint records, then the closed windows)."""
+        await checkpoint.commit(self._write_rows, self.publisher)
 
-        An event row ClickHouse refuses for its values (unreachable for rows
-        of events the contract accepted; see ``streams.rows.unstored_letter``)
-        is published as an ``unprocessable`` dead letter with the others,
-        before the record: a crash in between refuses the same row again.
-        """
-        loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        refused = await loop.run_in_executor(
-            self.executor,
-            functools.partial(self.sink.write, prepared.rows, rejectable=EVENT_TABLES),
+    async def _write_rows(self, rows: Rows, rejectable: Collection[str]) -> Sequence[RejectedRow]:
+        """Step 1 on the ClickHouse thread: one client, one write at a time."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, functools.partial(self.sink.write, rows, rejectable=rejectable)
         )
-        dead_letters = prepared.dead_letters
-        if refused:
-            self.stats["unstored_rows"] += len(refused)
-            for rejected in refused:
-                letter = unstored_letter(rejected)
-                key = letter.project_id.encode() if letter.project_id else None
-                dead_letters = [*dead_letters, (self.dlq_topic, None, key, letter.to_json())]
-        if dead_letters:
-            await self.publisher.publish(dead_letters)
-        if prepared.reports:
-            # Before the checkpoint record: a crash in between re-closes and re-sends
-            # these minutes under a new attempt id, which the alert stage handles.
-            await self.publisher.publish(prepared.reports)
-        offsets = await self.publisher.publish(prepared.records) if prepared.records else []
-        self.durable_offsets.update(prepared.offsets)
-        for state in prepared.states:
+
+    def _unstored_letters(self, refused: Sequence[RejectedRow]) -> list[Outgoing]:
+        """Event rows ClickHouse refused for their values, as ``unprocessable`` dead letters.
+
+        Unreachable for rows of events the contract accepted (see
+        ``streams.rows.unstored_letter``); published with the others, before the
+        record: a crash in between refuses the same row again.
+        """
+        self.stats["unstored_rows"] += len(refused)
+        letters: list[Outgoing] = []
+        for rejected in refused:
+            letter = unstored_letter(rejected)
+            key = letter.project_id.encode() if letter.project_id else None
+            letters.append((self.dlq_topic, None, key, letter.to_json()))
+        return letters
+
+    def _recorded(self, covered: _Covered, offsets: list[int], seconds: float) -> None:
+        """The checkpoint records are stored: their offsets are durable, snapshots known."""
+        self.durable_offsets.update(covered.offsets)
+        for state in covered.states:
             self.stats["checkpoints"] += 1
-            first = prepared.snapshots.get(state.partition)
+            first = covered.snapshots.get(state.partition)
             if first is not None and first < len(offsets) and offsets[first] >= 0:
                 state.snapshot_base = offsets[first]
                 state.since_snapshot = 0
                 self.stats["snapshots"] += 1
             else:
                 state.since_snapshot += 1
-        self.stats["checkpoint_ms_total"] += int((time.monotonic() - started) * 1000)
-        if prepared.closed:
-            self.closed_windows += len(prepared.closed)
+        self.stats["checkpoint_ms_total"] += int(seconds * 1000)
+
+    async def _closed(self, closed: list[ClosedWindow]) -> None:
+        """Closed windows, once recorded: counted, and handed to ``on_closed``."""
+        if closed:
+            self.closed_windows += len(closed)
             if self.on_closed is not None:
-                await self.on_closed(prepared.closed)
+                await self.on_closed(closed)
 
     # -- introspection ----------------------------------------------------------------
 

@@ -23,7 +23,8 @@ from schemas.display import visible
 from schemas.units import EPOCH, rfc3339
 from sinks.batches import Columns, RejectedRow
 from sinks.schema import DLQ_COLUMNS, TABLE_COLUMNS
-from streams.state import AUDIT_FIELDS, TASK_FIELDS, PartitionState
+from streams.partition import PartitionState
+from streams.pending import AUDIT_FIELDS, TASK_FIELDS
 from streams.windows import MICRO, MICRO_FIELDS, WIDTH, WindowKey
 
 _MICRO_POSITIONS = tuple(i in MICRO_FIELDS for i in range(WIDTH))
@@ -36,7 +37,7 @@ _US = timedelta(microseconds=1)
 _MS = timedelta(milliseconds=1)
 
 _CREATED = 10 + TASK_FIELDS.index("task_created_at")
-# The state keeps pending rows in the tables' column order (see streams.state).
+# The state keeps pending rows in the tables' column order (see streams.pending).
 assert tuple(TABLE_COLUMNS["task_events"][10:-4]) == TASK_FIELDS
 assert tuple(TABLE_COLUMNS["audit_events"][10:-4]) == AUDIT_FIELDS
 
@@ -105,12 +106,12 @@ def rows_for_checkpoint(states: Sequence[PartitionState], now_us: int) -> dict[s
     error_rows: list[tuple[Any, ...]] = []
     for state in states:
         version = state.next_version(now_us)
-        windows = state.open_windows
+        windows = state.store.windows
         keys = list(state.dirty_windows)
         metric_keys.extend(keys)
         metric_aggs.extend([windows[key] for key in keys])
         metric_versions.extend([version] * len(keys))
-        errors = state.open_errors
+        errors = state.store.errors
         error_rows.extend(
             (*key, category, errors[(key, category)], version)
             for key, category in state.dirty_errors

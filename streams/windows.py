@@ -1,4 +1,4 @@
-"""One-minute aggregates: pure functions, no I/O.
+"""One-minute aggregates: their layout, what one event adds, and packed minutes. Pure.
 
 Sums of seconds and scores are kept as integers of micro-units, so the result
 is exact and independent of the order in which events arrive (float addition
@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Sequence
+from datetime import datetime
 
 import orjson
 
@@ -24,7 +25,6 @@ from schemas.metrics import MICRO as MICRO
 # Positions in the aggregate list.
 IDX = {name: i for i, name in enumerate(AGGREGATE_FIELDS)}
 MICRO_FIELDS = frozenset(IDX[name] for name in (*SUM_FIELDS, *MAX_FIELDS))
-_MAXES = tuple(IDX[name] for name in MAX_FIELDS)
 WIDTH = len(AGGREGATE_FIELDS)
 
 # (window_start epoch seconds, project, queue, vendor, locale, source, annotator)
@@ -32,39 +32,86 @@ WindowKey = tuple[int, str, str, str, str, str, str]
 Aggregate = list[int]
 ErrorKey = tuple[WindowKey, str]  # (window, error category)
 
+MINUTE_US = WINDOW_SECONDS * MICRO
 
-def micro(value: float) -> int:
-    return round(value * MICRO)
+# Where an event adds (``add_task``, ``add_audit``). tests/oracle.py recomputes
+# the same arithmetic independently.
+SUBMITTED = IDX["tasks_submitted"]
+SKIPPED = IDX["tasks_skipped"]
+EXPIRED = IDX["tasks_expired"]
+REWORK = IDX["rework_submitted"]
+HT_SUM = IDX["handle_time_sum_s"]
+HT_MAX = IDX["handle_time_max_s"]
+TA_COUNT = IDX["turnaround_count"]
+TA_SUM = IDX["turnaround_sum_s"]
+TA_MAX = IDX["turnaround_max_s"]
+GOLD = IDX["gold_submitted"]
+GOLD_OK = IDX["gold_correct"]
+AUDITS = IDX["audits"]
+VERDICT = {
+    "approve": IDX["audits_approved"],
+    "fix": IDX["audits_fixed"],
+    "reject": IDX["audits_rejected"],
+}
+SCORE_SUM = IDX["audit_score_sum"]
+SCORE_COUNT = IDX["audit_score_count"]
+AUDIT_TIME = IDX["audit_time_sum_s"]
 
 
-def window_start(occurred_us: int) -> int:
-    return occurred_us // (WINDOW_SECONDS * MICRO) * WINDOW_SECONDS
+# -- what one event adds -------------------------------------------------------------
+#
+# Called by the per-event path (``streams.partition.PartitionState.process``)
+# with values it computed first (micro-units, turnaround), so that nothing here
+# can fail: the state is never left half-updated. One call per event, the
+# arithmetic written out inside: that call costs about 1.5 % of the per-event
+# path (instructions counted under cachegrind), a call per field would cost
+# several times that.
 
 
-def new_aggregate() -> Aggregate:
-    return [0] * WIDTH
+def add_task(
+    agg: Aggregate,
+    status: str,
+    attempt: int,
+    handle: int,
+    created: datetime | None,
+    turnaround: int,
+    is_gold: bool,
+    gold_correct: bool | None,
+) -> None:
+    """A task outcome: handle time and turnaround in µs, counted only when submitted."""
+    if status == "submitted":
+        agg[SUBMITTED] += 1
+        if attempt > 1:
+            agg[REWORK] += 1
+        agg[HT_SUM] += handle
+        if handle > agg[HT_MAX]:
+            agg[HT_MAX] = handle
+        if created is not None:
+            agg[TA_COUNT] += 1
+            agg[TA_SUM] += turnaround
+            if turnaround > agg[TA_MAX]:
+                agg[TA_MAX] = turnaround
+        if is_gold:
+            agg[GOLD] += 1
+            if gold_correct:
+                agg[GOLD_OK] += 1
+    elif status == "skipped":
+        agg[SKIPPED] += 1
+    else:
+        agg[EXPIRED] += 1
 
 
-# The per-event arithmetic (which field an event adds to, micro-unit rounding,
-# turnaround) lives in ``streams.state.PartitionState.process``, inlined for
-# speed; tests/oracle.py recomputes it independently.
-
-
-def merge(into: Aggregate, other: Aggregate) -> None:
-    for i in range(WIDTH):
-        if i in _MAXES:
-            if other[i] > into[i]:
-                into[i] = other[i]
-        else:
-            into[i] += other[i]
-
-
-def public_values(agg: Aggregate) -> dict[str, float | int]:
-    """Aggregate in public units (seconds and scores as floats)."""
-    return {
-        name: (agg[i] / MICRO if i in MICRO_FIELDS else agg[i])
-        for i, name in enumerate(AGGREGATE_FIELDS)
-    }
+def add_audit(
+    agg: Aggregate, verdict_index: int, score_micro: int | None, audit_micro: int | None
+) -> None:
+    """An audit: its verdict's field (``VERDICT``), score and audit time in micro-units."""
+    agg[AUDITS] += 1
+    agg[verdict_index] += 1
+    if score_micro is not None:
+        agg[SCORE_SUM] += score_micro
+        agg[SCORE_COUNT] += 1
+    if audit_micro is not None:
+        agg[AUDIT_TIME] += audit_micro
 
 
 # -- packed minutes ------------------------------------------------------------------

@@ -1,5 +1,10 @@
 """The worker's composition root: run the stream processor (live, or bounded with
---until-drained). ``annotel worker`` (``annotel.commands.worker``) calls ``run_worker``."""
+--until-drained). ``annotel worker`` (``annotel.commands.worker``) calls ``run_worker``.
+
+It creates the topics, the ClickHouse writer and the app (``streams.faust_app``),
+then runs them under mode's worker, the one other place that knows the framework;
+each use of a private name of mode says why (``# noqa: SLF001``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,19 @@ import os
 import sys
 from typing import Any
 
+from kafka import KafkaAdminClient
+from mode import Worker
+
+from alerts.receiver_config import receiver_problems
+from alerts.rules import RulesError, RuleSet, load_rules
+from schemas.loopback import free_port
+from sinks.client import connect
+from sinks.migrate import migrate
+from sinks.writer import ClickHouseWriter
 from streams import malloc
+from streams.faust_app import create_app, dead_letters_settled
+from streams.kafka_config import KEEP_FOREVER, ensure_topics, kafka_python_security, resolve_flavor
+from streams.logs import setup_logging
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,10 +35,6 @@ log = logging.getLogger(__name__)
 
 def prepare(settings: Settings) -> tuple[str, int]:
     """Create missing topics and resolve the broker flavor; returns it and the input partitions."""
-    from kafka import KafkaAdminClient
-
-    from streams.kafka import KEEP_FOREVER, ensure_topics, kafka_python_security, resolve_flavor
-
     flavor = resolve_flavor(settings)
     ensure_topics(settings, [*settings.input_topics, settings.topic_dlq, settings.topic_alerts])
     # The checkpoint log must have as many partitions as the input topics.
@@ -42,19 +55,8 @@ def prepare(settings: Settings) -> tuple[str, int]:
 
 def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None = None) -> int:
     malloc.tune()  # before any thread starts: see streams/malloc.py
-    import faust  # noqa: F401  (import cost paid before the loop starts)
-    from mode import Worker
-
-    from sinks.client import connect
-    from sinks.migrate import migrate
-    from sinks.writer import ClickHouseWriter
-    from streams.app import create_app, dead_letters_settled
-
-    rules = None
+    rules: RuleSet | None = None
     if settings.rules_file is not None:
-        from alerts.receiver_config import receiver_problems
-        from alerts.rules import RulesError, load_rules
-
         try:
             rules = load_rules(settings.rules_file)
         except RulesError as exc:
@@ -72,8 +74,6 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
             return 2
     flavor, partitions = prepare(settings)
     if web_port == 0:
-        from schemas.loopback import free_port
-
         web_port = free_port()
     dsn, tls = settings.clickhouse_dsn(), settings.clickhouse_tls()
     stopping = [False]
@@ -111,11 +111,9 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
         },
     )
     _tune_gc()
-    # The intake starts after the app (it publishes through the app's producer)
-    # and, services stopping in reverse, stops before it.
-    worker: Any = _worker_class(Worker, settings.log_level)(
-        runtime.app,
-        runtime.intake,
+    worker = _Worker(
+        *runtime.services,
+        log_level=settings.log_level,
         loop=loop,
         loglevel=settings.log_level,
         quiet=True,
@@ -150,8 +148,11 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
         )
         stopping[0] = True
         # Cancelling the start future makes mode shut the worker down cleanly
-        # and exit with status 0.
-        worker._starting_fut.cancel()
+        # and exit with status 0. mode has no public way to stop a worker from
+        # inside (ask/mode#51): its private Worker._starting_fut is the handle.
+        starting = worker._starting_fut  # noqa: SLF001
+        assert starting is not None  # set while execute_from_commandline runs
+        starting.cancel()
 
     if until_drained:
         tasks.append(loop.create_task(stop_when_drained()))
@@ -186,40 +187,42 @@ def _tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _worker_class(base: Any, level: str) -> Any:
+class _Worker(Worker):  # type: ignore[misc]
     """mode's Worker, keeping our log format (JSON lines off a terminal) and level.
 
     mode replaces the root logger's handlers when the worker starts; without
     this, everything logged after start-up came out as mode's plain text at a
     fixed WARNING level, whatever ANNOTEL_LOG_LEVEL said.
     """
-    from streams.logs import setup_logging
 
-    class Worker(base):  # type: ignore[misc, valid-type]
-        def on_setup_root_logger(self, logger: logging.Logger, loglevel: int) -> None:
-            setup_logging(level)
+    def __init__(self, *services: Any, log_level: str, **options: Any) -> None:
+        super().__init__(*services, **options)
+        self.log_level = log_level
 
-        # mode's shutdown, after every service has stopped, waited up to 1 s for
-        # the tasks still left to finish by themselves, cancelled them, then
-        # slept 1 s more so that they could unwind: 2 s at the end of every
-        # run. What is left there is orphaned waiters (one mode ``Event.wait``
-        # here, which never ends by itself), so they get a few loop turns, are
-        # cancelled, and the loop closes as soon as they are gone (1 s at most).
-        def _gather_all(self) -> None:
-            for _ in range(3):
-                if not asyncio.all_tasks(self.loop):
-                    return
-                self.loop.run_until_complete(asyncio.sleep(0.01))
-            for task in asyncio.all_tasks(self.loop):
-                task.cancel()
+    def on_setup_root_logger(self, logger: logging.Logger, loglevel: int) -> None:
+        setup_logging(self.log_level)
 
-        async def _sentinel_task(self) -> None:
-            current = asyncio.current_task()
-            others = [task for task in asyncio.all_tasks() if task is not current]
-            if others:
-                await asyncio.wait(others, timeout=1.0)
+    # Private mode hooks (Worker._gather_all, Worker._sentinel_task), overridden:
+    # an override is no access ruff can mark. mode's shutdown, after every service
+    # has stopped, waited up to 1 s for the tasks still left to finish by
+    # themselves, cancelled them, then slept 1 s more so that they could unwind:
+    # 2 s at the end of every run. What is left there is orphaned waiters (one
+    # mode ``Event.wait`` here, which never ends by itself), so they get a few
+    # loop turns, are cancelled, and the loop closes as soon as they are gone (1 s
+    # at most).
+    def _gather_all(self) -> None:
+        for _ in range(3):
+            if not asyncio.all_tasks(self.loop):
+                return
+            self.loop.run_until_complete(asyncio.sleep(0.01))
+        for task in asyncio.all_tasks(self.loop):
+            task.cancel()
 
-    return Worker
+    async def _sentinel_task(self) -> None:
+        current = asyncio.current_task()
+        others = [task for task in asyncio.all_tasks() if task is not current]
+        if others:
+            await asyncio.wait(others, timeout=1.0)
 
 
 async def _alerts_settled(runtime: Any, settings: Settings, timeout_s: float = 60) -> None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from embedded.broker import embedded_broker
-from streams.kafka import EMBEDDED_CLUSTER_ID
+from streams.kafka_config import EMBEDDED_CLUSTER_ID
 from tests.brokers import apache_kafka, fresh_apache_kafka  # noqa: F401  (fixtures)
 
 # Property tests judge results, not speed: a busy CI machine must not fail

@@ -12,7 +12,7 @@ import sys
 import threading
 
 from embedded.broker import BrokerError, EmbeddedBroker
-from streams.kafka import EMBEDDED_CLUSTER_ID
+from streams.kafka_config import EMBEDDED_CLUSTER_ID
 
 
 def cmd_broker(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from gateway.server import Gateway, Limits
 from gateway.sources import Connectors, ConnectorsError, load_connectors
 from schemas.display import visible
 from schemas.redact import describe_error
-from streams.kafka import ensure_topics, producer
+from streams.kafka_config import ensure_topics, producer
 from streams.logs import setup_logging
 from streams.publishing import Publication, request_deadlines
 

@@ -13,7 +13,7 @@ import sys
 from annotel import config
 from annotel.progress import terminal_progress
 from streams.ingest import ingest, read_lines
-from streams.kafka import ensure_topics, producer
+from streams.kafka_config import ensure_topics, producer
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from schemas.durations import format_duration, parse_duration
 from schemas.events import parse_rfc3339
 from simulator import INCIDENTS, IncidentError, Simulator, parse_incidents
 from streams.ingest import ingest, paced
-from streams.kafka import ensure_topics, producer
+from streams.kafka_config import ensure_topics, producer
 from streams.settings import SettingsError, load_settings
 
 DEFAULT_DURATION = timedelta(hours=1)

@@ -20,7 +20,7 @@ from schemas.redact import redact
 from schemas.units import parse_utc, when
 from simulator import Simulator
 from streams.ingest import ingest, paced, read_lines
-from streams.kafka import producer
+from streams.kafka_config import producer
 from streams.settings import Settings
 
 

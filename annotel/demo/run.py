@@ -38,7 +38,7 @@ from annotel.live_view import (
 from embedded.broker import EmbeddedBroker
 from schemas.display import visible
 from schemas.loopback import free_port
-from streams.kafka import EMBEDDED_CLUSTER_ID, ensure_topics
+from streams.kafka_config import EMBEDDED_CLUSTER_ID, ensure_topics
 from streams.settings import Settings, SettingsError, load_settings
 
 

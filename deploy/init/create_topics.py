@@ -87,7 +87,7 @@ def _create(admin: Any, specs: list[TopicSpec]) -> list[str]:
 def main() -> int:
     from kafka import KafkaAdminClient
 
-    from streams.kafka import kafka_python_security
+    from streams.kafka_config import kafka_python_security
     from streams.settings import SettingsError, load_settings
 
     try:

@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from gateway.connectors import argilla, cvat, label_studio, labelbox, toloka
+# The submodules by their full names: the package does not import itself.
+import gateway.connectors.argilla as argilla
+import gateway.connectors.cvat as cvat
+import gateway.connectors.label_studio as label_studio
+import gateway.connectors.labelbox as labelbox
+import gateway.connectors.toloka as toloka
 from gateway.connectors.base import Connector
 from gateway.connectors.signing import Verdict
 

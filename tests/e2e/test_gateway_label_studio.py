@@ -23,7 +23,7 @@ import pytest
 
 from embedded.broker import embedded_broker
 from sinks.client import connect
-from streams.kafka import EMBEDDED_CLUSTER_ID
+from streams.kafka_config import EMBEDDED_CLUSTER_ID
 from tests.e2e.worker_helpers import drained_totals, run_until_drained, worker_env
 from tests.gateway_process import GatewayProcess
 from tests.oracle import compare_metrics, oracle, read_tables

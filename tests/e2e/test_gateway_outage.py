@@ -28,7 +28,7 @@ import orjson
 import pytest
 
 from embedded.broker import EmbeddedBroker
-from streams.kafka import EMBEDDED_CLUSTER_ID
+from streams.kafka_config import EMBEDDED_CLUSTER_ID
 from tests.e2e.worker_helpers import drained_totals, run_until_drained, worker_env
 from tests.gateway_process import GatewayProcess, Reply
 from tests.kafka_helpers import consume_all

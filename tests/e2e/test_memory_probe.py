@@ -21,8 +21,8 @@ def test_probe_samples_and_census_on_the_real_stack() -> None:
     parts = census["parts"]
     # Every accepted event left a dedup mark (an int in a set); windows are held;
     # the alert stage, frozen at start-up, was found.
-    assert parts["state._seen"]["objects"] >= 2_000
-    assert parts["state._windows"]["objects"] > 50
+    assert parts["state.marks.seen"]["objects"] >= 2_000
+    assert parts["state.store.windows"]["objects"] > 50
     assert parts["alerts.evaluator"]["objects"] > 0
     assert census["pymalloc_allocated_mib"] <= census["pymalloc_arenas_mib"]
     text = render(result)

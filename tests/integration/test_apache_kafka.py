@@ -29,7 +29,7 @@ from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from embedded.apache_kafka import KAFKA_VERSION, ApacheKafkaBroker, unavailable_reason
-from streams.kafka import KEEP_FOREVER, ensure_topics, producer, resolve_flavor
+from streams.kafka_config import KEEP_FOREVER, ensure_topics, producer, resolve_flavor
 from streams.settings import load_settings
 from tests.brokers import skip_or_fail
 from tests.e2e.worker_helpers import drained_totals
@@ -133,7 +133,7 @@ def test_kafka_python_producer_is_idempotent_with_acks_all_and_a_group_reads_it_
     ensure_topics(settings, [topic], 3)
     sent = producer(settings)
     try:
-        # Our producer (streams.kafka.producer): kafka-python turns idempotence on
+        # Our producer (streams.kafka_config.producer): kafka-python turns idempotence on
         # by default and keeps it with acks=all; the broker grants a producer id.
         assert sent.config["enable_idempotence"] is True
         assert sent.config["acks"] == -1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from embedded.broker import embedded_broker
-from streams.kafka import EMBEDDED_CLUSTER_ID, resolve_flavor
+from streams.kafka_config import EMBEDDED_CLUSTER_ID, resolve_flavor
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -22,8 +22,8 @@ from sinks.migrate import migrate
 from sinks.schema import MIGRATIONS, TABLE_COLUMNS
 from sinks.writer import ClickHouseWriter
 from streams.rows import rows_for_checkpoint
+from streams.testing import NOW, aggregate
 from tests import corpus
-from tests.pipeline import NOW, aggregate
 
 pytestmark = pytest.mark.integration
 

@@ -21,10 +21,12 @@ from sinks.failures import rows_at_fault
 from sinks.migrate import migrate
 from sinks.schema import COLUMN_TYPES, MIGRATIONS, PARTITION_MONTH, TABLE_COLUMNS
 from sinks.writer import ClickHouseWriter, UnstorableRows
+from streams.partition import PartitionState
+from streams.ports import Message
+from streams.processor import Processor
 from streams.rows import dlq_row, rows_for_checkpoint
-from streams.state import PartitionState
+from streams.testing import NOW, RecordingPublisher, aggregate, write
 from tests import corpus, strategies
-from tests.pipeline import NOW, aggregate, write
 
 pytestmark = pytest.mark.integration
 
@@ -381,17 +383,6 @@ def test_a_refused_row_of_a_table_without_rejections_fails_at_once(clean: Any) -
     assert writer.stats.retries == 0
 
 
-class _Published:
-    def __init__(self) -> None:
-        self.records: list[tuple[str, int | None, bytes | None, bytes]] = []
-
-    async def publish(
-        self, records: list[tuple[str, int | None, bytes | None, bytes]]
-    ) -> list[int]:
-        self.records.extend(records)
-        return list(range(len(records)))
-
-
 class _PastTheContract(Decoder):
     """Lets one event through with a value the contract refuses: a bug in the bounds."""
 
@@ -406,7 +397,6 @@ async def test_an_event_row_the_writer_refuses_becomes_an_unprocessable_dead_let
     clean: Any,
 ) -> None:
     """The writer's path for event rows, behind the contract's bounds (defense in depth)."""
-    from streams.processor import Message, Processor
 
     async def no_state(partition: int) -> tuple[list[dict[str, Any]], int]:
         return [], 0
@@ -414,7 +404,7 @@ async def test_an_event_row_the_writer_refuses_becomes_an_unprocessable_dead_let
     async def no_seek(topic: str, partition: int, offset: int) -> None:
         return None
 
-    published = _Published()
+    published = RecordingPublisher()
     processor = Processor(
         decoder=_PastTheContract(1 << 20, 3650 * 86400),
         sink=ClickHouseWriter(lambda: clean, base_delay=10.0),

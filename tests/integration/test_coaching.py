@@ -1,7 +1,7 @@
 """``annotel roster``, ``annotel coach`` and ``annotel squad`` on the demo's data.
 
 The demo's simulated organisation (``annotel demo``'s seed and knobs) is written
-through the production path without Kafka (``tests.pipeline``: decoder, partition
+through the production path without Kafka (``streams.testing``: decoder, partition
 state, rows, writer), its roster file is written by the demo's own code
 (``annotel.demo.roster``) and loaded with ``annotel roster load``. The pages are
 then checked against the simulator's ground truth (the standout, the injected
@@ -178,7 +178,7 @@ def child(data_dir: str, out_dir: str) -> None:
     from sinks.client import connect
     from sinks.migrate import migrate
     from sinks.writer import ClickHouseWriter
-    from tests.pipeline import write
+    from streams.testing import write
 
     out = Path(out_dir)
     source = ["--data-dir", data_dir]

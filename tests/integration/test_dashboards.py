@@ -2,7 +2,7 @@
 
 The data is written by the production code path without Kafka: the shipped
 sample events are decoded by ``schemas.decode.Decoder``, applied by
-``streams.state.PartitionState`` exactly as the worker applies messages, turned
+``streams.partition.PartitionState`` exactly as the worker applies messages, turned
 into rows by ``streams.rows`` and written by ``sinks.writer.ClickHouseWriter``
 into a chDB database migrated by ``sinks.migrate.migrate``. One alert row
 is added, since no alert rule runs here.
@@ -312,9 +312,9 @@ def _populate(client: Any) -> TimeRange:
     from schemas.decode import Decoder
     from sinks.roster import replace_roster
     from sinks.writer import ClickHouseWriter
+    from streams.partition import PartitionState
     from streams.rows import dlq_row, rows_for_checkpoint
     from streams.settings import Settings
-    from streams.state import PartitionState
 
     settings = Settings(_env_file=None)  # a developer's .env must not leak in
     decoder = Decoder(settings.max_event_bytes, max_future_skew_s=3650 * 86400.0)

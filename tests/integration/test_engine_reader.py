@@ -37,7 +37,7 @@ from sinks.client import connect
 from sinks.migrate import migrate
 from sinks.writer import ClickHouseWriter
 from streams.rows import rows_for_checkpoint
-from tests.pipeline import NOW, aggregate
+from streams.testing import NOW, aggregate
 from tests.reader_socket import ended, raw_connection
 
 pytestmark = pytest.mark.integration

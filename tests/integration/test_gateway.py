@@ -19,7 +19,7 @@ import pytest
 
 from embedded.broker import embedded_broker
 from schemas.deadletter import DeadLetter
-from streams.kafka import EMBEDDED_CLUSTER_ID
+from streams.kafka_config import EMBEDDED_CLUSTER_ID
 from tests.gateway_process import TOKEN, GatewayProcess
 from tests.kafka_helpers import consume_all
 from tests.unit.gateway.payloads import CVAT_JOB_COMPLETED, LS_CREATED

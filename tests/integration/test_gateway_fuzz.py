@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from embedded.broker import embedded_broker
 from schemas.deadletter import REASONS, DeadLetter
-from streams.kafka import EMBEDDED_CLUSTER_ID
+from streams.kafka_config import EMBEDDED_CLUSTER_ID
 from tests import strategies
 from tests.gateway_process import GatewayProcess, Reply
 from tests.kafka_helpers import consume_all

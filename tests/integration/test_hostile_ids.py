@@ -2,7 +2,7 @@
 ``annotel coach`` and ``annotel squad`` (HTML and Markdown), ``annotel top`` and
 ``annotel alerts list`` (text and JSON).
 
-Events go in through the production path (``tests.pipeline``) under plain ids;
+Events go in through the production path (``streams.testing``) under plain ids;
 their rows are then copied under hostile ids with SQL, the way rows written by
 an older version or another writer could hold them, whatever today's contract
 accepts: markup (``<script>``, ``<img onerror>``, ``javascript:`` links, pipes,
@@ -107,7 +107,7 @@ def child(data_dir: str, out_dir: str) -> None:
     from sinks.client import connect
     from sinks.migrate import migrate
     from sinks.writer import ClickHouseWriter
-    from tests.pipeline import write
+    from streams.testing import write
 
     client = connect("chdb://" + str(Path(data_dir) / "clickhouse"))
     migrate(client)

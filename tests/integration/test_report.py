@@ -1,8 +1,8 @@
 """``annotel report``, ``annotel top`` and ``annotel alerts list`` on simulated data.
 
 The database is filled through the production path without Kafka: simulator
-lines → ``schemas.decode.Decoder`` → ``streams.state.PartitionState`` →
-``streams.rows`` → ``sinks.writer.ClickHouseWriter`` (``tests.pipeline``).
+lines → ``schemas.decode.Decoder`` → ``streams.partition.PartitionState`` →
+``streams.rows`` → ``sinks.writer.ClickHouseWriter`` (``streams.testing``).
 The alert rows come from the real evaluator (``alerts.evaluator.Evaluator``
 with the shipped rules) fed the same closed minutes, written with
 ``streams.rows.alert_row``: the incidents the simulator injects produce
@@ -128,7 +128,7 @@ def populate(data_dir: Path, events: int = EVENTS, seed: int = SEED) -> dict[str
     from sinks.client import connect
     from sinks.migrate import migrate
     from sinks.writer import ClickHouseWriter
-    from tests.pipeline import write
+    from streams.testing import write
 
     client = connect("chdb://" + str(data_dir / "clickhouse"))
     migrate(client)

@@ -78,7 +78,7 @@ def test_profile_summary(tmp_path: Path) -> None:
     collapsed = tmp_path / "profile.txt"
     collapsed.write_text(
         "thread (1): MainThread;run (asyncio/base_events.py:1);select (selectors.py:468) 5\n"
-        "thread (1): MainThread;run (asyncio/base_events.py:1);f (streams/state.py:3) 3\n"
+        "thread (1): MainThread;run (asyncio/base_events.py:1);f (streams/partition.py:3) 3\n"
         "thread (1): MainThread;run (asyncio/base_events.py:1);g (faust/streams.py:9) 1\n"
     )
     text = summarize(collapsed)

@@ -31,8 +31,8 @@ from schemas import Decoder
 from schemas.deadletter import REASONS
 from schemas.events import HIDDEN_RANGES, TaskAudited, TaskCompleted
 from sinks.schema import COLUMN_TYPES, TABLE_COLUMNS
+from streams.partition import PartitionState
 from streams.rows import dlq_row, rows_for_checkpoint
-from streams.state import PartitionState
 from tests import corpus, strategies
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

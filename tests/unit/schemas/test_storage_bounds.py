@@ -38,8 +38,8 @@ from schemas.storage import (
     TASK_CREATED_AT_TYPE,
 )
 from sinks.schema import COLUMN_TYPES, PARTITION_MONTH, TABLE_COLUMNS
+from streams.partition import PartitionState
 from streams.rows import rows_for_checkpoint
-from streams.state import PartitionState
 
 TABLE_OF: dict[type[BaseModel], str] = {
     TaskCompleted: "task_events",

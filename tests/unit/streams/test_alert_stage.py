@@ -21,7 +21,7 @@ from alerts import stage
 from alerts.handoff import encode_reports
 from streams import alert_stage
 from streams.alert_stage import AlertRuntime
-from streams.processor import Message
+from streams.ports import Message
 from streams.statelog import base_of, decode_checkpoints, encode_checkpoint
 from tests.alert_windows import IDLE, STREAM_MINUTES, STREAM_RULES, T0, windows_topic
 
@@ -62,7 +62,7 @@ class Broker:
         async def read_topic(topic: str) -> list[bytes]:
             return list(self.topics[topic])
 
-        async def read_state() -> list[bytes]:  # as streams.app: from the last record's base
+        async def read_state() -> list[bytes]:  # as streams.recovery: from the last record's base
             state = self.topics["state"]
             return state[base_of(state[-1]) :] if state else []
 

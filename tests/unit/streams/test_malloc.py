@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(
     reason="glibc only",
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # Threads allocate buffers above pymalloc's limit (so glibc serves them) and keep
 # them; malloc_stats() then prints one "Arena N:" block per arena in use.

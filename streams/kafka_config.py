@@ -1,8 +1,12 @@
-"""Kafka client configuration derived from settings, for kafka-python and Faust.
+"""Kafka client configuration derived from settings, for kafka-python, aiokafka and Faust.
 
 Security options pass through unchanged; the workarounds measured for the
 embedded broker (see docs/architecture.md) apply only when the broker is the
 embedded one, never against a real Kafka cluster.
+
+kafka-python is imported inside the functions that use it: it takes about
+0.2 s to import, and commands that only need a name from here (``annotel
+broker``: the embedded cluster id) or only the settings should not pay for it.
 """
 
 from __future__ import annotations
@@ -38,41 +42,31 @@ def kafka_python_security(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def faust_credentials(settings: Settings) -> Any:
-    """Faust/aiokafka credentials object, or None for plaintext."""
-    import faust
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context of the SSL and SASL_SSL protocols (aiokafka and Faust take one)."""
+    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    )
+    if settings.kafka_ssl_certfile:
+        context.load_cert_chain(
+            str(settings.kafka_ssl_certfile),
+            str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+        )
+    return context
 
-    protocol = settings.kafka_security_protocol
-    context = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-        if settings.kafka_ssl_certfile:
-            context.load_cert_chain(
-                str(settings.kafka_ssl_certfile),
-                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
-            )
-    if protocol.startswith("SASL"):
-        password = (
-            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
-        )
-        return faust.SASLCredentials(
-            username=settings.kafka_sasl_username or "",
-            password=password,
-            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-            ssl_context=context,
-        )
-    if context is not None:
-        return faust.SSLCredentials(context)
-    return None
+
+def sasl_password(settings: Settings) -> str:
+    """The SASL password in clear, for the client that sends it ("" when unset)."""
+    password = settings.kafka_sasl_password
+    return password.get_secret_value() if password else ""
 
 
 def aiokafka_security(settings: Settings) -> dict[str, Any]:
     """kafka-python's options, with TLS files replaced by the SSL context aiokafka takes."""
     config = {k: v for k, v in kafka_python_security(settings).items() if not k.startswith("ssl_")}
-    credentials = faust_credentials(settings)
-    context = getattr(credentials, "context", None) or getattr(credentials, "ssl_context", None)
+    context = ssl_context(settings)
     if context is not None:
         config["ssl_context"] = context
     return config
@@ -82,7 +76,7 @@ def resolve_flavor(settings: Settings) -> str:
     """'tansu' or 'kafka'; 'auto' asks the cluster for its id (one metadata call)."""
     if settings.kafka_flavor != "auto":
         return settings.kafka_flavor
-    from kafka import KafkaAdminClient
+    from kafka import KafkaAdminClient  # start-up time: see the module's docstring
 
     admin = KafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers,
@@ -110,7 +104,7 @@ def ensure_topics(
     configs: dict[str, str] | None = None,
 ) -> None:
     """Create missing topics; existing ones are left as they are."""
-    from kafka import KafkaAdminClient
+    from kafka import KafkaAdminClient  # start-up time: see the module's docstring
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
@@ -134,7 +128,7 @@ def ensure_topics(
 
 def producer(settings: Settings, **overrides: Any) -> Any:
     """A kafka-python producer; acks=all so 'published' means stored."""
-    from kafka import KafkaProducer
+    from kafka import KafkaProducer  # start-up time: see the module's docstring
 
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers,

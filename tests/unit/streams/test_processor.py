@@ -1,53 +1,27 @@
 """The processor between the intake and the state: odd records and overlapped checkpoints.
 
-The sink and publisher here record what they are given (the real ones are
-exercised end to end in tests/e2e); these tests pin the processor's own rules.
+The sink and publisher here record what they are given (``streams.testing``;
+the real ones are exercised end to end in tests/e2e); these tests pin the
+processor's own rules.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 import pytest
-from aiokafka import TopicPartition
 
 from schemas.decode import Decoder
-from sinks.batches import RejectedRow
-from streams.intake import Intake
-from streams.processor import YIELD_EVERY, CheckpointFailed, Message, Processor
-from streams.settings import Settings
+from streams.partition import PartitionState
+from streams.ports import Message
+from streams.processor import YIELD_EVERY, CheckpointFailed, Processor
 from streams.statelog import decode_checkpoints
+from streams.testing import Recorder
 from tests.oracle import generate
 
 TOPIC = "annotation.task-completed"
-
-
-class Recorder:
-    def __init__(self, fail_after: int | None = None) -> None:
-        self.rows: list[Mapping[str, Sequence[Sequence[Any]]]] = []
-        self.records: list[tuple[str, int | None, bytes | None, bytes]] = []
-        self.fail_after = fail_after
-        self.gate = asyncio.Event()
-        self.gate.set()
-
-    def write(
-        self, batches: Mapping[str, Sequence[Sequence[Any]]], **options: Any
-    ) -> list[RejectedRow]:
-        if self.fail_after is not None and len(self.rows) >= self.fail_after:
-            raise ConnectionError("injected: ClickHouse unreachable")
-        self.rows.append(batches)
-        return []
-
-    async def publish(
-        self, records: list[tuple[str, int | None, bytes | None, bytes]]
-    ) -> list[int]:
-        await self.gate.wait()
-        start = len(self.records)
-        self.records.extend(records)
-        return list(range(start, start + len(records)))
 
 
 def processor(recorder: Recorder, snapshot_every: int = 200) -> Processor:
@@ -127,8 +101,6 @@ async def test_a_failed_flush_stops_the_processor() -> None:
 
 
 async def test_one_full_snapshot_per_checkpoint_and_each_rebuilds_its_partition() -> None:
-    from streams.state import PartitionState
-
     recorder = Recorder()
     proc = processor(recorder, snapshot_every=3)
     lines = generate(seed=6, count=1200).lines
@@ -161,53 +133,6 @@ async def test_one_full_snapshot_per_checkpoint_and_each_rebuilds_its_partition(
         assert rebuilt.seen == live.seen
         assert (rebuilt.counters, rebuilt.offsets) == (live.counters, live.offsets)
         assert rebuilt.closed_before == live.closed_before
-
-
-def intake(proc: Processor) -> Intake:
-    """The input consumer around ``proc``, never started: no consumer, no group."""
-    return Intake(Settings(_env_file=None), proc, group_id="test.input", flavor="tansu")
-
-
-async def test_a_failed_flush_on_revoke_crashes_the_intake() -> None:
-    """aiokafka swallows a rebalance listener's exception: the intake itself must crash.
-
-    Otherwise a partition assigned again keeps a state whose last changes never
-    landed, and the worker carries on without them.
-    """
-    recorder = Recorder(fail_after=1)
-    proc = processor(recorder)
-    reader = intake(proc)
-    lines = generate(seed=6, count=20).lines
-    await proc.on_assigned({0})
-    await proc.process([Message(TOPIC, 0, 0, lines[0])])
-    await proc.checkpoint()
-    await proc.process([Message(TOPIC, 0, 1, lines[1])])
-    with pytest.raises(CheckpointFailed):
-        await reader.revoked([TopicPartition(TOPIC, 0)])
-    assert reader.crashed
-    assert isinstance(reader.crash_reason, CheckpointFailed)
-    await proc.on_assigned({0})
-    with pytest.raises(CheckpointFailed):
-        await proc.process([Message(TOPIC, 0, 2, lines[2])])
-    with pytest.raises(CheckpointFailed):
-        await proc.checkpoint()
-    assert len([r for r in recorder.records if r[0] == "state"]) == 1
-
-
-async def test_timer_checkpoints_of_an_idle_worker_are_not_batches() -> None:
-    """``annotel_batches_total`` counts batches that carried messages, not timer ticks."""
-    proc = processor(Recorder())
-    reader = intake(proc)
-    for _ in range(3):
-        await reader.checkpoint()  # the 1 s checkpoint timer, nothing read
-    assert proc.stats["batches"] == 0
-    assert proc.stats["batch_ms_total"] == 0
-    lines = generate(seed=7, count=20).lines
-    await proc.process([Message(TOPIC, 0, i, v) for i, v in enumerate(lines[:3])])
-    reader.unflushed = 3  # what the read loop counts after processing them
-    await reader.checkpoint()
-    await reader.checkpoint()
-    assert (proc.stats["batches"], proc.stats["batch_events"]) == (1, 3)
 
 
 async def test_a_large_batch_lets_the_event_loop_serve_other_tasks() -> None:

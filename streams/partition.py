@@ -1,0 +1,499 @@
+"""The state of one input partition, and the per-event path that changes it.
+
+Everything the worker knows about a partition lives here: dedup marks
+(``streams.dedup``), windows (``streams.window_store``), the watermark's base
+and what it closed (policy: ``streams.watermark``), the input offsets,
+counters and the events not written out yet (``streams.pending``). Its
+lifecycle is short: ``process`` every message; at each checkpoint
+``move_watermark`` and ``advance`` (close what the watermark passed), then
+``delta`` (the checkpoint record, ``streams.records``) and
+``mark_checkpointed``; on recovery ``apply_delta`` each record. Pure and
+I/O-free: the processor does the reading and writing.
+
+``process`` is the per-event path, top to bottom in one method: decode result
+→ dedup → lateness → window update. It runs for every event, so its lookups
+and updates are written out here rather than called (each call costs about
+1.5 % of it; bench/hotpath.py), all but what the event adds to its window:
+one call into ``streams.windows``. The data and rules of each job live in the
+modules named above.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterator
+from datetime import timedelta
+from typing import Any
+
+from alerts.handoff import ClosedWindow
+from schemas.deadletter import DeadLetter
+from schemas.decode import DecodeError, unprocessable
+from schemas.events import TaskAudited, TaskCompleted
+from schemas.metrics import WINDOW_SECONDS
+from schemas.units import EPOCH
+from streams import records, watermark
+from streams.dedup import EXACT_MARK_BYTES, DedupMarks, digest_mark
+from streams.pending import AUDIT_ROW, TASK_ROW, columns_of, rows_of
+from streams.views import ErrorsView, WindowsView
+from streams.window_store import WindowStore
+from streams.windows import (
+    MICRO,
+    MINUTE_US,
+    VERDICT,
+    WIDTH,
+    Aggregate,
+    ErrorKey,
+    WindowKey,
+    add_audit,
+    add_task,
+)
+
+# A closed minute is packed once the watermark has closed this much past it.
+PACK_AFTER_S = 600
+
+_US = timedelta(microseconds=1)
+
+
+class PartitionState:
+    __slots__ = (
+        "_too_late_us",
+        "accepted_count",
+        "closed_before",
+        "counters_dirty",
+        "dead_letters",
+        "dirty_errors",
+        "dirty_windows",
+        "duplicates",
+        "events_in",
+        "late",
+        "lateness_us",
+        "marked_in",
+        "marks",
+        "max_event_us",
+        "offsets",
+        "other_counters",
+        "pack_after_s",
+        "pack_closed",
+        "partition",
+        "pending_audits",
+        "pending_tasks",
+        "retention_us",
+        "seq",
+        "since_snapshot",
+        "snapshot_base",
+        "store",
+        "topic_max",
+        "version",
+    )
+
+    def __init__(
+        self,
+        partition: int,
+        lateness_us: int,
+        retention_us: int,
+        *,
+        pack_closed: bool = True,
+        pack_after_s: int = PACK_AFTER_S,
+    ) -> None:
+        self.partition = partition
+        self.lateness_us = lateness_us
+        self.retention_us = retention_us
+        # Pack closed, written minutes at each checkpoint (off only to compare in tests).
+        self.pack_closed = pack_closed
+        self.pack_after_s = pack_after_s
+        self._too_late_us = watermark.too_late_behind(lateness_us, retention_us)
+        self.offsets: dict[str, int] = {}  # topic -> next offset to read
+        # The watermark's base: only grows, moved by ``move_watermark`` and the idle rule.
+        self.max_event_us: int | None = None
+        self.topic_max: dict[str, int] = {}  # topic -> newest event time read
+        self.closed_before = 0  # window starts below this (epoch s) have been closed
+        self.version = 0  # last row version written for this partition
+        self.seq = 0  # checkpoint sequence number
+        self.snapshot_base = 0  # state-log offset of the latest full snapshot (0: none)
+        self.since_snapshot = 0  # checkpoint records written after it
+        self.store = WindowStore()
+        self.marks = DedupMarks()
+        # Counters, as plain ints on the hot path (``counters`` assembles them).
+        self.events_in = 0
+        self.duplicates = 0
+        self.accepted_count = 0
+        self.late = 0
+        self.other_counters: Counter[str] = Counter()  # dead_<reason>, and unknown names
+        # Changes since the last checkpoint.
+        self.dirty_windows: set[WindowKey] = set()
+        self.dirty_errors: set[ErrorKey] = set()
+        self.pending_tasks: list[Any] = []  # flat, TASK_ROW values per event (streams.pending)
+        self.pending_audits: list[Any] = []
+        self.dead_letters: list[DeadLetter] = []
+        self.counters_dirty = False
+        self.marked_in = 0  # events_in at the last checkpoint
+
+    # -- the per-event path ----------------------------------------------------------
+
+    def process(
+        self,
+        decoded: TaskCompleted | TaskAudited | DecodeError,
+        raw: bytes,
+        topic: str,
+        offset: int,
+    ) -> str:
+        """Classify and apply one message; returns accepted/duplicate/late/dead.
+
+        Two phases, so that no event can leave the state half-updated. First
+        everything that could fail is computed from the event alone (its dedup
+        mark, window, its contribution in integer micro-units, its row);
+        nothing of the state changes. If that raises, the message becomes an
+        ``unprocessable`` dead letter with the error and its bytes, and the
+        stream goes on. Then the state is changed with those values only:
+        set, dict and list updates and integer sums, which cannot fail. (The
+        contract's bounds make the first phase succeed for every accepted
+        event; it is the guard for what the bounds did not foresee.)
+        """
+        self.offsets[topic] = offset + 1
+        self.events_in += 1
+        # -- 1. the decode result: an event, or why not ----------------------------------
+        if isinstance(decoded, DecodeError):
+            self._dead(decoded, raw, topic, offset)
+            return "dead"
+        event = decoded
+        store = self.store
+        # -- phase 1: compute; the state is not touched -------------------------------
+        try:
+            project = event.project_id
+            event_id = event.event_id
+            raw_id = event_id.encode()  # its dedup mark: streams.dedup.dedup_mark
+            if len(raw_id) <= EXACT_MARK_BYTES:
+                event_mark = int.from_bytes(b"\x01" + raw_id, "big")
+            else:
+                event_mark = digest_mark(raw_id)
+            occurred_at = event.occurred_at
+            occurred_us = (occurred_at - EPOCH) // _US
+            minute = occurred_us // MINUTE_US
+            start = minute * WINDOW_SECONDS
+            queue = event.queue_id
+            vendor = event.vendor_id
+            locale = event.locale
+            source = event.source
+            annotator = event.annotator_id
+            key = (start, project, queue, vendor, locale, source, annotator)
+            if isinstance(event, TaskCompleted):
+                completed = True
+                status = event.status
+                handle_time = event.handle_time_s
+                created = event.task_created_at
+                attempt = event.attempt
+                is_gold = event.is_gold
+                gold_correct = event.gold_correct
+                handle = turnaround = 0
+                if status == "submitted":
+                    handle = round((handle_time or 0.0) * MICRO)
+                    if created is not None:
+                        turnaround = (occurred_at - created) // _US
+                row: tuple[Any, ...] = (  # in table order: streams.pending
+                    event_id,
+                    occurred_us,
+                    start,
+                    project,
+                    queue,
+                    event.task_id,
+                    annotator,
+                    vendor,
+                    locale,
+                    source,
+                    status,
+                    handle_time,
+                    created,
+                    attempt,
+                    is_gold,
+                    gold_correct,
+                    event.task_type,
+                    event.tags,
+                    topic,
+                    offset,
+                )
+            else:
+                completed = False
+                verdict_index = VERDICT[event.verdict]
+                score = event.score
+                audit_time = event.audit_time_s
+                categories = event.error_categories
+                score_micro = None if score is None else round(score * MICRO)
+                audit_micro = None if audit_time is None else round(audit_time * MICRO)
+                row = (
+                    event_id,
+                    occurred_us,
+                    start,
+                    project,
+                    queue,
+                    event.task_id,
+                    annotator,
+                    vendor,
+                    locale,
+                    source,
+                    event.auditor_id,
+                    event.verdict,
+                    score,
+                    categories,
+                    event.audit_kind,
+                    audit_time,
+                    topic,
+                    offset,
+                )
+            if start in store.packed and key not in store.windows:
+                # A correction to a packed minute: hold it as objects again (the
+                # same content; the blob goes only once it is unpacked).
+                store.unpack(start, self.closed_before)
+        except Exception as exc:
+            self._dead(unprocessable(exc, event), raw, topic, offset)
+            return "dead"
+        # -- phase 2: apply; nothing below can fail -------------------------------
+        # -- 2. dedup: a mark already held is a duplicate (streams.dedup) -----------------
+        marks = self.marks
+        base = marks.project_base.get(project)
+        if base is None:
+            base = marks.new_project(project)
+        mark = base | event_mark
+        seen = marks.seen
+        held = len(seen)
+        seen.add(mark)  # one hash of the mark instead of two (``in``, then ``add``)
+        if len(seen) == held:
+            self.duplicates += 1
+            return "duplicate"
+        # -- 3. lateness: beyond the retention horizon is too_late (streams.watermark) -------
+        newest = self.max_event_us
+        if newest is not None and occurred_us < newest - self._too_late_us:
+            seen.discard(mark)
+            self._dead(
+                DecodeError(
+                    "too_late",
+                    "occurred_at: older than the retention horizon "
+                    f"({self.retention_us // MICRO}s behind the watermark)",
+                    "occurred_at",
+                    event.event_type,
+                    project,
+                    event_id,
+                ),
+                raw,
+                topic,
+                offset,
+            )
+            return "dead"
+        listed = marks.by_minute.get(minute)
+        if listed is None:
+            marks.by_minute[minute] = [mark]
+        else:
+            listed.append(mark)
+        topic_max = self.topic_max
+        if occurred_us > topic_max.get(topic, -1):
+            topic_max[topic] = occurred_us
+        # -- 4. the window update: what the event adds (streams.windows) -----------------
+        windows = store.windows
+        agg = windows.get(key)
+        if agg is None:
+            agg = windows[key] = [0] * WIDTH
+            keys = store.open_by_minute.get(start)
+            if keys is None:
+                store.open_by_minute[start] = [key]
+            else:
+                keys.append(key)
+        if completed:
+            add_task(agg, status, attempt, handle, created, turnaround, is_gold, gold_correct)
+            self.pending_tasks.extend(row)
+            self.pending_tasks.append(mark)
+        else:
+            add_audit(agg, verdict_index, score_micro, audit_micro)
+            if categories:
+                errors = store.errors
+                dirty_errors = self.dirty_errors
+                for category in categories:
+                    error_key = (key, category)
+                    errors[error_key] = errors.get(error_key, 0) + 1
+                    dirty_errors.add(error_key)
+            self.pending_audits.extend(row)
+            self.pending_audits.append(mark)
+        self.dirty_windows.add(key)
+        self.accepted_count += 1
+        if start < self.closed_before:
+            self.late += 1
+            return "late"
+        return "accepted"
+
+    def _dead(self, error: DecodeError, raw: bytes, topic: str, offset: int) -> None:
+        self.dead_letters.append(
+            error.to_dead_letter(raw, topic=topic, partition=self.partition, offset=offset)
+        )
+        self.other_counters[f"dead_{error.reason}"] += 1
+
+    # -- the watermark: closing and eviction --------------------------------------
+
+    @property
+    def watermark_us(self) -> int | None:
+        return watermark.watermark_of(self.max_event_us, self.lateness_us)
+
+    @property
+    def horizon_us(self) -> int | None:
+        """Events older than this are beyond the retention horizon (too_late)."""
+        return watermark.horizon_of(self.watermark_us, self.retention_us)
+
+    def move_watermark(self, behind: Collection[str] = ()) -> None:
+        """Move the watermark base from what each input topic has shown so far.
+
+        ``behind``: the input topics with unread messages (``watermark.behind``);
+        the rule is ``watermark.moved_base``.
+        """
+        base = watermark.moved_base(self.max_event_us, self.topic_max, behind)
+        if base is not None:
+            self.max_event_us = base
+            self.counters_dirty = True
+
+    def advance(self, close_all: bool = False) -> list[ClosedWindow]:
+        """Close the windows the watermark passed (or all, when the input is drained).
+
+        Returns the newly closed minutes in window order; each is handed to
+        alert evaluation exactly once because ``closed_before`` only grows and
+        is checkpointed with the rest. (Minutes not closed yet are never packed.)
+        """
+        if close_all:
+            self.move_watermark()
+        open_minutes = self.store.open_by_minute
+        newest_open = max(open_minutes) if close_all and open_minutes else None
+        target = watermark.close_target(self.closed_before, self.watermark_us, newest_open)
+        closed: dict[int, dict[WindowKey, Aggregate]] = {}
+        if target > self.closed_before:
+            closed = self.store.closing(self.closed_before, target)
+            self.closed_before = target
+            self.counters_dirty = True
+        self.evict()
+        return [ClosedWindow(self.partition, start, closed[start]) for start in sorted(closed)]
+
+    def evict(self) -> None:
+        """Forget what can no longer change: windows and dedup marks behind the horizon."""
+        horizon = self.horizon_us
+        if horizon is None:
+            return
+        horizon_minute = horizon // MINUTE_US
+        self.marks.evict(horizon_minute)
+        self.store.evict(horizon_minute * WINDOW_SECONDS, self.dirty_windows, self.dirty_errors)
+
+    def advance_idle(self, now_us: int, quiet_s: float, idle_timeout_s: float) -> bool:
+        """Let a quiet partition's watermark follow the wall clock, if its data is live.
+
+        Live mode only (the processor asks); the rule is ``watermark.follows_clock``.
+        """
+        if not watermark.follows_clock(
+            self.max_event_us, now_us, quiet_s, idle_timeout_s, self.lateness_us
+        ):
+            return False
+        self.max_event_us = now_us
+        self.counters_dirty = True
+        return True
+
+    # -- checkpoints ------------------------------------------------------------------
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(
+            self.counters_dirty
+            or self.events_in != self.marked_in
+            or self.dirty_windows
+            or self.dirty_errors
+            or self.pending_tasks
+            or self.pending_audits
+            or self.dead_letters
+        )
+
+    def next_version(self, now_us: int) -> int:
+        """Row versions grow across restarts: a replay always supersedes a stale write."""
+        self.version = max(self.version + 1, now_us)
+        return self.version
+
+    @property
+    def record_seq(self) -> int:
+        """The sequence number the next checkpoint record of this partition carries."""
+        return self.seq + 1
+
+    def delta(self) -> dict[str, Any]:
+        """The checkpoint record: everything that changed, plus offsets and clock."""
+        return records.delta(self)
+
+    def full_record(self) -> dict[str, Any]:
+        """A delta that holds everything: replaying from it alone rebuilds this state."""
+        return records.full_record(self)
+
+    def full_record_json(self) -> Iterator[bytes]:
+        """``full_record`` as consecutive pieces of its JSON (see ``records.full_record_json``)."""
+        return records.full_record_json(self)
+
+    def apply_delta(self, record: dict[str, Any]) -> None:
+        """Recovery: apply one checkpoint record, as the live state did when writing it."""
+        records.apply(self, record)
+
+    def mark_checkpointed(self) -> None:
+        self.seq += 1
+        self.dirty_windows.clear()
+        self.dirty_errors.clear()
+        self.pending_tasks = []
+        self.pending_audits = []
+        self.dead_letters = []
+        self.counters_dirty = False
+        self.marked_in = self.events_in
+        if self.pack_closed:
+            self.pack()
+
+    def pack(self) -> None:
+        """Pack the closed, written minutes held as objects (``WindowStore.pack``)."""
+        self.store.pack(self.closed_before, self.pack_after_s, self.dirty_windows)
+
+    # -- views ---------------------------------------------------------------------
+
+    @property
+    def windows(self) -> WindowsView:
+        """Every window held, packed or not (read-only; packed values are copies)."""
+        return WindowsView(self.store)
+
+    @property
+    def errors(self) -> ErrorsView:
+        """Every (window, category) error count held (read-only)."""
+        return ErrorsView(self.store)
+
+    @property
+    def seen(self) -> DedupMarks:
+        """Every dedup mark held, as a set of (project_id, mark) pairs (read it only)."""
+        return self.marks
+
+    @property
+    def counters(self) -> Counter[str]:
+        """Totals since the partition began: a fresh Counter (read it, do not update it)."""
+        out = Counter(self.other_counters)
+        for name, value in (
+            ("events_in", self.events_in),
+            ("accepted", self.accepted_count),
+            ("duplicates", self.duplicates),
+            ("late", self.late),
+        ):
+            if value:
+                out[name] = value
+        return out
+
+    @property
+    def pending_events(self) -> int:
+        """Accepted events and dead letters not written out yet (cheap: no rows built)."""
+        return (
+            len(self.pending_tasks) // TASK_ROW
+            + len(self.pending_audits) // AUDIT_ROW
+            + len(self.dead_letters)
+        )
+
+    @property
+    def accepted(self) -> list[tuple[Any, ...]]:
+        """Accepted events not written out yet, as their row values (tasks, then audits)."""
+        return [
+            *rows_of(self.pending_tasks, TASK_ROW),
+            *rows_of(self.pending_audits, AUDIT_ROW),
+        ]
+
+    def pending_columns(self, audits: bool) -> list[list[Any]]:
+        """The accepted tasks (or audits) not written out yet, column by column."""
+        if audits:
+            return columns_of(self.pending_audits, AUDIT_ROW)
+        return columns_of(self.pending_tasks, TASK_ROW)
