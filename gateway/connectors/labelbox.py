@@ -107,7 +107,10 @@ def _labels(body: dict[str, Any]) -> list[Part]:
         found = []
         for project_id, entry in projects.items():
             entry = obj(entry, f"projects.{project_id}")
-            for label in entry.get("labels") or []:
+            labels = entry.get("labels") or []
+            if not isinstance(labels, list):
+                raise Unmapped(f"projects.{project_id}.labels: expected a list of labels")
+            for label in labels:
                 found.append((ident(project_id, "projects key"), entry, obj(label, "label")))
         if found:
             return found

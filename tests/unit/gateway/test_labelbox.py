@@ -85,6 +85,14 @@ def test_without_a_topic_or_labels() -> None:
     assert isinstance(item, Unmappable) and "project" in item.message
 
 
+def test_labels_that_are_not_a_list_are_unmappable_not_a_crash() -> None:
+    body = copy.deepcopy(LABELBOX_CREATED)
+    body["projects"]["clproj0001"]["labels"] = 5
+    [item] = events(body, "LABEL_CREATED")
+    assert isinstance(item, Unmappable)
+    assert item.message == "projects.clproj0001.labels: expected a list of labels"
+
+
 SECRET = b"labelbox secret"
 
 
