@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from schemas import DecodeError
+
 NDJSON_TYPES = frozenset(("application/x-ndjson", "application/jsonl", "application/jsonlines"))
 
 
@@ -31,8 +33,12 @@ class BodyError(Exception):
         self.message = message
 
 
-def event_items(body: bytes, content_type: str, max_items: int) -> list[bytes]:
+Item = bytes | DecodeError  # an item's bytes, or why it is refused before the decoder sees it
+
+
+def event_items(body: bytes, content_type: str, max_items: int) -> list[Item]:
     """The raw items of a ``/v1/events`` body, in order."""
+    items: list[Item]
     if content_type.lower() in NDJSON_TYPES:
         items = [line.rstrip(b"\r") for line in body.split(b"\n") if line.strip()]
     else:
@@ -45,11 +51,26 @@ def event_items(body: bytes, content_type: str, max_items: int) -> list[bytes]:
                 parsed = None  # one item, which the decoder refuses as invalid_json
             if isinstance(parsed, list):
                 _check_count(len(parsed), max_items)
-                items = [orjson.dumps(element) for element in parsed]
+                items = [_encoded(element) for element in parsed]
     if not items:
         raise BodyError(400, "empty body: send a JSON object, a JSON array or NDJSON lines")
     _check_count(len(items), max_items)
     return items
+
+
+def _encoded(element: Any) -> Item:
+    """An array element as bytes for the decoder.
+
+    orjson reads nesting 1024 levels deep but writes only 254: an element in
+    between cannot be written back. No event of the contract nests like that,
+    so it is refused here with the reason the decoder gives such content.
+    """
+    try:
+        return orjson.dumps(element)
+    except orjson.JSONEncodeError as exc:
+        if isinstance(element, dict):
+            return DecodeError("invalid_field", f"a field nests too deeply ({exc})")
+        return DecodeError("not_an_object", f"an array item nested too deeply ({exc})")
 
 
 def _check_count(count: int, max_items: int) -> None:

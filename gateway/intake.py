@@ -64,13 +64,18 @@ def _identity(route: str, body_digest: bytes, index: int) -> bytes:
 
 
 def contract_items(
-    publication: Publication, items: list[bytes], body: bytes, now: datetime
+    publication: Publication, items: list[bytes | DecodeError], body: bytes, now: datetime
 ) -> Outcome:
-    """``POST /v1/events``: each item is a message of the contract, as a line of ingest."""
+    """``POST /v1/events``: each item is a message of the contract, as a line of ingest.
+
+    An item refused while the body was split (``gateway.body``) has no bytes of
+    its own: its dead letter holds the request's body, which contains it.
+    """
     outcome = Outcome()
     digest = hashlib.sha256(body).digest()
-    for index, raw in enumerate(items):
-        decoded = publication.decode(raw, now)
+    for index, item in enumerate(items):
+        raw = body if isinstance(item, DecodeError) else item
+        decoded = item if isinstance(item, DecodeError) else publication.decode(item, now)
         if isinstance(decoded, DecodeError):
             record = publication.dead_letter(
                 decoded,

@@ -28,7 +28,7 @@ from aiohttp import web
 from gateway.auth import Credentials, bearer, check_source, client_of
 from gateway.body import BodyError, event_items, webhook_json
 from gateway.connectors import CONNECTORS
-from gateway.connectors.base import Delivery, Item, Unmappable
+from gateway.connectors.base import Delivery, Ignored, Item, Unmappable
 from gateway.intake import Outcome, contract_items, unreadable_webhook, webhook_items
 from gateway.limits import RateLimiter, retry_after
 from gateway.metrics import GatewayMetrics
@@ -242,12 +242,17 @@ class Gateway:
         return _json(outcome.answer(webhook=True))
 
     def _map(self, name: str, kind: str, delivery: Delivery, source: Any) -> list[Item]:
-        """The connector's items; a connector that fails on a payload makes it unmappable."""
+        """The connector's items; a connector that fails on a payload makes it unmappable.
+
+        A delivery whose list of work is empty (``"annotations": []``) yields no
+        item; the answer still says what became of it.
+        """
         try:
-            return CONNECTORS[kind](delivery, source.mapping)
+            items = CONNECTORS[kind](delivery, source.mapping)
         except Exception as exc:
             log.warning("connector failed", extra={"source": name, "error": describe_error(exc)})
             return [Unmappable(f"the {kind} connector could not read it: {type(exc).__name__}")]
+        return items or [Ignored("the delivery lists no work (an empty list)")]
 
     async def health(self, _request: web.Request) -> web.Response:
         return _json({"status": "ok", "sources": sorted(self.connectors.sources)})

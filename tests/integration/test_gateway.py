@@ -250,6 +250,18 @@ def test_unmappable_and_ignored_webhooks(stack: tuple[str, GatewayProcess]) -> N
         "rejected": [],
         "ignored": [{"index": 0, "reason": "ping: not work to count"}],
     }
+    empty = json.dumps({"action": "ANNOTATIONS_DELETED", "annotations": [], "project": {"id": 2}})
+    reply = gateway.post_hook("ls", empty.encode(), label_studio(empty.encode())).json()
+    assert reply["accepted"] == 0 and reply["rejected"] == []
+    nothing = "the delivery lists no work (an empty list)"
+    assert reply["ignored"] == [{"index": 0, "reason": nothing}]
+    deep = b"[" * 300 + b"]" * 300
+    before = seen(bootstrap, DLQ)
+    body = b'[{"a": ' + deep + b"}]"
+    reply = gateway.post_events(body).json()
+    assert [r["reason"] for r in reply["rejected"]] == ["invalid_field"]
+    [letter] = [DeadLetter.from_json(v) for v in since(bootstrap, DLQ, before)]
+    assert letter.payload == body
     garbage = b"\xff not json"
     before = seen(bootstrap, DLQ)
     reply = gateway.post_hook("cvat", garbage, cvat(garbage)).json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.body import BodyError, event_items, webhook_json
+from schemas import DecodeError
 
 
 def test_an_object_an_array_and_ndjson() -> None:
@@ -21,6 +22,15 @@ def test_an_object_an_array_and_ndjson() -> None:
 def test_what_is_not_json_is_one_item_for_the_decoder() -> None:
     assert event_items(b"[1, 2", "application/json", 10) == [b"[1, 2"]
     assert event_items(b"hello", "text/plain", 10) == [b"hello"]
+
+
+def test_array_items_nested_deeper_than_orjson_writes_are_refused_items() -> None:
+    deep = b"[" * 300 + b"]" * 300  # read by orjson (1024 levels), not written (254)
+    body = b'[{"a": 1}, {"a": ' + deep + b"}, " + deep + b"]"
+    first, field, array = event_items(body, "application/json", 10)
+    assert first == b'{"a":1}'
+    assert isinstance(field, DecodeError) and field.reason == "invalid_field"
+    assert isinstance(array, DecodeError) and array.reason == "not_an_object"
 
 
 def test_empty_bodies_and_too_many_items() -> None:
