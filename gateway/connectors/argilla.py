@@ -118,7 +118,8 @@ def _ids(body: dict[str, Any]) -> tuple[dict[str, Any], str, str | None]:
 
 def _response(body: dict[str, Any], mapping: SourceMapping, revision: int) -> Item:
     response, response_id, dataset = _ids(body)
-    status = STATUSES.get(response.get("status"))  # type: ignore[arg-type]
+    raw_status = response.get("status")
+    status = STATUSES.get(raw_status) if isinstance(raw_status, str) else None
     if status is None:
         return Ignored(f"response status {response.get('status')!r}: not submitted work")
     record = obj(response.get("record"), "data.record")

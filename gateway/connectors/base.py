@@ -166,6 +166,8 @@ def instant(value: Any, what: str) -> datetime:
         return utc(datetime.fromisoformat(value))
     except ValueError:
         raise Unmapped(f"{what}: {value[:40]!r} is not an ISO 8601 timestamp") from None
+    except OverflowError:  # a valid local time whose UTC falls outside years 1-9999
+        raise Unmapped(f"{what}: {value[:40]!r} is out of range in UTC") from None
 
 
 def seconds(value: Any, what: str) -> float | None:

@@ -40,6 +40,7 @@ from gateway.connectors.base import (
     Mapper,
     SourceMapping,
     Unmappable,
+    Unmapped,
     each,
     event_id,
     ident,
@@ -94,7 +95,9 @@ def events(delivery: Delivery, mapping: SourceMapping) -> list[Item]:
 def _event(event: Any, mapping: SourceMapping) -> Item:
     event = obj(event, "events[]")
     kind = event.get("type")
-    status, verdict = STATUSES.get(kind), VERDICTS.get(kind)  # type: ignore[arg-type]
+    if not isinstance(kind, str):
+        raise Unmapped("events[].type: expected the event type's name")
+    status, verdict = STATUSES.get(kind), VERDICTS.get(kind)
     if status is None and verdict is None:
         return Ignored(f"{kind}: not work to count")
     when = instant(event.get("event_time"), "event_time")

@@ -116,3 +116,10 @@ def test_signature_vectors() -> None:
 def test_a_secret_that_is_not_base64_is_refused() -> None:
     with pytest.raises(argilla.SecretError):
         argilla.key("whsec_not base64!")
+
+
+def test_a_status_that_is_not_text_is_no_submitted_work_not_a_crash() -> None:
+    body = created("submitted")
+    body["data"]["status"] = ["submitted"]
+    [item] = events(body)
+    assert isinstance(item, Ignored) and "not submitted work" in item.reason

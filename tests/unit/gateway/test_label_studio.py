@@ -229,3 +229,11 @@ def test_other_actions_are_ignored_and_garbage_is_unmappable() -> None:
     del broken["project"]
     [item] = events(broken)
     assert isinstance(item, Unmappable) and "project.id" in item.message
+
+
+def test_a_time_outside_the_utc_calendar_is_unmappable_not_a_crash() -> None:
+    body = copy.deepcopy(LS_CREATED)
+    body["annotation"]["created_at"] = "9999-12-31T23:59:59-08:00"
+    [item] = events(body)
+    assert isinstance(item, Unmappable)
+    assert item.message.startswith("annotation.created_at:") and "out of range" in item.message

@@ -108,3 +108,10 @@ def test_the_documented_example_body_and_timestamp() -> None:
     then = datetime(2000, 1, 1, 12, 0, tzinfo=UTC)
     assert toloka.verify(SECRET, body, headers, then, 300) == "ok"
     assert toloka.verify(SECRET, body, headers, RECEIVED, 300) == "stale"
+
+
+def test_an_event_type_that_is_not_a_name_is_unmappable_not_a_crash() -> None:
+    body = notification("ASSIGNMENT_SUBMITTED")
+    body["events"][0]["type"] = ["ASSIGNMENT_SUBMITTED"]
+    [item] = events(body)
+    assert isinstance(item, Unmappable) and item.message.startswith("events[].type:")
