@@ -25,9 +25,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from alerts.yaml_load import YamlTooLarge, load_bounded
 from schemas.durations import parse_duration
 from schemas.units import parse_utc, rfc3339, utc
+from schemas.yaml_load import YamlTooLarge, load_bounded
 
 
 class SilencesError(ValueError):

@@ -21,6 +21,8 @@ COMMANDS = (
     "schemas",
     "broker",
     "ingest",
+    "gateway",
+    "connectors",
     "demo",
     "worker",
     "migrate",

@@ -8,6 +8,8 @@
     python -m bench --scaling 100000,400000
     python -m bench --scaling 50000,200000 --retention 2h   # state bounded by the horizon
     python -m bench --scaling 1600000 --worker-env ANNOTEL_CHDB_PROCESS=false   # A/B a setting
+    python -m bench --gateway             # events/s and request latency through annotel gateway
+    python -m bench --gateway --events 50000 --clients 8
 
 See bench/runner.py for what is measured and docs/performance.md for results.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import stack
+from bench import gateway, stack
 from bench.runner import machine, main_run, render, scaling_run
 from embedded.apache_kafka import unavailable_reason
 
@@ -69,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         "repeated with 10 000 annotators",
     )
     parser.add_argument(
+        "--gateway",
+        action="store_true",
+        help="gateway run only: --events lines through annotel gateway as NDJSON batches of "
+        "500 (bench/gateway.py)",
+    )
+    parser.add_argument(
+        "--clients", type=int, default=4, help="gateway only: concurrent posters (default 4)"
+    )
+    parser.add_argument(
         "--retention",
         default=None,
         help="scaling only: ANNOTEL_RETENTION for the workers (default: the shipped 48h)",
@@ -98,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
     if args.repeat > 1 and args.scaling:
         parser.error("--repeat applies to the main run, not to --scaling")
+    if args.gateway and (args.scaling or args.repeat > 1):
+        parser.error("--gateway is a run of its own: no --scaling, no --repeat")
+    if args.clients < 1:
+        parser.error("--clients must be at least 1")
     stack.apply_worker_env(parser, args.worker_env)
     if args.broker == "apache":
         reason = unavailable_reason()
@@ -110,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         tmp = args.keep_logs or Path(scratch)
         tmp.mkdir(parents=True, exist_ok=True)
         result: dict[str, object]
-        if args.scaling:
+        if args.gateway:
+            result = {"gateway": gateway.gateway_run(args.events, args.clients, tmp)}
+        elif args.scaling:
             result = {"scaling": scaling_run(args.scaling, tmp, retention=args.retention)}
         else:
             result = main_run(
@@ -132,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         saved.write_text(text)
     if args.json:
         sys.stdout.write(text)
+    elif args.gateway:
+        print(gateway.render(result["gateway"]))  # type: ignore[arg-type]
+        print(f"full result (JSON): {saved}")
     else:
         print(render(result, host))
         print(f"full result (JSON): {saved}")

@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from alerts.yaml_load import YamlTooLarge, expanded_size
+from schemas.yaml_load import YamlTooLarge, expanded_size
 
 COLUMNS = (
     "annotator_id",

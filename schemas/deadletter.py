@@ -2,8 +2,10 @@
 
 Nothing that enters the system is dropped silently: a message that fails the
 contract (or arrives beyond the retention horizon, or whose processing or
-storage failed: ``unprocessable``) becomes a DeadLetter on the dead-letter
-topic, and the sink stores it in ``dlq_events``.
+storage failed: ``unprocessable``; or a platform's webhook the gateway could
+not map to the contract: ``unmappable``, with the platform's raw body)
+becomes a DeadLetter on the dead-letter topic, and the sink stores it in
+``dlq_events``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.storage import DATETIME64_RANGE, int_range
 
+Producer = Literal["ingest", "stream", "gateway"]
+"""Who refused the message: ``annotel ingest``, the worker, or the HTTP gateway."""
+
 DeadLetterReason = Literal[
     "invalid_json",
     "not_an_object",
@@ -30,6 +35,7 @@ DeadLetterReason = Literal[
     "future_timestamp",
     "too_late",
     "unprocessable",
+    "unmappable",
 ]
 REASONS: tuple[DeadLetterReason, ...] = (
     "invalid_json",
@@ -42,6 +48,7 @@ REASONS: tuple[DeadLetterReason, ...] = (
     "future_timestamp",
     "too_late",
     "unprocessable",
+    "unmappable",
 )
 
 # Kafka's default message limit is 1 MB; a dead letter must fit in one message
@@ -74,7 +81,7 @@ class DeadLetter(BaseModel):
     source_topic: str | None = None
     source_partition: int | None = Field(default=None, ge=0, le=int_range("Int32")[1])
     source_offset: int | None = Field(default=None, ge=0, le=int_range("Int64")[1])
-    producer: Literal["ingest", "stream"] = "stream"
+    producer: Producer = "stream"
     received_at: datetime = Field(ge=DATETIME64_RANGE[0], le=DATETIME64_RANGE[1])
 
     @classmethod
@@ -91,7 +98,7 @@ class DeadLetter(BaseModel):
         topic: str | None = None,
         partition: int | None = None,
         offset: int | None = None,
-        producer: Literal["ingest", "stream"] = "stream",
+        producer: Producer = "stream",
         received_at: datetime | None = None,
     ) -> DeadLetter:
         if topic is not None and partition is not None and offset is not None:

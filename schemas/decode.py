@@ -22,13 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaValidator, core_schema
 
-from schemas.deadletter import DeadLetter, DeadLetterReason
+from schemas.deadletter import DeadLetter, DeadLetterReason, Producer
 from schemas.display import visible
 from schemas.events import (
     SCHEMA_VERSION,
@@ -82,7 +82,7 @@ class DecodeError:
         topic: str | None = None,
         partition: int | None = None,
         offset: int | None = None,
-        producer: Literal["ingest", "stream"] = "stream",
+        producer: Producer = "stream",
         received_at: datetime | None = None,
     ) -> DeadLetter:
         return DeadLetter.build(

@@ -1,10 +1,11 @@
 """Publish a JSON-lines file of events to the input topics.
 
-Each line is validated with the same decoder the stream uses: valid lines go
-to the topic of their ``event_type`` keyed by ``project_id`` (the partitioning
-contract: all events of a project share a partition, so per-project state is
-local to one worker); invalid lines go to the dead-letter topic with their
-reason. Every non-blank line ends up in exactly one of the two.
+Each line is judged by ``streams.publishing`` (the contract's decoder, the
+same path the HTTP gateway takes): valid lines go to the topic of their
+``event_type`` keyed by ``project_id`` (the partitioning contract: all events
+of a project share a partition, so per-project state is local to one
+worker); invalid lines go to the dead-letter topic with their reason. Every
+non-blank line ends up in exactly one of the two.
 
 The publishing loop is library code (``annotel ingest``, ``annotel simulate``
 and the demo's feed call it); showing progress is the caller's.
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from schemas import DecodeError, Decoder
+from schemas import DecodeError
+from streams.publishing import Publication
 from streams.settings import Settings
 
 
@@ -71,11 +73,7 @@ def ingest(
     producer: Any,
     progress: Progress | None = None,
 ) -> IngestResult:
-    decoder = Decoder(settings.max_event_bytes, settings.max_future_skew)
-    topics = {
-        "task_completed": settings.topic_task_completed,
-        "task_audited": settings.topic_task_audited,
-    }
+    publication = Publication.from_settings(settings, "ingest")
     result = IngestResult()
     pending: list[tuple[Any, str, str | None]] = []
 
@@ -94,17 +92,13 @@ def ingest(
         if not line.strip():
             result.blank += 1
             continue
-        decoded = decoder.decode(line, datetime.now(UTC))
+        decoded = publication.decode(line, datetime.now(UTC))
         if isinstance(decoded, DecodeError):
-            letter = decoded.to_dead_letter(line, producer="ingest")
-            letter = letter.model_copy(update={"message": f"line {number}: {letter.message}"})
-            key = decoded.project_id.encode() if decoded.project_id else None
-            future = producer.send(settings.topic_dlq, key=key, value=letter.to_json())
-            pending.append((future, settings.topic_dlq, decoded.reason))
+            record = publication.dead_letter(decoded, line, where=f"line {number}")
         else:
-            topic = topics[decoded.event_type]
-            future = producer.send(topic, key=decoded.project_id.encode(), value=line)
-            pending.append((future, topic, None))
+            record = publication.event(decoded, line)
+        future = producer.send(record.topic, key=record.key, value=record.value)
+        pending.append((future, record.topic, record.reason))
         if len(pending) >= 5000:
             producer.flush()
             settle()

@@ -217,6 +217,60 @@ class Settings(BaseSettings):
         6066, ge=0, le=65535, description="Port of the health and metrics server."
     )
 
+    # HTTP gateway (annotel gateway)
+    gateway_bind: str = Field(
+        "127.0.0.1",
+        description="Address `annotel gateway` listens on; put a TLS-terminating proxy in "
+        "front of it before exposing it beyond this host ([gateway](docs/gateway.md)).",
+    )
+    gateway_port: int = Field(8088, ge=0, le=65535, description="Port of `annotel gateway`.")
+    gateway_token: SecretStr | None = Field(
+        None,
+        description="Client token of `POST /v1/events` (`Authorization: Bearer <token>`); "
+        "more clients and the platforms' secrets come from the connectors file. Never printed.",
+    )
+    connectors_file: Path | None = Field(
+        None,
+        description="The gateway's connectors file (YAML: sources, mappings, clients; "
+        "`annotel connectors check FILE`); unset: only `POST /v1/events`.",
+    )
+    gateway_max_body_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Larger request bodies are refused with `413`.",
+    )
+    gateway_max_items: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="Events per request (array items or NDJSON lines); more is `413`.",
+    )
+    gateway_rate_limit: float = Field(
+        50.0,
+        gt=0,
+        description="Requests per second each client or source may send (a token bucket); "
+        "beyond it `429` with `Retry-After`.",
+    )
+    gateway_rate_burst: int = Field(
+        100, ge=1, description="Requests a client may send at once before the rate applies."
+    )
+    gateway_publish_timeout: Duration = Field(
+        10.0,
+        ge=2.0,
+        description="How long a request waits for the broker to store every event of it "
+        "(`acks=all`); after that `503` with `Retry-After`.",
+    )
+    gateway_retry_after: Duration = Field(
+        30.0, ge=1.0, description="The `Retry-After` of a `503` (the broker did not store)."
+    )
+    gateway_signature_tolerance: Duration = Field(
+        300.0,
+        ge=1.0,
+        description="How far a signed webhook's timestamp (Argilla, Toloka) may be from the "
+        "clock; older or newer deliveries are `401` (replays).",
+    )
+
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
@@ -302,6 +356,8 @@ class Settings(BaseSettings):
             add_secret(server.password, user=server.username or "default")
         if self.kafka_sasl_password is not None:
             add_secret(self.kafka_sasl_password.get_secret_value(), user=self.kafka_sasl_username)
+        if self.gateway_token is not None:
+            add_secret(self.gateway_token.get_secret_value())
 
 
 def load_settings(**overrides: object) -> Settings:

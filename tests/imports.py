@@ -23,6 +23,7 @@ PACKAGES = (
     "simulator",
     "reports",
     "streams",
+    "gateway",
     "annotel",
 )
 

@@ -7,7 +7,7 @@ inhibit sources, template fields) are checked here too: the worker refuses to
 start on a file that would fail at 3 a.m. when the first alert renders.
 
 The modules, in the order a file meets them: ``loader`` (text or path in,
-``RuleSet`` or ``RulesError`` out), ``locations`` (the line and path of each
+``RuleSet`` or ``RulesError`` out), ``schemas.yaml_locations`` (the line and path of each
 problem), ``sections`` (each section validated, and the references between
 them), ``checks`` (one rule across its fields), ``templates`` (annotation
 fields and rendering), ``model`` (what a valid file holds). Other packages

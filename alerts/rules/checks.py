@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from alerts.rules.locations import Loc
 from alerts.rules.model import THROUGHPUT, Rule, ThresholdRule
 from alerts.rules.templates import (
     allowed_fields,
@@ -24,6 +23,7 @@ from alerts.rules.templates import (
     template_problems,
 )
 from schemas.metrics import KEY_DIMENSIONS
+from schemas.yaml_locations import Loc
 
 RESERVED_LABELS = frozenset(("alertname", "severity"))
 

@@ -3,7 +3,7 @@
 The worker, ``annotel rules check``, the demo and the report all load rules
 here. Loading never stops at the first problem: the top level is validated,
 then whichever sections have the right shape, then the references between
-them, and every problem comes back with its location (``alerts.rules.locations``).
+them, and every problem comes back with its location (``schemas.yaml_locations``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from alerts.rules.locations import Lines, Problems
 from alerts.rules.model import STRICT, Rule, RuleSet
 from alerts.rules.sections import (
     cross_checks,
@@ -23,7 +22,8 @@ from alerts.rules.sections import (
     validate_receivers,
     validate_rules,
 )
-from alerts.yaml_load import YamlTooLarge, load_bounded
+from schemas.yaml_load import YamlTooLarge, load_bounded
+from schemas.yaml_locations import Lines, Problems
 
 
 class RulesError(ValueError):

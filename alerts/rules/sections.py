@@ -16,9 +16,9 @@ from pydantic import TypeAdapter, ValidationError
 from alerts.receivers.registry import KINDS, ReceiverConfig
 from alerts.receivers.webhook import WebhookReceiver
 from alerts.rules.checks import raw_rule_problems, rule_problems
-from alerts.rules.locations import Loc, Problems
 from alerts.rules.model import AnomalyRule, InhibitRule, Rule, ThresholdRule
 from schemas.durations import parse_duration
+from schemas.yaml_locations import Loc, Problems
 
 _RECEIVER: TypeAdapter[ReceiverConfig] = TypeAdapter(ReceiverConfig)
 RECEIVER_TYPES = tuple(KINDS)
@@ -41,7 +41,7 @@ def validate_rules(raw_rules: list[Any], problems: Problems) -> dict[int, Rule]:
             problems.add(path, "expected a mapping with name, metric, window, ...")
             continue
         if isinstance(raw.get("name"), str):
-            problems.rule_names[index] = raw["name"]
+            problems.names[("rules", index)] = raw["name"]
         model = _rule_model(raw)
         if model is None:
             problems.add((*path, "type"), "must be 'threshold' (the default) or 'anomaly'")

@@ -102,6 +102,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="tansu: the embedded broker (default); apache: Apache Kafka, single node, "
         "from the jars `make kafka-broker` installs (needs Java 17)",
     )
+    demo.add_argument(
+        "--via-gateway",
+        action="store_true",
+        help="feed through annotel gateway over HTTP (one project as Label Studio webhooks, "
+        "the rest as NDJSON to /v1/events; docs/gateway.md)",
+    )
     knobs = demo.add_argument_group("simulator knobs (tuned defaults; see annotel/demo/plan.py)")
     knobs.add_argument(
         "--tasks-per-second",

@@ -90,6 +90,7 @@ class Plan:
     knobs: dict[str, Any] = field(default_factory=dict)
     start: datetime | None = None
     broker: str = "tansu"  # or "apache": Apache Kafka (embedded.apache_kafka), Java needed
+    via_gateway: bool = False  # feed through a running annotel gateway over HTTP
 
     @property
     def simulated(self) -> bool:
@@ -138,6 +139,7 @@ def make_plan(args: argparse.Namespace, now: datetime | None = None) -> Plan:
         rate=rate,
         broker=broker,
     )
+    plan.via_gateway = getattr(args, "via_gateway", False)
     if args.input is not None:
         simulator_only = {
             "--events": args.events,

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any
 
 from annotel.demo.feed import Feed
+from annotel.demo.gateway_feed import GatewayError, GatewayFeed, GatewayProcess
 from annotel.demo.plan import MARKER, DemoError, Plan, prepare_data_dir
 from annotel.demo.roster import ROSTER_FILE, load_roster_file, write_roster_file
 from annotel.demo.summary import build_summary, print_summary, read_results, totals_from_sample
@@ -54,6 +55,7 @@ class DemoRun:
         self.broker: Any = None
         self.worker: WorkerProcess | None = None
         self.feed: Feed | None = None
+        self.gateway: GatewayProcess | None = None
         self.watcher: AlertWatcher | None = None
         self.painter = Painter() if plan.live else None
         self.progress = FeedProgress(
@@ -102,9 +104,18 @@ class DemoRun:
         log = plan.data_dir / "logs" / "worker.log"
         log.write_bytes(b"")
         self.worker = WorkerProcess(env, port, not plan.follow, log)
-        self.worker.start()
-        self.feed = Feed(plan, settings, self.progress)
-        self.feed.start()
+        self.feed = self._feed(env, settings)
+        if plan.via_gateway and not plan.follow:
+            # Over HTTP the feed is slower than the worker: started together, the
+            # worker would close minutes while the feed still posts and count the
+            # stragglers as late corrections. Posted first, the worker reads it all
+            # as it reads the direct feed, and the summary is the same, late included.
+            self.feed.start()
+            self._await_feed()
+            self.worker.start()
+        else:
+            self.worker.start()
+            self.feed.start()
         if self.painter is not None:
             self.watcher = AlertWatcher(bootstrap, settings.topic_alerts)
             self.watcher.start()
@@ -123,6 +134,19 @@ class DemoRun:
         totals = self._follow() if plan.follow else self._bounded()
         return self._finish(previous, totals)
 
+    def _feed(self, env: dict[str, str], settings: Settings) -> Feed:
+        """The feed: straight to the broker, or over HTTP through a gateway of this run's."""
+        if not self.plan.via_gateway:
+            return Feed(self.plan, settings, self.progress)
+        data = self.plan.data_dir
+        self.gateway = GatewayProcess(env, data / "logs" / "gateway.log", data / "connectors.yaml")
+        try:
+            self.gateway.start()
+        except GatewayError as exc:
+            raise DemoError(str(exc)) from None
+        self.progress.label += f" via annotel gateway (port {self.gateway.port})"
+        return GatewayFeed(self.plan, settings, self.progress, self.gateway)
+
     def _environment(self, bootstrap: str) -> tuple[dict[str, str], Settings]:
         """The worker's environment and the feed's settings: one set of values for both."""
         values = {
@@ -139,6 +163,16 @@ class DemoRun:
         except SettingsError as exc:
             raise DemoError(str(exc)) from None
         return env, settings
+
+    def _await_feed(self) -> None:
+        """Until the feed has posted everything (the live view redrawn meanwhile)."""
+        assert self.feed is not None
+        self.phase = "posting through the gateway"
+        while self.feed.is_alive():
+            self._draw()
+            time.sleep(0.5)
+        if self.feed.error:
+            raise DemoError(self.feed.error)
 
     def _bounded(self) -> dict[str, int]:
         """Until the worker drained everything the feed published."""
@@ -276,6 +310,8 @@ class DemoRun:
             signal.signal(sig, hurry)
         if self.feed is not None:
             self.feed.stop(timeout=3)
+        if self.gateway is not None:
+            self.gateway.stop()
         if self.worker is not None:
             self.worker.stop(force=lambda: self.force)
         if self.watcher is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from annotel.demo.feed import Feed
+from annotel.demo.gateway_feed import GatewayFeed
 from annotel.demo.plan import Plan
 from annotel.live_view import WorkerSample, display_width, fit, pad, scope_text
 from schemas.display import visible
@@ -168,6 +169,13 @@ def build_summary(
         "previous_data": previous,
         "elapsed_s": round(elapsed_s, 2),
     }
+    if isinstance(feed, GatewayFeed):
+        summary["gateway"] = {
+            "label_studio_project": feed.ls_project,
+            "label_studio_events": feed.via_hooks,
+            "label_studio_requests": feed.hook_requests,
+            "contract_events": feed.published - feed.via_hooks,
+        }
     if plan.input is not None:
         summary["source"] = {"input": str(plan.input)}
         return summary
@@ -250,6 +258,14 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
     for reason, number in summary["dead_lettered"].items():
         out.append(f"    {reason:<22}{count(number):>9}")
     out.append(f"  {'windows written':<24}{count(summary['windows']):>9}   (metrics_1m rows)")
+    if "gateway" in summary:
+        via = summary["gateway"]
+        out.append(
+            f"  via annotel gateway: {count(via['label_studio_events'])} events of "
+            f"{via['label_studio_project']} as Label Studio webhooks "
+            f"({count(via['label_studio_requests'])} requests), "
+            f"{count(via['contract_events'])} as NDJSON to /v1/events"
+        )
     out.append(f"  {'alerts fired':<24}{count(summary['alerts_fired']):>9}")
     out.append(f"  {'alerts resolved':<24}{count(summary['alerts_resolved']):>9}")
     if summary["alerts_by_rule"]:

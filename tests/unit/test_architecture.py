@@ -3,7 +3,9 @@
 Dependencies point one way: ``schemas`` imports nothing of ours; ``sinks``,
 ``embedded``, ``alerts`` and ``simulator`` import only ``schemas`` (the
 ClickHouse client factory ``sinks.client`` alone reaches the embedded engine);
-``reports`` and ``streams`` do not import each other; only the command line
+``reports`` and ``streams`` do not import each other; ``gateway`` publishes
+through ``streams`` (its one decode-and-route path) and nothing imports it
+but the command line; only the command line
 (``annotel``) imports everything. No module reaches itself through imports;
 an import inside a function says why (start-up time of a heavy or optional
 dependency); modules stay small.
@@ -39,6 +41,7 @@ ALLOWED = {
     "simulator": {"schemas"},
     "reports": {"schemas", "alerts"},
     "streams": {"schemas", "sinks", "alerts"},
+    "gateway": {"schemas", "streams"},
     "annotel": set(PACKAGES),
 }
 # Pure modules: the contract and the decision logic, no I/O and no framework at any depth.
@@ -55,6 +58,14 @@ PURE = {
     "streams.records",
     "streams.rows",
     "streams.watermark",
+    # One pure connector per platform: its webhook -> contract events, its signature check.
+    "gateway.connectors.base",
+    "gateway.connectors.label_studio",
+    "gateway.connectors.cvat",
+    "gateway.connectors.labelbox",
+    "gateway.connectors.argilla",
+    "gateway.connectors.toloka",
+    "gateway.connectors.signing",
 }
 IO = {"asyncio", "aiokafka", "faust", "mode", "clickhouse_connect", "kafka", "aiohttp", "chdb"}
 # Modules over MAX_LINES that are data tables, not code (the DDL of every migration).

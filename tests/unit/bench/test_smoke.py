@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from bench.baseline_app import FIELDS, aggregate_all, parse
 from bench.latency import breach_rule, percentile
@@ -187,3 +188,38 @@ def test_the_broker_is_chosen_once_and_an_unavailable_apache_kafka_is_said(
     stack.use_broker("apache")
     host = machine()
     assert host["broker_kind"] == "apache" and "Apache Kafka 4." in host["broker"]
+
+
+def test_gateway_run_is_a_run_of_its_own(capsys: Any) -> None:
+    from bench.__main__ import main
+
+    for args in (["--gateway", "--scaling"], ["--gateway", "--repeat", "2"]):
+        with pytest.raises(SystemExit):
+            main(args)
+        assert "--gateway is a run of its own" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--gateway", "--clients", "0"])
+    assert "--clients must be at least 1" in capsys.readouterr().err
+
+
+def test_gateway_figures_render_what_was_measured() -> None:
+    from bench.gateway import render
+
+    text = render(
+        {
+            "events": 1000,
+            "batch": 500,
+            "requests": 2,
+            "clients": 1,
+            "statuses": [200],
+            "accepted": 998,
+            "rejected": 2,
+            "accounted_for": True,
+            "published_per_metrics": 998,
+            "seconds": 0.5,
+            "events_per_s": 2000,
+            "latency_ms": {"p50": 1.0, "p90": 2.0, "p99": 3.0, "max": 4.0},
+            "direct_producer_events_per_s": 9000,
+        }
+    )
+    assert "2,000 events/s" in text and "p99 3.0 ms" in text and "rejected 2" in text

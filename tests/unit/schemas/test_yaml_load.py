@@ -13,8 +13,8 @@ import yaml
 
 from alerts.rules import RulesError, check_file, load_rules, parse_rules
 from alerts.silences import SilencesError, load_silences
-from alerts.yaml_load import MAX_NODES, YamlTooLarge, expanded_size, load_bounded
 from annotel.cli import build_parser
+from schemas.yaml_load import MAX_NODES, YamlTooLarge, expanded_size, load_bounded
 
 
 def laughs(levels: int = 9, fan_out: int = 9) -> str:

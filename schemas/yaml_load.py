@@ -1,4 +1,4 @@
-"""YAML for the operators' files (rules, silences): safe tags, and aliases that cannot explode.
+"""YAML for the operators' files (rules, silences, roster, connectors): safe tags, bounded aliases.
 
 Anchors and aliases are legitimate YAML (a shared ``annotations:`` block), but
 an alias shares a node, and everything that walks the document afterwards

@@ -1,8 +1,9 @@
-"""Where a problem is in the rules file: ``line N: rules[2] (name).field: message``.
+"""Where a problem is in an operator's YAML file: ``line N: rules[2] (name).field: message``.
 
-A rules file is read by people under pressure, so every problem names its path
-(with the rule's name beside its index) and its line. The lines come from the
-YAML node tree, which also shows duplicate keys that a plain load would drop.
+The rules file and the gateway's connectors file are read by people under
+pressure, so every problem names its path (with an item's name beside its
+index) and its line. The lines come from the YAML node tree, which also shows
+duplicate keys that a plain load would drop.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Lines:
         return line
 
     def duplicate_keys(self) -> Iterator[tuple[Loc, str, int]]:
-        """YAML keeps the last of duplicate keys silently; a rules file must not."""
+        """YAML keeps the last of duplicate keys silently; an operator's file must not."""
         yield from self._duplicates(self.root, ())
 
     def _duplicates(self, node: yaml.Node | None, path: Loc) -> Iterator[tuple[Loc, str, int]]:
@@ -69,7 +70,8 @@ class Problems:
     """Collects problems with their location; renders ``line N: where: message``."""
 
     lines: Lines
-    rule_names: dict[int, str] = field(default_factory=dict)
+    # An item of a list shown with its name: ("rules", 2) -> "vendor_quality_low".
+    names: dict[Loc, str] = field(default_factory=dict)
     items: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, path: Loc, message: str) -> None:
@@ -85,8 +87,9 @@ class Problems:
         for index, part in enumerate(path):
             if isinstance(part, int):
                 out += f"[{part}]"
-                if index == 1 and path[0] == "rules" and part in self.rule_names:
-                    out += f" ({self.rule_names[part]})"
+                name = self.names.get(path[: index + 1])
+                if name is not None:
+                    out += f" ({name})"
             else:
                 out += f".{part}" if out else part
         return out
