@@ -85,14 +85,14 @@ def measure_memory(n: int) -> dict[str, float]:
     import tracemalloc
 
     from bench.stack import SIM_SEED, SIM_START, route
-    from schemas import Decoder
+    from schemas import ContractDecoder
     from simulator import Simulator
     from streams.partition import PartitionState
     from streams.rows import rows_for_checkpoint
 
     lines = list(Simulator(SIM_SEED, SIM_START, annotators=10_000).events(n))
     routed = [route(line) for line in lines]
-    decoder = Decoder()
+    decoder = ContractDecoder()
     now = datetime.now(UTC)
     gc.collect()
     tracemalloc.start()
@@ -144,7 +144,7 @@ def measure_memory(n: int) -> dict[str, float]:
 def measure(n: int) -> dict[str, float]:
     from alerts.rules import load_rules
     from bench.stack import RULES_FILE, SIM_SEED, SIM_START, route
-    from schemas import Decoder
+    from schemas import ContractDecoder
     from schemas.events import TaskAudited, TaskCompleted
     from simulator import Simulator
     from streams.partition import PartitionState
@@ -153,7 +153,7 @@ def measure(n: int) -> dict[str, float]:
 
     lines = list(Simulator(SIM_SEED, SIM_START).events(n))
     routed = [route(line) for line in lines]
-    decoder = Decoder()
+    decoder = ContractDecoder()
     now = datetime.now(UTC)
     per: dict[str, float] = {}
 
@@ -165,10 +165,10 @@ def measure(n: int) -> dict[str, float]:
                 pass
 
     per["orjson.loads"] = _best(loads_all)
-    per["Decoder.decode (orjson + native shadow validators)"] = _best(
+    per["ContractDecoder.decode (orjson + native shadow validators)"] = _best(
         lambda: [decoder.decode(v, now) for v in lines]
     )
-    per["Decoder.decode_reference (orjson + pydantic models)"] = _best(
+    per["ContractDecoder.decode_reference (orjson + pydantic models)"] = _best(
         lambda: [decoder.decode_reference(v, now) for v in lines]
     )
     models: dict[str, Any] = {"task_completed": TaskCompleted, "task_audited": TaskAudited}

@@ -72,11 +72,11 @@ def percentile(values: list[float], q: float) -> float | None:
 def live_templates(count: int) -> list[dict[str, Any]]:
     """Valid simulator events (the realistic mix) to re-stamp as live events."""
     from bench.stack import SIM_SEED, SIM_START
-    from schemas import Decoder
+    from schemas import ContractDecoder
     from schemas.decode import DecodeError
     from simulator import Simulator
 
-    decoder = Decoder()
+    decoder = ContractDecoder()
     out: list[dict[str, Any]] = []
     sim = Simulator(SIM_SEED + 1, SIM_START, incidents=())
     for line in sim.events(count + count // 10 + 10):

@@ -64,7 +64,7 @@ version rule makes count (``events``, ``task_completed``, ``task_audited`` and
 the ``by_*`` counts still count every accepted line).
 
 Depends on nothing else in the project (the tests check its lines with
-``schemas.decode.Decoder``).
+``schemas.decode.ContractDecoder``).
 """
 
 from simulator.generate import Simulator

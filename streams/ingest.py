@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from schemas import DecodeError, Decoder
+from schemas import ContractDecoder, DecodeError
 from streams.settings import Settings
 
 
@@ -71,7 +71,7 @@ def ingest(
     producer: Any,
     progress: Progress | None = None,
 ) -> IngestResult:
-    decoder = Decoder(settings.max_event_bytes, settings.max_future_skew)
+    decoder = ContractDecoder(settings.max_event_bytes, settings.max_future_skew)
     topics = {
         "task_completed": settings.topic_task_completed,
         "task_audited": settings.topic_task_audited,

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import DeadLetter
-from schemas.decode import Decoder
+from schemas.decode import ContractDecoder
 from sinks import batches as batches_module
 from sinks.client import connect
 from sinks.failures import rows_at_fault
@@ -131,7 +131,7 @@ def test_hostile_strings_are_stored_byte_exact(clean: Any, events: list[dict[str
     for table in ("task_events", "audit_events", "metrics_1m"):
         clean.command(f"TRUNCATE TABLE {table}")
     lines = [json.dumps(e, ensure_ascii=False).encode() for e in events]
-    decoder = Decoder(1 << 20, 3650 * 86400)
+    decoder = ContractDecoder(1 << 20, 3650 * 86400)
     valid = [decoder.decode(line, NOW) for line in lines]
     write(ClickHouseWriter(lambda: clean), lines)
     first: dict[tuple[str, str], Any] = {}
@@ -383,7 +383,7 @@ def test_a_refused_row_of_a_table_without_rejections_fails_at_once(clean: Any) -
     assert writer.stats.retries == 0
 
 
-class _PastTheContract(Decoder):
+class _PastTheContract(ContractDecoder):
     """Lets one event through with a value the contract refuses: a bug in the bounds."""
 
     def decode(self, raw: bytes, now: datetime | None = None) -> Any:
@@ -455,7 +455,7 @@ def test_each_hostile_case_is_stored_or_a_dead_letter_with_its_reason(
     clean: Any, case: corpus.Case
 ) -> None:
     """The regression corpus (issue 19's cases), on a fresh partition, into real chDB."""
-    decoder = Decoder(1 << 16, 86400)
+    decoder = ContractDecoder(1 << 16, 86400)
     now = datetime(2026, 12, 1, tzinfo=UTC)
     state = PartitionState(0, 120 * 10**6, 48 * 3600 * 10**6)
     outcomes = []

@@ -1,7 +1,7 @@
 """``annotel report``, ``annotel top`` and ``annotel alerts list`` on simulated data.
 
 The database is filled through the production path without Kafka: simulator
-lines → ``schemas.decode.Decoder`` → ``streams.partition.PartitionState`` →
+lines → ``schemas.decode.ContractDecoder`` → ``streams.partition.PartitionState`` →
 ``streams.rows`` → ``sinks.writer.ClickHouseWriter`` (``streams.testing``).
 The alert rows come from the real evaluator (``alerts.evaluator.Evaluator``
 with the shipped rules) fed the same closed minutes, written with
