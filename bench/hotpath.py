@@ -90,7 +90,7 @@ def measure_memory(n: int) -> dict[str, float]:
     from streams.partition import PartitionState
     from streams.rows import rows_for_checkpoint
 
-    lines = list(Simulator(SIM_SEED, SIM_START, annotators=10_000).events(n))
+    lines = list(Simulator(SIM_SEED, SIM_START, annotators=10_000, versions=True).events(n))
     routed = [route(line) for line in lines]
     decoder = ContractDecoder()
     now = datetime.now(UTC)
@@ -114,6 +114,7 @@ def measure_memory(n: int) -> dict[str, float]:
             s.mark_checkpointed()
     window_keys = sum(len(s.windows) for s in states)
     dedup_keys = sum(len(s.seen) for s in states)
+    entity_count = sum(len(s.entities) for s in states)
     gc.collect()
     total = tracemalloc.get_traced_memory()[0] - base
 
@@ -129,6 +130,7 @@ def measure_memory(n: int) -> dict[str, float]:
         gc.collect()
         return before - tracemalloc.get_traced_memory()[0]
 
+    entities = clear(("entities",))  # the versions' records (streams.entities.EntityTable)
     dedup = clear(("marks",))  # the dedup marks (streams.dedup.DedupMarks)
     windows = clear(("store",))  # the windows (streams.window_store.WindowStore)
     tracemalloc.stop()
@@ -138,6 +140,9 @@ def measure_memory(n: int) -> dict[str, float]:
         "state bytes (tracemalloc)": total,
         "bytes per window key": windows / max(1, window_keys),
         "bytes per dedup key": dedup / max(1, dedup_keys),
+        "entities": entity_count,
+        "entity table bytes": entities,
+        "bytes per entity": entities / max(1, entity_count),
     }
 
 

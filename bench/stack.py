@@ -77,7 +77,9 @@ def route(line: bytes) -> tuple[str, bytes | None, bytes]:
 def build_stream(n: int, *, annotators: int = 300, seed: int = SIM_SEED) -> Stream:
     from simulator import Simulator
 
-    sim = Simulator(seed, SIM_START, annotators=annotators)
+    # Versions on, as platforms send work: about 30 % of submissions carry a
+    # submission_id, some are edited or deleted, audits re-audited (simulator.versions).
+    sim = Simulator(seed, SIM_START, annotators=annotators, versions=True)
     records = [route(line) for line in sim.events(n)]
     return Stream(records, sim.manifest, annotators)
 

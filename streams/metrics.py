@@ -163,6 +163,13 @@ def render_metrics(runtime: Runtime) -> str:
         out.add(
             "annotel_dedup_keys", "gauge", "dedup marks held in memory", len(state.seen), labels
         )
+        out.add(
+            "annotel_entities",
+            "gauge",
+            "pieces of work whose counting version is held in memory (streams.entities)",
+            len(state.entities),
+            labels,
+        )
         if state.watermark_us is not None:
             out.add(
                 "annotel_watermark_seconds",

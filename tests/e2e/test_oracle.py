@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,17 @@ def test_bounded_replay_equals_oracle(fresh_broker: str, tmp_path: Path) -> None
 
     assert_exact(stream, text, "chdb://" + str(tmp_path / "data" / "clickhouse"))
     assert drained_totals(text).get("late", 0) > 0, "the stream was built with corrections"
+
+
+def _counted(dsn: str) -> tuple[dict[Any, Any], dict[Any, int]]:
+    """metrics_1m FINAL and audit_errors_1m FINAL without all-zero rows.
+
+    Whether a window whose only work was superseded or retracted has a row of
+    zeros (written over the row it had) or none depends on the arrival order:
+    both read the same (docs/metrics.md), and ``metrics_1m_final`` leaves them out.
+    """
+    metrics, errors, _counts = read_tables(dsn)
+    return {k: v for k, v in metrics.items() if any(v.values())}, errors
 
 
 def _reshuffled(stream: Stream, seed: int) -> Stream:
@@ -68,7 +80,7 @@ def test_versions_equal_the_oracle_in_any_order_and_batching(
     assert_exact(stream, text, dsn)
     totals = drained_totals(text)
     assert totals["superseded"] > 100 and totals["retractions"] > 10, totals
-    first = read_tables(dsn)[:2]
+    first = _counted(dsn)
 
     # The same messages in another order, read in other batch sizes, by a fresh
     # worker on a broker of its own.
@@ -81,4 +93,4 @@ def test_versions_equal_the_oracle_in_any_order_and_batching(
         text = run_until_drained(env, tmp_path / "again.log")
     dsn = "chdb://" + str(tmp_path / "again" / "clickhouse")
     assert_exact(again, text, dsn)
-    assert read_tables(dsn)[:2] == first
+    assert _counted(dsn) == first
