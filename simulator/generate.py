@@ -710,6 +710,7 @@ class _Run:
         if (
             what != "deletions"
             and stall is not None
+            and stall.queue is not None
             and stall.queue.project is queue.project
             and stall.start <= t < stall.end
         ):
