@@ -50,6 +50,8 @@ class WorkerSample:
     lag: int
     windows_closed: int
     rows: dict[str, int]  # ClickHouse rows inserted, by table
+    superseded: int = 0
+    retractions: int = 0
 
 
 def parse_metrics(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -93,6 +95,8 @@ def sample_from_metrics(text: str, at: float) -> WorkerSample:
         accepted=total("annotel_events_accepted_total"),
         duplicates=total("annotel_events_duplicate_total"),
         late=total("annotel_events_late_total"),
+        superseded=total("annotel_events_superseded_total"),
+        retractions=total("annotel_events_retractions_total"),
         dead_letters=by("annotel_dead_letters_total", "reason"),
         lag=total("annotel_consumer_lag"),
         windows_closed=total("annotel_windows_closed_total"),

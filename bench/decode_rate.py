@@ -3,7 +3,7 @@
     python -m bench.decode_rate [--events 50000] [--repeat 5]
 
 Baselines in the same run, interleaved so that a busy machine slows all alike:
-orjson.loads alone (the floor of any JSON path) and ``Decoder.decode_reference``
+orjson.loads alone (the floor of any JSON path) and ``ContractDecoder.decode_reference``
 (the pure-pydantic path the fast path must equal; what ``decode`` was before
 the shadow validators). Best of ``--repeat`` rounds.
 """
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from schemas import Decoder
+from schemas import ContractDecoder
 from tests.oracle import generate
 
 
@@ -28,7 +28,7 @@ def sample(count: int) -> list[bytes]:
 
 
 def measure(lines: list[bytes], repeat: int = 5) -> dict[str, float]:
-    decoder = Decoder()
+    decoder = ContractDecoder()
     now = datetime.now(UTC)
 
     def json_only() -> None:

@@ -29,7 +29,7 @@ from alerts.rules import load_rules
 from alerts.stage import AlertStage
 from bench.stack import RULES_FILE, SIM_SEED, SIM_START, route
 from embedded.wire import native_block
-from schemas import Decoder
+from schemas import ContractDecoder
 from schemas.events import TaskAudited, TaskCompleted
 from simulator import Simulator
 from sinks.schema import MIGRATIONS, TABLE_COLUMNS
@@ -88,9 +88,9 @@ def measure_memory(n: int) -> dict[str, float]:
     Window bytes = what clearing the windows (and error counts) frees; dedup
     bytes = what clearing the dedup marks frees.
     """
-    lines = list(Simulator(SIM_SEED, SIM_START, annotators=10_000).events(n))
+    lines = list(Simulator(SIM_SEED, SIM_START, annotators=10_000, versions=True).events(n))
     routed = [route(line) for line in lines]
-    decoder = Decoder()
+    decoder = ContractDecoder()
     now = datetime.now(UTC)
     gc.collect()
     tracemalloc.start()
@@ -112,6 +112,7 @@ def measure_memory(n: int) -> dict[str, float]:
             s.mark_checkpointed()
     window_keys = sum(len(s.windows) for s in states)
     dedup_keys = sum(len(s.seen) for s in states)
+    entity_count = sum(len(s.entities) for s in states)
     gc.collect()
     total = tracemalloc.get_traced_memory()[0] - base
 
@@ -127,6 +128,7 @@ def measure_memory(n: int) -> dict[str, float]:
         gc.collect()
         return before - tracemalloc.get_traced_memory()[0]
 
+    entities = clear(("entities",))  # the versions' records (streams.entities.EntityTable)
     dedup = clear(("marks",))  # the dedup marks (streams.dedup.DedupMarks)
     windows = clear(("store",))  # the windows (streams.window_store.WindowStore)
     tracemalloc.stop()
@@ -136,13 +138,16 @@ def measure_memory(n: int) -> dict[str, float]:
         "state bytes (tracemalloc)": total,
         "bytes per window key": windows / max(1, window_keys),
         "bytes per dedup key": dedup / max(1, dedup_keys),
+        "entities": entity_count,
+        "entity table bytes": entities,
+        "bytes per entity": entities / max(1, entity_count),
     }
 
 
 def measure(n: int) -> dict[str, float]:
     lines = list(Simulator(SIM_SEED, SIM_START).events(n))
     routed = [route(line) for line in lines]
-    decoder = Decoder()
+    decoder = ContractDecoder()
     now = datetime.now(UTC)
     per: dict[str, float] = {}
 
@@ -154,10 +159,10 @@ def measure(n: int) -> dict[str, float]:
                 pass
 
     per["orjson.loads"] = _best(loads_all)
-    per["Decoder.decode (orjson + native shadow validators)"] = _best(
+    per["ContractDecoder.decode (orjson + native shadow validators)"] = _best(
         lambda: [decoder.decode(v, now) for v in lines]
     )
-    per["Decoder.decode_reference (orjson + pydantic models)"] = _best(
+    per["ContractDecoder.decode_reference (orjson + pydantic models)"] = _best(
         lambda: [decoder.decode_reference(v, now) for v in lines]
     )
     models: dict[str, Any] = {"task_completed": TaskCompleted, "task_audited": TaskAudited}

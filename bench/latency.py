@@ -62,7 +62,7 @@ from bench.stack import (
     worker_args,
     worker_env,
 )
-from schemas import Decoder
+from schemas import ContractDecoder
 from schemas.decode import DecodeError
 from schemas.loopback import free_port
 from schemas.units import from_epoch_s, rfc3339
@@ -80,7 +80,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def live_templates(count: int) -> list[dict[str, Any]]:
     """Valid simulator events (the realistic mix) to re-stamp as live events."""
-    decoder = Decoder()
+    decoder = ContractDecoder()
     out: list[dict[str, Any]] = []
     sim = Simulator(SIM_SEED + 1, SIM_START, incidents=())
     for line in sim.events(count + count // 10 + 10):

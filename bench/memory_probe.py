@@ -184,6 +184,9 @@ def census(processor: Any, alerts: Iterable[Any]) -> dict[str, Any]:
         "store.open_by_minute",
         "store.packed",
         "store.errors",
+        "entities.records",
+        "entities.by_minute",
+        "entities.dims_of",
         "pending_tasks",
         "pending_audits",
     ):

@@ -242,6 +242,8 @@ def _pipeline_figures(observed: Observed, totals: dict[str, int], expect: int) -
         "peak_dedup_keys": observed.peaks.get("annotel_dedup_keys", 0),
         "final_open_windows": observed.last("annotel_open_windows"),
         "final_dedup_keys": observed.last("annotel_dedup_keys"),
+        "peak_entities": observed.peaks.get("annotel_entities", 0),
+        "final_entities": observed.last("annotel_entities"),
         "inflight_eps": inflight,
         "first_event_s": first,
         "totals": totals,
@@ -473,6 +475,8 @@ def scaling_run(
                 "peak_dedup_keys": figures["peak_dedup_keys"],
                 "final_open_windows": figures["final_open_windows"],
                 "final_dedup_keys": figures["final_dedup_keys"],
+                "peak_entities": figures["peak_entities"],
+                "final_entities": figures["final_entities"],
                 "clickhouse_rows": figures["clickhouse_rows"],
                 "totals": figures["totals"],
             }

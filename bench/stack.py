@@ -82,7 +82,9 @@ def build_stream(n: int, *, annotators: int = 300, seed: int = SIM_SEED) -> Stre
     # Not at the top: the memory probe imports this module (see the module docstring).
     from simulator import Simulator
 
-    sim = Simulator(seed, SIM_START, annotators=annotators)
+    # Versions on, as platforms send work: about 30 % of submissions carry a
+    # submission_id, some are edited or deleted, audits re-audited (simulator.versions).
+    sim = Simulator(seed, SIM_START, annotators=annotators, versions=True)
     records = [route(line) for line in sim.events(n)]
     return Stream(records, sim.manifest, annotators)
 

@@ -143,7 +143,7 @@ def categories(client: Any, period: Period, annotators: Sequence[str]) -> list[d
     count() AS audits,
     countIf(verdict = 'fix') AS fixes,
     countIf(verdict = 'reject') AS rejects
-FROM audit_events FINAL
+FROM audit_events_current
 ARRAY JOIN arrayDistinct(error_categories) AS category
 WHERE {_PERIOD} AND {_HUMANS} AND annotator_id IN {{ids:Array(String)}}
 GROUP BY category
@@ -161,13 +161,13 @@ def audited_tasks(
     parameters = {**period_params(period), "annotator": annotator, "limit": limit}
     sql = f"""SELECT occurred_at, project_id, queue_id, task_id, verdict, error_categories,
     auditor_id, score, audit_kind
-FROM audit_events FINAL
+FROM audit_events_current
 WHERE {where}
 ORDER BY occurred_at DESC, task_id
 LIMIT {{limit:UInt32}}"""
     rows = fetch_rows(client, sql, parameters)
     for row in rows:
         row["occurred_at"] = utc(row["occurred_at"])
-    sql = f"SELECT count() AS n FROM audit_events FINAL WHERE {where}"
+    sql = f"SELECT count() AS n FROM audit_events_current WHERE {where}"
     total = fetch_rows(client, sql, parameters)
     return rows, int(total[0]["n"]) if total else 0

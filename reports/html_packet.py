@@ -166,7 +166,7 @@ def _tasks(packet: Packet) -> str:
     if packet.tasks_total > len(packet.tasks):
         out.append(
             f'<p class="note">The newest {len(packet.tasks)} of {packet.tasks_total}; '
-            "audit_events holds all of them.</p>"
+            "audit_events_current holds all of them.</p>"
         )
     out.append("</section>")
     return "".join(out)

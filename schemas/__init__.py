@@ -5,7 +5,7 @@ vendor it to validate before they publish.
 """
 
 from schemas.deadletter import DeadLetter, DeadLetterReason
-from schemas.decode import ContractDecoder, Decoded, DecodeError, Decoder, encode_event
+from schemas.decode import ContractDecoder, Decoded, DecodeError, encode_event
 from schemas.events import (
     AnnotationEvent,
     ContractEvent,
@@ -24,7 +24,6 @@ __all__ = [
     "DeadLetterReason",
     "DecodeError",
     "Decoded",
-    "Decoder",
     "Retraction",
     "TaskAudited",
     "TaskAuditedRetraction",

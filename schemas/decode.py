@@ -8,9 +8,9 @@ as a retraction (``TaskCompletedRetraction``, ``TaskAuditedRetraction``),
 any other as a version of its event type.
 
 Two paths produce the same results. The reference path
-(``Decoder.decode_reference``) validates with the pydantic models of
+(``ContractDecoder.decode_reference``) validates with the pydantic models of
 ``schemas.events`` and turns the first error into a DecodeError. The fast path
-(``Decoder.decode``) first tries a native "shadow" validator of the same
+(``ContractDecoder.decode``) first tries a native "shadow" validator of the same
 fields (see below); it only ever *accepts*. Whenever the shadow refuses a
 message, the reference path runs, so every rejection (reason, field, message)
 and every unusual but valid spelling is handled by pydantic exactly as before.
@@ -32,7 +32,6 @@ from schemas.deadletter import DeadLetter, DeadLetterReason, Producer
 from schemas.display import visible
 from schemas.events import (
     SCHEMA_VERSION,
-    AnnotationEvent,
     ContractEvent,
     TaskAudited,
     TaskAuditedRetraction,
@@ -303,7 +302,7 @@ def _shadow_validator(model: type[BaseModel]) -> Callable[[Any], Any] | None:
 
     Only the model-fields part is compiled: a ``model`` schema naming the class
     would make pydantic-core reuse the class's own (prebuilt) validator, Python
-    callbacks and all. The instance is built in ``Decoder.decode_object``.
+    callbacks and all. The instance is built in ``ContractDecoder.decode_object``.
     """
     schema: Any = model.__pydantic_core_schema__
     try:
@@ -499,55 +498,6 @@ class ContractDecoder:
             event.project_id,
             event.event_id,
         )
-
-
-Applicable = AnnotationEvent | DecodeError
-"""What ``Decoder`` yields: a version, or why not."""
-
-
-def _applicable(decoded: Decoded) -> Applicable:
-    # Exact types, not isinstance: the models' metaclass is an ABCMeta, whose
-    # isinstance costs about a microsecond per class on this per-event path.
-    if type(decoded) is TaskCompleted or type(decoded) is TaskAudited:
-        return decoded
-    if type(decoded) is DecodeError:
-        return decoded
-    if isinstance(decoded, TaskCompletedRetraction | TaskAuditedRetraction):
-        return DecodeError(
-            "unprocessable",
-            "retracted: the worker does not apply retractions yet; the message is kept "
-            "here to be replayed",
-            "retracted",
-            decoded.event_type,
-            decoded.project_id,
-            decoded.event_id,
-        )
-    return decoded
-
-
-class Decoder(ContractDecoder):
-    """The contract as the worker's state applies it today: versions, no retractions.
-
-    The partition state counts every accepted version as an event of its own
-    and has no way to withdraw one, so a retraction (valid by the contract) is
-    refused here as ``unprocessable`` instead of being counted as if it were
-    work: a dead letter keeps it, with its bytes, until the state can apply it.
-    ``ContractDecoder`` is the whole contract.
-    """
-
-    def decode(self, raw: bytes, now: datetime | None = None) -> Applicable:
-        return _applicable(ContractDecoder.decode(self, raw, now))
-
-    def decode_reference(self, raw: bytes, now: datetime | None = None) -> Applicable:
-        return _applicable(ContractDecoder.decode_reference(self, raw, now))
-
-    def decode_object(self, obj: dict[str, Any], now: datetime | None = None) -> Applicable:
-        return _applicable(ContractDecoder.decode_object(self, obj, now))
-
-    def decode_object_reference(
-        self, obj: dict[str, Any], now: datetime | None = None
-    ) -> Applicable:
-        return _applicable(ContractDecoder.decode_object_reference(self, obj, now))
 
 
 def encode_event(event: ContractEvent) -> bytes:

@@ -23,8 +23,6 @@ from schemas.events import (
 )
 from schemas.units import epoch_us
 
-_AUDITS = (TaskAudited, TaskAuditedRetraction)
-
 CompletionEntity = tuple[str, str]
 """``(project_id, submission_id)``: a submission, however often edited."""
 AuditEntity = tuple[str, str, str]
@@ -42,11 +40,14 @@ def entity(event: ContractEvent) -> Entity | None:
     without the version fields: only the latest audit of a piece of work counts.
     The two kinds of entity differ in length, so they never compare equal.
     """
-    if isinstance(event, _AUDITS):
-        return (event.project_id, event.task_id, event.annotator_id)
-    if event.submission_id is None:
+    # By the event type's literal, not isinstance: the models' metaclass is an
+    # ABCMeta, whose isinstance costs about a microsecond on the per-event path.
+    if event.event_type == "task_audited":
+        audit: TaskAudited | TaskAuditedRetraction = event  # type: ignore[assignment]
+        return (audit.project_id, audit.task_id, audit.annotator_id)
+    if event.submission_id is None:  # type: ignore[union-attr]
         return None
-    return (event.project_id, event.submission_id)
+    return (event.project_id, event.submission_id)  # type: ignore[union-attr]
 
 
 def order_key(event: ContractEvent) -> OrderKey:

@@ -61,10 +61,15 @@ of work; retractions accepted), the same two per project; ``versions``
 published of each kind); and the per-project aggregates (tasks_submitted ...
 audit_score_sum) count, of each piece of work, only the version the contract's
 version rule makes count (``events``, ``task_completed``, ``task_audited`` and
-the ``by_*`` counts still count every accepted line).
+the ``by_*`` counts still count every accepted line). With versions off, the
+manifest is what it was before versions: its audit aggregates count every
+audit, also the audit of a rework, which the worker (by the same rule: one
+audit counts per audited annotator's work on a task) counts in place of the
+audit that sent the work back; compare a worker's tables with a manifest of a
+run with versions on.
 
 Depends on nothing else in the project (the tests check its lines with
-``schemas.decode.Decoder``).
+``schemas.decode.ContractDecoder``).
 """
 
 from simulator.generate import Simulator

@@ -53,6 +53,19 @@ class Revisions(Audits):
             self._re_audit(t, first, queue, info)
             return
         vrnd = self.vrnd
+        stall = self.stall
+        if (
+            what != "deletions"
+            and stall is not None
+            and stall.queue is not None
+            and stall.queue.project is queue.project
+            and stall.start <= t < stall.end
+        ):
+            # A stalled queue sends no submissions, so its project's edits and
+            # restores (which may move work into it) wait for the end, like its rework.
+            later = stall.end + 5.0 + 115.0 * vrnd()
+            self._push(later, VERSION, (what, revision, first, queue, info))
+            return
         project = queue.project
         event_id = f"{first['event_id']}-r{revision}"
         counts, source, vendor_id = info

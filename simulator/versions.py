@@ -8,7 +8,9 @@ or queue), about 0.5 % are deleted (a retraction, ids only or the whole
 version; a fifth of them come back with a later version), and about 5 % of
 audits are followed by a re-audit minutes to hours later. A fifth of the
 edited or re-audited pieces of work publish their first version after the
-later one (a lower revision after a higher one).
+later one (a lower revision after a higher one). During a ``queue_stall``
+incident the edits and restores of the stalled queue's project wait for its
+end, as its rework does: a stalled queue sends no submissions.
 
 ``Ledger`` keeps the ground truth by the version rule of the contract, as
 lines are published: of the versions of one piece of work (a submission by

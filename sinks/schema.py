@@ -30,6 +30,11 @@ _COMMON_EVENT = (
     "source",
 )
 _INGEST = ("topic", "partition", "offset", "ingested_at")
+# Migration 5 (versions): every accepted version is kept, with what orders it
+# (occurred_at to the microsecond, revision; event_id is there) and whether it
+# is a retraction; the ``_current`` views keep the versions that count.
+TASK_VERSION_COLUMNS = ("submission_id", "revision", "retracted", "occurred_at_us")
+AUDIT_VERSION_COLUMNS = ("revision", "retracted", "occurred_at_us")
 TASK_EVENT_COLUMNS = (
     *_COMMON_EVENT,
     "status",
@@ -41,6 +46,7 @@ TASK_EVENT_COLUMNS = (
     "task_type",
     "tags",
     *_INGEST,
+    *TASK_VERSION_COLUMNS,
 )
 AUDIT_EVENT_COLUMNS = (
     *_COMMON_EVENT,
@@ -51,6 +57,7 @@ AUDIT_EVENT_COLUMNS = (
     "audit_kind",
     "audit_time_s",
     *_INGEST,
+    *AUDIT_VERSION_COLUMNS,
 )
 DLQ_COLUMNS = (
     "dead_letter_id",
@@ -247,11 +254,27 @@ FROM (
 {_ROSTER_JOIN}"""
 
 
-def _squad_daily() -> str:
-    """Per day and squad (the current roster's), humans only; ``members`` active that day."""
+def _squad_daily(replace: bool = False) -> str:
+    """Per day and squad (the current roster's), humans only; ``members`` active that day.
+
+    With ``replace`` (migration 5), a member is an annotator with something
+    counted that day: a row of metrics_1m whose work was all superseded or
+    retracted (every field 0) no longer makes one.
+    """
+    create = (
+        "CREATE OR REPLACE VIEW squad_daily AS"
+        if replace
+        else "CREATE VIEW IF NOT EXISTS squad_daily AS"
+    )
+    members = (
+        "uniqExactIf(m.annotator_id, m.tasks_submitted + m.tasks_skipped + m.tasks_expired "
+        "+ m.audits > 0)"
+        if replace
+        else "uniqExact(m.annotator_id)"
+    )
     day_sums = ",\n            ".join(f"sum({name}) AS {name}" for name in _COACHING_COUNTS)
     squad_sums = ",\n        ".join(f"sum(m.{name}) AS {name}" for name in _COACHING_COUNTS)
-    return f"""CREATE VIEW IF NOT EXISTS squad_daily AS
+    return f"""{create}
 SELECT
     *,
     {_coaching_rates("")}
@@ -261,7 +284,7 @@ FROM (
         if(r.listed = 1, r.squad, '{UNASSIGNED}') AS squad,
         arrayStringConcat(arraySort(groupUniqArrayIf(r.manager, r.listed = 1 AND r.manager != '')),
             ', ') AS managers,
-        uniqExact(m.annotator_id) AS members,
+        {members} AS members,
         {squad_sums},
         sum(m.handle_time_sum_s) AS handle_time_sum_s
     FROM (
@@ -329,6 +352,52 @@ LEFT JOIN (
 ) AS e
 ON m.day = e.day AND m.project_id = e.project_id AND m.vendor_id = e.vendor_id
    AND m.annotator_id = e.annotator_id"""
+
+
+# A row of metrics_1m whose every field is 0: all the work that counted in that
+# window was superseded (moved to another window) or retracted. It is written,
+# so that the row it replaces is overwritten; an all-zero row is the same as no
+# row for every sum, maximum and rate. Its counts are all 0 iff every field is.
+_COUNTS_SOMETHING = "tasks_submitted + tasks_skipped + tasks_expired + audits > 0"
+
+
+def _current(table: str, entity: str, where: str = "") -> str:
+    """The versions of ``table`` that count: per entity the greatest by the version rule
+    (occurred_at to the microsecond, revision, event_id by its bytes), unless a retraction."""
+    only = f"WHERE {where}\n    " if where else ""
+    return f"""SELECT * FROM (
+    SELECT * FROM {table} FINAL
+    {only}ORDER BY {entity}, occurred_at_us DESC, revision DESC, event_id DESC
+    LIMIT 1 BY {entity}
+)
+WHERE NOT retracted"""
+
+
+def _versions() -> tuple[str, ...]:
+    """Migration 5: the version columns, the ``_current`` views, all-zero rows left out."""
+    columns = []
+    for table in ("task_events", "audit_events"):
+        if table == "task_events":
+            columns.append(
+                "ALTER TABLE task_events ADD COLUMN IF NOT EXISTS submission_id Nullable(String)"
+            )
+        columns += [
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS revision UInt32 DEFAULT 1",
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS retracted Bool DEFAULT false",
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS occurred_at_us Int64 "
+            "DEFAULT toUnixTimestamp64Micro(occurred_at)",
+        ]
+    # A completion without submission_id is a piece of work of its own: it counts.
+    tasks = f"""CREATE OR REPLACE VIEW task_events_current AS
+SELECT * FROM task_events FINAL WHERE submission_id IS NULL
+UNION ALL
+{_current("task_events", "project_id, submission_id", "submission_id IS NOT NULL")}"""
+    audits = f"""CREATE OR REPLACE VIEW audit_events_current AS
+{_current("audit_events", "project_id, task_id, annotator_id")}"""
+    final_view = f"""CREATE OR REPLACE VIEW metrics_1m_final AS
+SELECT * EXCEPT (version, updated_at) FROM metrics_1m FINAL
+WHERE {_COUNTS_SOMETHING}"""
+    return (*columns, tasks, audits, final_view, _squad_daily(replace=True))
 
 
 @dataclass(frozen=True)
@@ -485,6 +554,7 @@ ORDER BY version"""
             "roster, coaching views, bounds in the scorecard",
             (roster, _annotator_weekly(), _squad_daily(), _scorecard(bounds=True)),
         ),
+        Migration(5, "versions: version columns, current views", _versions()),
     ]
 
 

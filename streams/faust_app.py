@@ -30,7 +30,7 @@ from mode import Service
 
 from alerts.dispatch import Dispatcher
 from alerts.rules import RuleSet
-from schemas.decode import Decoder
+from schemas.decode import ContractDecoder
 from sinks.writer import ClickHouseWriter
 from streams.alert_stage import AlertRuntime
 from streams.dead_letters import DeadLetterStore
@@ -214,7 +214,7 @@ def create_app(
         await intake[0].seek(topic, partition, offset)
 
     processor = Processor(
-        decoder=Decoder(settings.max_event_bytes, settings.max_future_skew),
+        decoder=ContractDecoder(settings.max_event_bytes, settings.max_future_skew),
         sink=writer,
         publisher=FaustPublisher(app),
         load_state=state_loader(settings),

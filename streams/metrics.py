@@ -117,6 +117,18 @@ def render_metrics(runtime: Runtime) -> str:
         "accepted events for an already closed window (corrections)",
         totals.get("late", 0),
     )
+    out.add(
+        "annotel_events_superseded_total",
+        "counter",
+        "accepted versions that lost to a greater version of their piece of work",
+        totals.get("superseded", 0),
+    )
+    out.add(
+        "annotel_events_retractions_total",
+        "counter",
+        "accepted retractions (retracted: true)",
+        totals.get("retractions", 0),
+    )
     for key, value in sorted(totals.items()):
         if key.startswith("dead_"):
             out.add(
@@ -150,6 +162,13 @@ def render_metrics(runtime: Runtime) -> str:
         )
         out.add(
             "annotel_dedup_keys", "gauge", "dedup marks held in memory", len(state.seen), labels
+        )
+        out.add(
+            "annotel_entities",
+            "gauge",
+            "pieces of work whose counting version is held in memory (streams.entities)",
+            len(state.entities),
+            labels,
         )
         if state.watermark_us is not None:
             out.add(

@@ -1,7 +1,8 @@
 """The state of one input partition, and the per-event path that changes it.
 
 Everything the worker knows about a partition lives here: dedup marks
-(``streams.dedup``), windows (``streams.window_store``), the watermark's base
+(``streams.dedup``), windows (``streams.window_store``), the versions that
+count per piece of work (``streams.entities``), the watermark's base
 and what it closed (policy: ``streams.watermark``), the input offsets,
 counters and the events not written out yet (``streams.pending``). Its
 lifecycle is short: ``process`` every message; at each checkpoint
@@ -11,11 +12,13 @@ lifecycle is short: ``process`` every message; at each checkpoint
 I/O-free: the processor does the reading and writing.
 
 ``process`` is the per-event path, top to bottom in one method: decode result
-→ dedup → lateness → window update. It runs for every event, so its lookups
-and updates are written out here rather than called (each call costs about
-1.5 % of it; bench/hotpath.py), all but what the event adds to its window:
-one call into ``streams.windows``. The data and rules of each job live in the
-modules named above.
+→ dedup → lateness → version resolution → window update. It runs for every
+event, so its lookups and updates are written out here rather than called
+(each call costs about 1.5 % of it; bench/hotpath.py), all but what the event
+adds to its window (one call into ``streams.windows``) and, for a version of
+an entity, its record (``streams.entities``); taking a superseded version's
+contribution back is rare and a method of its own (``_withdraw``). The data
+and rules of each job live in the modules named above.
 """
 
 from __future__ import annotations
@@ -26,26 +29,48 @@ from datetime import timedelta
 from typing import Any
 
 from alerts.handoff import ClosedWindow
+from schemas import versions
 from schemas.deadletter import DeadLetter
-from schemas.decode import DecodeError, unprocessable
-from schemas.events import TaskAudited, TaskCompleted
+from schemas.decode import Decoded, DecodeError, unprocessable
+from schemas.events import (
+    ContractEvent,
+    TaskAudited,
+    TaskAuditedRetraction,
+    TaskCompleted,
+    TaskCompletedRetraction,
+)
 from schemas.metrics import WINDOW_SECONDS
 from schemas.units import EPOCH
 from streams import records, watermark
 from streams.dedup import EXACT_MARK_BYTES, DedupMarks, digest_mark
+from streams.entities import (
+    EntityTable,
+    audit_values,
+    entity_mark,
+    is_audit,
+    is_retraction,
+    order_of,
+    pack_audit,
+    pack_retraction,
+    pack_task,
+    task_values,
+)
 from streams.pending import AUDIT_ROW, TASK_ROW, columns_of, rows_of
 from streams.views import ErrorsView, WindowsView
 from streams.window_store import WindowStore
 from streams.windows import (
+    HELD,
     MICRO,
     MINUTE_US,
     VERDICT,
-    WIDTH,
     Aggregate,
     ErrorKey,
     WindowKey,
     add_audit,
     add_task,
+    remove_audit,
+    remove_task,
+    set_maxima,
 )
 
 # A closed minute is packed once the watermark has closed this much past it.
@@ -64,6 +89,7 @@ class PartitionState:
         "dirty_errors",
         "dirty_windows",
         "duplicates",
+        "entities",
         "events_in",
         "late",
         "lateness_us",
@@ -78,10 +104,12 @@ class PartitionState:
         "pending_audits",
         "pending_tasks",
         "retention_us",
+        "retractions",
         "seq",
         "since_snapshot",
         "snapshot_base",
         "store",
+        "superseded",
         "topic_max",
         "version",
     )
@@ -113,11 +141,14 @@ class PartitionState:
         self.since_snapshot = 0  # checkpoint records written after it
         self.store = WindowStore()
         self.marks = DedupMarks()
+        self.entities = EntityTable()
         # Counters, as plain ints on the hot path (``counters`` assembles them).
         self.events_in = 0
         self.duplicates = 0
         self.accepted_count = 0
         self.late = 0
+        self.superseded = 0  # accepted versions that lost to a greater one of their entity
+        self.retractions = 0  # accepted retractions
         self.other_counters: Counter[str] = Counter()  # dead_<reason>, and unknown names
         # Changes since the last checkpoint.
         self.dirty_windows: set[WindowKey] = set()
@@ -130,33 +161,31 @@ class PartitionState:
 
     # -- the per-event path ----------------------------------------------------------
 
-    def process(
-        self,
-        decoded: TaskCompleted | TaskAudited | DecodeError,
-        raw: bytes,
-        topic: str,
-        offset: int,
-    ) -> str:
+    def process(self, decoded: Decoded, raw: bytes, topic: str, offset: int) -> str:
         """Classify and apply one message; returns accepted/duplicate/late/dead.
 
         Two phases, so that no event can leave the state half-updated. First
         everything that could fail is computed from the event alone (its dedup
-        mark, window, its contribution in integer micro-units, its row);
-        nothing of the state changes. If that raises, the message becomes an
-        ``unprocessable`` dead letter with the error and its bytes, and the
-        stream goes on. Then the state is changed with those values only:
-        set, dict and list updates and integer sums, which cannot fail. (The
-        contract's bounds make the first phase succeed for every accepted
-        event; it is the guard for what the bounds did not foresee.)
+        mark, window, its contribution in integer micro-units, its row, its
+        entity's record) and from what the state holds (the entity's current
+        version); nothing any result sees changes (a packed minute about to be
+        corrected is unpacked to the same content, a new dimension tuple gets
+        an index). If that raises, the message becomes an ``unprocessable``
+        dead letter with the error and its bytes, and the stream goes on. Then
+        the state is changed with those values only: set, dict and list
+        updates and integer sums, which cannot fail. (The contract's bounds
+        make the first phase succeed for every accepted event; it is the guard
+        for what the bounds did not foresee.)
         """
         self.offsets[topic] = offset + 1
         self.events_in += 1
         # -- 1. the decode result: an event, or why not ----------------------------------
-        if isinstance(decoded, DecodeError):
+        if type(decoded) is DecodeError:
             self._dead(decoded, raw, topic, offset)
             return "dead"
-        event = decoded
+        event: ContractEvent = decoded  # type: ignore[assignment]
         store = self.store
+        entities = self.entities
         # -- phase 1: compute; the state is not touched -------------------------------
         try:
             project = event.project_id
@@ -170,20 +199,25 @@ class PartitionState:
             occurred_us = (occurred_at - EPOCH) // _US
             minute = occurred_us // MINUTE_US
             start = minute * WINDOW_SECONDS
-            queue = event.queue_id
+            retracted = event.retracted
+            completed = event.event_type == "task_completed"
+            # A retraction may lack the dimensions; it counts in no window.
+            queue = event.queue_id or ""
             vendor = event.vendor_id
             locale = event.locale
             source = event.source
-            annotator = event.annotator_id
+            annotator = event.annotator_id or ""
             key = (start, project, queue, vendor, locale, source, annotator)
-            if isinstance(event, TaskCompleted):
-                completed = True
-                status = event.status
-                handle_time = event.handle_time_s
-                created = event.task_created_at
-                attempt = event.attempt
-                is_gold = event.is_gold
-                gold_correct = event.gold_correct
+            revision = event.revision
+            identity = versions.entity(event)  # None: a piece of work of its own
+            if completed:
+                task: TaskCompleted | TaskCompletedRetraction = event  # type: ignore[assignment]
+                status = task.status
+                handle_time = task.handle_time_s
+                created = task.task_created_at
+                attempt = task.attempt
+                is_gold = task.is_gold
+                gold_correct = task.gold_correct
                 handle = turnaround = 0
                 if status == "submitted":
                     handle = round((handle_time or 0.0) * MICRO)
@@ -195,28 +229,31 @@ class PartitionState:
                     start,
                     project,
                     queue,
-                    event.task_id,
+                    event.task_id or "",
                     annotator,
                     vendor,
                     locale,
                     source,
-                    status,
+                    status or "",
                     handle_time,
                     created,
                     attempt,
                     is_gold,
                     gold_correct,
-                    event.task_type,
-                    event.tags,
+                    task.task_type,
+                    task.tags,
                     topic,
                     offset,
+                    task.submission_id,
+                    revision,
+                    retracted,
                 )
             else:
-                completed = False
-                verdict_index = VERDICT[event.verdict]
-                score = event.score
-                audit_time = event.audit_time_s
-                categories = event.error_categories
+                audit: TaskAudited | TaskAuditedRetraction = event  # type: ignore[assignment]
+                verdict = audit.verdict
+                score = audit.score
+                audit_time = audit.audit_time_s
+                categories = audit.error_categories
                 score_micro = None if score is None else round(score * MICRO)
                 audit_micro = None if audit_time is None else round(audit_time * MICRO)
                 row = (
@@ -230,16 +267,61 @@ class PartitionState:
                     vendor,
                     locale,
                     source,
-                    event.auditor_id,
-                    event.verdict,
+                    audit.auditor_id or "",
+                    verdict or "",
                     score,
                     categories,
-                    event.audit_kind,
+                    audit.audit_kind,
                     audit_time,
                     topic,
                     offset,
+                    revision,
+                    retracted,
                 )
-            if start in store.packed and key not in store.windows:
+            previous = undo = None
+            wins = True
+            if identity is not None:
+                # -- the entity's record of this version (streams.entities)
+                entity_key = entity_mark(identity)
+                if retracted:
+                    record = pack_retraction(occurred_us, revision, raw_id, not completed)
+                else:
+                    dims = entities.intern((project, queue, vendor, locale, source, annotator))
+                    if completed:
+                        record = pack_task(
+                            occurred_us,
+                            revision,
+                            dims,
+                            raw_id,
+                            status,  # type: ignore[arg-type]
+                            attempt > 1,
+                            handle,
+                            created is not None,
+                            turnaround,
+                            is_gold,
+                            gold_correct,
+                        )
+                    else:
+                        record = pack_audit(
+                            occurred_us,
+                            revision,
+                            dims,
+                            raw_id,
+                            VERDICT[verdict],  # type: ignore[index]
+                            score_micro,
+                            audit_micro,
+                            categories,
+                        )
+                previous = entities.records.get(entity_key)
+                if previous is not None:
+                    wins = versions.order_key(event) > order_of(previous)
+                    if wins and not is_retraction(previous):
+                        undo = entities.window_of(previous)  # what it added is taken back
+                        if undo[0] in store.packed and undo not in store.windows:
+                            store.unpack(undo[0], self.closed_before)
+                        if undo not in store.windows:  # held as long as its entity is
+                            raise LookupError("the window of the counting version is not held")
+            if not retracted and start in store.packed and key not in store.windows:
                 # A correction to a packed minute: hold it as objects again (the
                 # same content; the blob goes only once it is unpacked).
                 store.unpack(start, self.closed_before)
@@ -286,37 +368,84 @@ class PartitionState:
         topic_max = self.topic_max
         if occurred_us > topic_max.get(topic, -1):
             topic_max[topic] = occurred_us
-        # -- 4. the window update: what the event adds (streams.windows) -----------------
-        windows = store.windows
-        agg = windows.get(key)
-        if agg is None:
-            agg = windows[key] = [0] * WIDTH
-            keys = store.open_by_minute.get(start)
-            if keys is None:
-                store.open_by_minute[start] = [key]
-            else:
-                keys.append(key)
         if completed:
-            add_task(agg, status, attempt, handle, created, turnaround, is_gold, gold_correct)
             self.pending_tasks.extend(row)
             self.pending_tasks.append(mark)
         else:
-            add_audit(agg, verdict_index, score_micro, audit_micro)
-            if categories:
-                errors = store.errors
-                dirty_errors = self.dirty_errors
-                for category in categories:
-                    error_key = (key, category)
-                    errors[error_key] = errors.get(error_key, 0) + 1
-                    dirty_errors.add(error_key)
             self.pending_audits.extend(row)
             self.pending_audits.append(mark)
-        self.dirty_windows.add(key)
         self.accepted_count += 1
-        if start < self.closed_before:
+        late = start < self.closed_before
+        # -- 4. version resolution: which version of the piece of work counts --------
+        # (schemas.versions; the records: streams.entities)
+        counts = wins and not retracted
+        if retracted:
+            self.retractions += 1
+        if previous is not None:
+            self.superseded += 1  # the lower of the two versions: this one or the previous
+        if identity is not None and wins:
+            entities.put(entity_key, record, previous)
+            if undo is not None:
+                self._withdraw(undo, previous)  # type: ignore[arg-type]
+                late = late or undo[0] < self.closed_before
+        # -- 5. the window update: what the event adds (streams.windows) -----------------
+        if counts:
+            windows = store.windows
+            agg = windows.get(key)
+            if agg is None:
+                agg = windows[key] = [0] * HELD
+                keys = store.open_by_minute.get(start)
+                if keys is None:
+                    store.open_by_minute[start] = [key]
+                else:
+                    keys.append(key)
+            if completed:
+                add_task(
+                    agg,
+                    status,  # type: ignore[arg-type]
+                    attempt,
+                    handle,
+                    created,
+                    turnaround,
+                    is_gold,
+                    gold_correct,
+                    identity is None,
+                )
+            else:
+                add_audit(agg, VERDICT[verdict], score_micro, audit_micro)  # type: ignore[index]
+                if categories:
+                    errors = store.errors
+                    dirty_errors = self.dirty_errors
+                    for category in categories:
+                        error_key = (key, category)
+                        errors[error_key] = errors.get(error_key, 0) + 1
+                        dirty_errors.add(error_key)
+            self.dirty_windows.add(key)
+        if late:
             self.late += 1
             return "late"
         return "accepted"
+
+    def _withdraw(self, key: WindowKey, record: bytes) -> None:
+        """Take a superseded version's contribution back from its window (``key``).
+
+        The window is held as objects (phase 1 unpacked it). A maximum it may
+        have set is recomputed from the window's floor and the versions still
+        counting there (the entity table already holds the new version).
+        """
+        agg = self.store.windows[key]
+        if is_audit(record):
+            verdict_index, score_micro, audit_micro, categories = audit_values(record)
+            remove_audit(agg, verdict_index, score_micro, audit_micro)
+            errors = self.store.errors
+            for category in categories:
+                error_key = (key, category)
+                errors[error_key] -= 1
+                self.dirty_errors.add(error_key)
+        elif remove_task(agg, *task_values(record)):
+            minute = key[0] // WINDOW_SECONDS
+            set_maxima(agg, *self.entities.maxima(minute, key[1:]))  # type: ignore[arg-type]
+        self.dirty_windows.add(key)
 
     def _dead(self, error: DecodeError, raw: bytes, topic: str, offset: int) -> None:
         self.dead_letters.append(
@@ -367,12 +496,17 @@ class PartitionState:
         return [ClosedWindow(self.partition, start, closed[start]) for start in sorted(closed)]
 
     def evict(self) -> None:
-        """Forget what can no longer change: windows and dedup marks behind the horizon."""
+        """Forget what can no longer change: windows, dedup marks and entities behind the horizon.
+
+        An entity goes with the minute of its counting version (every version
+        of it is then beyond the horizon, ``streams.entities``).
+        """
         horizon = self.horizon_us
         if horizon is None:
             return
         horizon_minute = horizon // MINUTE_US
         self.marks.evict(horizon_minute)
+        self.entities.evict(horizon_minute)
         self.store.evict(horizon_minute * WINDOW_SECONDS, self.dirty_windows, self.dirty_errors)
 
     def advance_idle(self, now_us: int, quiet_s: float, idle_timeout_s: float) -> bool:
@@ -432,6 +566,7 @@ class PartitionState:
         self.seq += 1
         self.dirty_windows.clear()
         self.dirty_errors.clear()
+        self.entities.dirty.clear()
         self.pending_tasks = []
         self.pending_audits = []
         self.dead_letters = []
@@ -470,6 +605,8 @@ class PartitionState:
             ("accepted", self.accepted_count),
             ("duplicates", self.duplicates),
             ("late", self.late),
+            ("superseded", self.superseded),
+            ("retractions", self.retractions),
         ):
             if value:
                 out[name] = value

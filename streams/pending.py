@@ -6,7 +6,10 @@ hand, as TASK_ROW (AUDIT_ROW) consecutive values of one flat list: the decoded
 event is freed at once, and a column is a slice. Per event: event_id,
 occurred_us, window start (epoch s), project_id, queue_id, task_id,
 annotator_id, vendor_id, locale, source, then the type's own fields in table
-order (task_created_at as a datetime), topic, offset, dedup mark. The
+order (task_created_at as a datetime), topic, offset, the version fields
+(``TASK_VERSION`` / ``AUDIT_VERSION``), dedup mark. Every accepted version is
+kept, retractions and superseded ones too: the event tables hold them all,
+and their ``_current`` views the ones that count. The
 partition is the state's. ``streams.rows`` turns them into ClickHouse columns
 (and checks the table order); the checkpoint record takes their dedup keys.
 Pure: no I/O.
@@ -34,8 +37,10 @@ AUDIT_FIELDS = (
     "audit_kind",
     "audit_time_s",
 )
-TASK_ROW = 10 + len(TASK_FIELDS) + 3
-AUDIT_ROW = 10 + len(AUDIT_FIELDS) + 3
+TASK_VERSION = ("submission_id", "revision", "retracted")
+AUDIT_VERSION = ("revision", "retracted")
+TASK_ROW = 10 + len(TASK_FIELDS) + 2 + len(TASK_VERSION) + 1
+AUDIT_ROW = 10 + len(AUDIT_FIELDS) + 2 + len(AUDIT_VERSION) + 1
 
 
 def columns_of(flat: list[Any], width: int) -> list[list[Any]]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from alerts.handoff import ClosedWindow, encode_reports
-from schemas.decode import Decoder
+from schemas.decode import ContractDecoder
 from sinks.batches import RejectedRow
 from streams import watermark
 from streams.checkpoint import Checkpoint, Rows
@@ -67,7 +67,7 @@ class Processor:
     def __init__(
         self,
         *,
-        decoder: Decoder,
+        decoder: ContractDecoder,
         sink: Sink,
         publisher: Publisher,
         load_state: LoadState,

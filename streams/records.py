@@ -9,11 +9,16 @@ whole state; replaying from it alone rebuilds the partition. Records are JSON
 (orjson keeps strings and integers exact); ``streams.statelog`` cuts them into
 chunks for the state topic. Pure: no I/O.
 
-Format 2: a delta carries its new dedup marks as the events' (minute,
+Format 3: a delta carries its new dedup marks as the events' (minute,
 project_id, event_id) columns (``seen_ids``); a full snapshot carries every
 mark held (hex, grouped by minute and project: ``seen``) and the packed
-minutes as they are (base64). Recovery still reads format 1 records (marks as
-``project\\x1fevent_id`` strings).
+minutes as they are (base64). Windows carry the state's two floors after
+their fields (``streams.windows.HELD``), and ``versions`` the records of the
+entities changed since the previous checkpoint (a full snapshot: all of them;
+``streams.entities.EntityTable.entries``). Recovery still reads format 2
+records (windows of WIDTH fields, no entities: every contribution before
+versions was permanent) and format 1 (marks as ``project\\x1fevent_id``
+strings).
 """
 
 from __future__ import annotations
@@ -28,12 +33,12 @@ import orjson
 from schemas.json_pieces import json_array
 from streams.dedup import decode_marks, dedup_mark
 from streams.pending import dedup_keys
-from streams.windows import MINUTE_US, WindowKey
+from streams.windows import MINUTE_US, WindowKey, held
 
 if TYPE_CHECKING:
     from streams.partition import PartitionState
 
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 
 
 def delta(state: PartitionState) -> dict[str, Any]:
@@ -56,6 +61,7 @@ def delta(state: PartitionState) -> dict[str, Any]:
         "seen_ids": {"minute": minutes, "project": projects, "event_id": event_ids},
         "windows": [[*k, *windows[k]] for k in state.dirty_windows if k in windows],
         "errors": [[*k[0], k[1], errors[k]] for k in state.dirty_errors if k in errors],
+        "versions": state.entities.entries(state.entities.dirty),
     }
 
 
@@ -73,7 +79,7 @@ def full_record_json(state: PartitionState) -> Iterator[bytes]:
     once (objects, JSON, chunks): the worker's memory peak at scale.
     """
     head = delta(state)
-    del head["windows"], head["errors"], head["seen"]
+    del head["windows"], head["errors"], head["seen"], head["versions"]
     head["seen_ids"] = {"minute": [], "project": [], "event_id": []}
     head["full"] = True
     yield orjson.dumps(head)[:-1]
@@ -91,7 +97,12 @@ def full_record_json(state: PartitionState) -> Iterator[bytes]:
         ([start, base64.b64encode(blob).decode()] for start, blob in store.packed.items()),
         batch=16,  # a packed minute is kilobytes, not a few numbers
     )
-    yield b"}"
+    entities = state.entities
+    yield b',"versions":{"dims":'
+    yield orjson.dumps(entities.snapshot_dims())
+    yield b',"entities":'
+    yield from json_array(entities.snapshot_entries())
+    yield b"}}"
 
 
 def apply(state: PartitionState, record: dict[str, Any]) -> None:
@@ -107,6 +118,8 @@ def apply(state: PartitionState, record: dict[str, Any]) -> None:
     state.accepted_count = counters.pop("accepted", 0)
     state.duplicates = counters.pop("duplicates", 0)
     state.late = counters.pop("late", 0)
+    state.superseded = counters.pop("superseded", 0)
+    state.retractions = counters.pop("retractions", 0)
     state.other_counters = counters
     state.marked_in = state.events_in
     marks = state.marks
@@ -129,9 +142,10 @@ def apply(state: PartitionState, record: dict[str, Any]) -> None:
         store.restore_packed(start, base64.b64decode(text), closed_before)
     for row in record["windows"]:
         key: WindowKey = tuple(row[:7])  # type: ignore[assignment]
-        store.restore_window(key, list(row[7:]), closed_before)
+        store.restore_window(key, held(list(row[7:])), closed_before)
     for row in record["errors"]:
         store.restore_error((tuple(row[:7]), row[7]), row[8], closed_before)  # type: ignore[arg-type]
+    state.entities.restore(record.get("versions", {}))
     state.evict()
     if state.pack_closed:
         state.pack()

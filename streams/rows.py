@@ -22,9 +22,14 @@ from schemas.decode import MAX_ERROR_TEXT
 from schemas.display import visible
 from schemas.units import EPOCH, rfc3339
 from sinks.batches import Columns, RejectedRow
-from sinks.schema import DLQ_COLUMNS, TABLE_COLUMNS
+from sinks.schema import (
+    AUDIT_VERSION_COLUMNS,
+    DLQ_COLUMNS,
+    TABLE_COLUMNS,
+    TASK_VERSION_COLUMNS,
+)
 from streams.partition import PartitionState
-from streams.pending import AUDIT_FIELDS, TASK_FIELDS
+from streams.pending import AUDIT_FIELDS, AUDIT_VERSION, TASK_FIELDS, TASK_VERSION
 from streams.windows import MICRO, MICRO_FIELDS, WIDTH, WindowKey
 
 _MICRO_POSITIONS = tuple(i in MICRO_FIELDS for i in range(WIDTH))
@@ -37,9 +42,14 @@ _US = timedelta(microseconds=1)
 _MS = timedelta(milliseconds=1)
 
 _CREATED = 10 + TASK_FIELDS.index("task_created_at")
-# The state keeps pending rows in the tables' column order (see streams.pending).
-assert tuple(TABLE_COLUMNS["task_events"][10:-4]) == TASK_FIELDS
-assert tuple(TABLE_COLUMNS["audit_events"][10:-4]) == AUDIT_FIELDS
+# The state keeps pending rows in the tables' column order (see streams.pending):
+# the event's, the ingest columns, then the version columns and its time in µs.
+_TASK_END = -4 - len(TASK_VERSION_COLUMNS)
+_AUDIT_END = -4 - len(AUDIT_VERSION_COLUMNS)
+assert tuple(TABLE_COLUMNS["task_events"][10:_TASK_END]) == TASK_FIELDS
+assert tuple(TABLE_COLUMNS["audit_events"][10:_AUDIT_END]) == AUDIT_FIELDS
+assert (*TASK_VERSION, "occurred_at_us") == TASK_VERSION_COLUMNS
+assert (*AUDIT_VERSION, "occurred_at_us") == AUDIT_VERSION_COLUMNS
 
 
 def _ticks_of(moment: datetime) -> int:
@@ -90,11 +100,16 @@ def _events(table: str, states: Sequence[PartitionState], audits: bool, stamp: i
     n = len(partitions)
     if not n:
         return Columns([[] for _ in TABLE_COLUMNS[table]], 0)
-    columns[1] = _ticks(columns[1])  # occurred_at
+    occurred_us = columns[1]
+    columns[1] = _ticks(occurred_us)  # occurred_at
     if not audits:
         columns[_CREATED] = _created_ticks(columns[_CREATED])
-    *row, topics, offsets, _marks = columns
-    return Columns([*row, topics, partitions, offsets, [stamp] * n], n)
+    fields = 10 + len(AUDIT_FIELDS if audits else TASK_FIELDS)
+    topics, offsets = columns[fields], columns[fields + 1]
+    version = columns[fields + 2 : -1]  # the dedup marks are last
+    return Columns(
+        [*columns[:fields], topics, partitions, offsets, [stamp] * n, *version, occurred_us], n
+    )
 
 
 def rows_for_checkpoint(states: Sequence[PartitionState], now_us: int) -> dict[str, Columns]:
@@ -109,7 +124,7 @@ def rows_for_checkpoint(states: Sequence[PartitionState], now_us: int) -> dict[s
         windows = state.store.windows
         keys = list(state.dirty_windows)
         metric_keys.extend(keys)
-        metric_aggs.extend([windows[key] for key in keys])
+        metric_aggs.extend([windows[key][:WIDTH] for key in keys])
         metric_versions.extend([version] * len(keys))
         errors = state.store.errors
         error_rows.extend(
@@ -174,7 +189,9 @@ def dlq_row(letter: DeadLetter, partition: int, offset: int) -> list[Any]:
 
 
 # The columns of an event row that are not the event's own fields.
-_NOT_EVENT = frozenset(("window_start", "topic", "partition", "offset", "ingested_at"))
+_NOT_EVENT = frozenset(
+    ("window_start", "topic", "partition", "offset", "ingested_at", "occurred_at_us")
+)
 _EVENT_TYPE = {"task_events": "task_completed", "audit_events": "task_audited"}
 
 

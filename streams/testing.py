@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from schemas.decode import Decoder
+from schemas.decode import ContractDecoder
 from sinks.batches import RejectedRow
 from streams.partition import PartitionState
 from streams.ports import Outgoing, Sink
@@ -81,7 +81,7 @@ class Recorder(RecordingSink, RecordingPublisher):
 
 def aggregate(lines: Iterable[bytes], partition: int = 0) -> PartitionState:
     """Run lines through one partition's state and close every window."""
-    decoder = Decoder(1 << 20, 3650 * 86400)
+    decoder = ContractDecoder(1 << 20, 3650 * 86400)
     state = PartitionState(partition, lateness_us=120 * 10**6, retention_us=3650 * 86400 * 10**6)
     for raw in lines:
         try:

@@ -18,6 +18,7 @@ from collections.abc import Collection
 import orjson
 
 from streams.windows import (
+    WIDTH,
     Aggregate,
     ErrorKey,
     WindowKey,
@@ -77,9 +78,17 @@ class WindowStore:
         """Copies of the minutes held in ``[closed_before, target)``: the windows a close hands on.
 
         Minutes not closed yet are never packed, so all of them are objects.
+        The WIDTH fields of each window go, and only windows with something
+        counted: one left all-zero by a superseded or retracted version would
+        not exist had the versions arrived in another order.
         """
+        windows = self.windows
         return {
-            start: {key: list(self.windows[key]) for key in self.open_by_minute[start]}
+            start: {
+                key: agg
+                for key, agg in ((k, windows[k][:WIDTH]) for k in self.open_by_minute[start])
+                if any(agg)
+            }
             for start in [m for m in self.open_by_minute if closed_before <= m < target]
         }
 

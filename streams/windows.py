@@ -26,6 +26,16 @@ from schemas.metrics import MICRO as MICRO
 IDX = {name: i for i, name in enumerate(AGGREGATE_FIELDS)}
 MICRO_FIELDS = frozenset(IDX[name] for name in (*SUM_FIELDS, *MAX_FIELDS))
 WIDTH = len(AGGREGATE_FIELDS)
+# A window held by the state carries two more ints after the WIDTH fields: the
+# maxima of handle time and turnaround over the contributions that can never be
+# undone (completions without a submission_id). A maximum cannot be decremented:
+# when the version that set it is superseded or retracted, the window's maximum
+# is recomputed as the greater of this floor and what the versions still
+# counting there hold (``streams.entities``). Only the WIDTH fields leave the
+# state (rows, closed windows).
+HT_FLOOR = WIDTH
+TA_FLOOR = WIDTH + 1
+HELD = WIDTH + 2
 
 # (window_start epoch seconds, project, queue, vendor, locale, source, annotator)
 WindowKey = tuple[int, str, str, str, str, str, str]
@@ -77,8 +87,13 @@ def add_task(
     turnaround: int,
     is_gold: bool,
     gold_correct: bool | None,
+    permanent: bool,
 ) -> None:
-    """A task outcome: handle time and turnaround in µs, counted only when submitted."""
+    """A task outcome: handle time and turnaround in µs, counted only when submitted.
+
+    ``permanent``: a completion without a submission_id, which nothing can
+    supersede; its maxima also raise the window's floors (HT_FLOOR, TA_FLOOR).
+    """
     if status == "submitted":
         agg[SUBMITTED] += 1
         if attempt > 1:
@@ -86,11 +101,15 @@ def add_task(
         agg[HT_SUM] += handle
         if handle > agg[HT_MAX]:
             agg[HT_MAX] = handle
+        if permanent and handle > agg[HT_FLOOR]:
+            agg[HT_FLOOR] = handle
         if created is not None:
             agg[TA_COUNT] += 1
             agg[TA_SUM] += turnaround
             if turnaround > agg[TA_MAX]:
                 agg[TA_MAX] = turnaround
+            if permanent and turnaround > agg[TA_FLOOR]:
+                agg[TA_FLOOR] = turnaround
         if is_gold:
             agg[GOLD] += 1
             if gold_correct:
@@ -112,6 +131,77 @@ def add_audit(
         agg[SCORE_COUNT] += 1
     if audit_micro is not None:
         agg[AUDIT_TIME] += audit_micro
+
+
+# -- what a superseded or retracted version takes back ---------------------------------
+#
+# The exact inverse of ``add_task`` / ``add_audit`` for a version of an entity
+# (never permanent: the floors are untouched), from the values its entity
+# record kept (``streams.entities``). Integer sums make the inverse exact. A
+# maximum cannot be taken back: ``remove_task`` says whether the one it held
+# may have been the window's, and the caller recomputes it.
+
+
+def remove_task(
+    agg: Aggregate,
+    status: str,
+    rework: bool,
+    handle: int,
+    has_turnaround: bool,
+    turnaround: int,
+    is_gold: bool,
+    gold_correct: bool,
+) -> bool:
+    """Take back a task outcome; True when a maximum may have been this one's."""
+    if status == "submitted":
+        agg[SUBMITTED] -= 1
+        if rework:
+            agg[REWORK] -= 1
+        agg[HT_SUM] -= handle
+        recompute = handle == agg[HT_MAX] and handle > agg[HT_FLOOR]
+        if has_turnaround:
+            agg[TA_COUNT] -= 1
+            agg[TA_SUM] -= turnaround
+            recompute = recompute or (turnaround == agg[TA_MAX] and turnaround > agg[TA_FLOOR])
+        if is_gold:
+            agg[GOLD] -= 1
+            if gold_correct:
+                agg[GOLD_OK] -= 1
+        return recompute
+    if status == "skipped":
+        agg[SKIPPED] -= 1
+    else:
+        agg[EXPIRED] -= 1
+    return False
+
+
+def remove_audit(
+    agg: Aggregate, verdict_index: int, score_micro: int | None, audit_micro: int | None
+) -> None:
+    """Take back an audit (``add_audit``'s inverse)."""
+    agg[AUDITS] -= 1
+    agg[verdict_index] -= 1
+    if score_micro is not None:
+        agg[SCORE_SUM] -= score_micro
+        agg[SCORE_COUNT] -= 1
+    if audit_micro is not None:
+        agg[AUDIT_TIME] -= audit_micro
+
+
+def set_maxima(agg: Aggregate, handle: int, turnaround: int) -> None:
+    """A window's maxima after an undo: its floors, or what still counts there if greater."""
+    agg[HT_MAX] = max(agg[HT_FLOOR], handle)
+    agg[TA_MAX] = max(agg[TA_FLOOR], turnaround)
+
+
+def held(aggregate: list[int]) -> Aggregate:
+    """A window as the state holds it, from the WIDTH fields a record of format 2 carried.
+
+    Every contribution before versions was permanent: its maxima are the floors.
+    """
+    if len(aggregate) == WIDTH:
+        return [*aggregate, aggregate[HT_MAX], aggregate[TA_MAX]]
+    return aggregate
 
 
 # -- packed minutes ------------------------------------------------------------------
@@ -145,10 +235,14 @@ def packed_counts(blob: bytes) -> tuple[int, int]:
 def unpack_minute(
     blob: bytes,
 ) -> tuple[list[tuple[WindowKey, Aggregate]], list[tuple[ErrorKey, int]]]:
-    """The windows and error counts of a packed minute, as packed (fresh objects)."""
+    """The windows and error counts of a packed minute, as packed (fresh objects).
+
+    A minute packed before versions holds WIDTH fields per window: it comes
+    back as the state holds windows now (``held``).
+    """
     keys, aggregates, error_rows = orjson.loads(zlib.decompress(blob[_HEADER.size :]))
     windows: list[tuple[WindowKey, Aggregate]] = [
-        (tuple(key), agg)  # type: ignore[misc]
+        (tuple(key), held(agg))  # type: ignore[misc]
         for key, agg in zip(keys, aggregates, strict=True)
     ]
     errors: list[tuple[ErrorKey, int]] = [

@@ -165,6 +165,9 @@ def make_plan(args: argparse.Namespace, now: datetime | None = None) -> Plan:
         "tasks_per_second": (
             DEFAULT_TASKS_PER_SECOND if args.tasks_per_second is None else args.tasks_per_second
         ),
+        # Edits, deletions and re-audits, as platforms send them: the summary's
+        # superseded and retractions, and the ground truth by the version rule.
+        "versions": True,
     }
     current = (now or datetime.now(UTC)).astimezone(UTC)
     try:

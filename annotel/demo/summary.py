@@ -152,6 +152,8 @@ def build_summary(
         "accepted": totals.get("accepted", 0),
         "duplicates": totals.get("duplicates", 0),
         "late": totals.get("late", 0),
+        "superseded": totals.get("superseded", 0),
+        "retractions": totals.get("retractions", 0),
         "dead_lettered": dict(sorted(dead.items())),
         "windows": results.tables["metrics_1m"],
         "alerts_fired": sum(v["fired"] for v in results.per_rule.values()),
@@ -222,6 +224,8 @@ def totals_from_sample(sample: WorkerSample | None) -> dict[str, int]:
         "accepted": sample.accepted,
         "duplicates": sample.duplicates,
         "late": sample.late,
+        "superseded": sample.superseded,
+        "retractions": sample.retractions,
     }
     totals.update({f"dead_{k}": v for k, v in sample.dead_letters.items()})
     return totals
@@ -251,6 +255,8 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
         ("accepted", summary["accepted"]),
         ("duplicates", summary["duplicates"]),
         ("late (corrections)", summary["late"]),
+        ("superseded (versions)", summary["superseded"]),
+        ("retractions", summary["retractions"]),
         ("dead letters", dead_total),
     ]
     for label, value in rows:

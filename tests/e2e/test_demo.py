@@ -135,6 +135,10 @@ def test_simulated_demo_matches_the_simulators_ground_truth(
     assert summary["accepted"] == counts["unique_events"]
     assert summary["duplicates"] == counts["duplicates"] > 0
     assert summary["dead_lettered"] == counts["malformed_by_reason"]
+    # The demo runs with versions on: edits, deletions and re-audits, by the rule.
+    assert summary["source"]["simulator"]["knobs"]["versions"] is True
+    assert summary["superseded"] == counts["superseded"] > 0
+    assert summary["retractions"] == counts["retractions"] > 0
     assert summary["alerts_fired"] > 0 and summary["alerts_resolved"] > 0
 
     # ClickHouse against the ground truth: per-project sums, event and dead-letter tables.
@@ -162,6 +166,22 @@ def test_simulated_demo_matches_the_simulators_ground_truth(
     assert events == {p: row["events"] for p, row in truth["per_project"].items()}
     assert query(dsn, "SELECT count() FROM task_events FINAL")[0][0] == counts["task_completed"]
     assert query(dsn, "SELECT count() FROM audit_events FINAL")[0][0] == counts["task_audited"]
+    # The current views hold the versions that count: the accepted ones but the
+    # superseded, and no retraction.
+    current = query(
+        dsn,
+        "SELECT (SELECT count() FROM task_events_current) + (SELECT count() FROM "
+        "audit_events_current)",
+    )[0][0]
+    retracted_now = query(
+        dsn,
+        "SELECT count() FROM (SELECT argMax(retracted, (occurred_at_us, revision, event_id)) "
+        "AS r FROM task_events FINAL WHERE submission_id IS NOT NULL "
+        "GROUP BY project_id, submission_id UNION ALL SELECT argMax(retracted, "
+        "(occurred_at_us, revision, event_id)) AS r FROM audit_events FINAL "
+        "GROUP BY project_id, task_id, annotator_id) WHERE r",
+    )[0][0]
+    assert current == counts["unique_events"] - counts["superseded"] - retracted_now
     assert (
         dict(query(dsn, "SELECT reason, count() FROM dlq_events FINAL GROUP BY 1"))
         == counts["malformed_by_reason"]

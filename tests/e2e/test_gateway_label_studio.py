@@ -248,34 +248,16 @@ def test_every_delivery_is_accepted_and_retries_change_nothing(run: Run) -> None
     assert counts_again["task_events"] == counts["task_events"]
     assert counts_again["audit_events"] == counts["audit_events"]
     # The worker's totals run on across restarts: the redelivery added 10 events in,
-    # nothing accepted, and each counted event came back as a duplicate. (Today's worker
-    # dead-letters a retraction before it looks at its id: each delivery of one waits.)
+    # nothing accepted, and every event (the two retractions too) came back a duplicate.
     assert run.second["events_in"] == 20, run.second
-    assert run.second["accepted"] == run.first["accepted"] == 8, run.second
-    assert run.second["duplicates"] == 8, run.second
+    assert run.second["accepted"] == run.first["accepted"] == 10, run.second
+    assert run.second["retractions"] == run.first["retractions"] == 2, run.second
+    assert run.second["duplicates"] == 10, run.second
 
 
-def test_what_the_worker_counts_today(run: Run) -> None:
-    """Every version counts and retractions wait as dead letters (the worker's rule today).
-
-    The version rule's worker side is the versions issue's; until it lands the
-    contract's versions are kept, not applied. This test then fails and goes,
-    and the one below holds.
-    """
-    events = contract_events(run.received)
-    expected, _ = oracle([e for e in events if not e.get("retracted")], versions=False)
-    metrics, errors, counts = run.tables
-    assert compare_metrics(metrics, expected) == []
-    assert errors == {}
-    assert counts["dlq_events"] == 2
-    assert all(reason == "unprocessable" for reason, _message in run.letters)
-
-
-@pytest.mark.xfail(
-    strict=True, reason="the worker does not apply the version rule yet (the versions issue)"
-)
 def test_metrics_follow_the_versions_rule(run: Run) -> None:
     metrics, errors, _counts = run.tables
+    assert run.letters == []  # the two deletions are retractions, not dead letters
     expected, expected_errors = oracle(contract_events(run.received))
     assert compare_metrics(metrics, expected) == []
     assert errors == expected_errors == {}

@@ -23,6 +23,8 @@ def test_probe_samples_and_census_on_the_real_stack() -> None:
     # the alert stage, frozen at start-up, was found.
     assert parts["state.marks.seen"]["objects"] >= 2_000
     assert parts["state.store.windows"]["objects"] > 50
+    # Every audit is a piece of work with a version that counts (streams.entities).
+    assert parts["state.entities.records"]["objects"] > 100
     assert parts["alerts.evaluator"]["objects"] > 0
     assert census["pymalloc_allocated_mib"] <= census["pymalloc_arenas_mib"]
     text = render(result)

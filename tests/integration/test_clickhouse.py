@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import DeadLetter
-from schemas.decode import Decoder
+from schemas.decode import ContractDecoder
 from sinks import batches as batches_module
 from sinks.client import connect
 from sinks.failures import rows_at_fault
@@ -131,7 +131,7 @@ def test_hostile_strings_are_stored_byte_exact(clean: Any, events: list[dict[str
     for table in ("task_events", "audit_events", "metrics_1m"):
         clean.command(f"TRUNCATE TABLE {table}")
     lines = [json.dumps(e, ensure_ascii=False).encode() for e in events]
-    decoder = Decoder(1 << 20, 3650 * 86400)
+    decoder = ContractDecoder(1 << 20, 3650 * 86400)
     valid = [decoder.decode(line, NOW) for line in lines]
     write(ClickHouseWriter(lambda: clean), lines)
     first: dict[tuple[str, str], Any] = {}
@@ -383,7 +383,7 @@ def test_a_refused_row_of_a_table_without_rejections_fails_at_once(clean: Any) -
     assert writer.stats.retries == 0
 
 
-class _PastTheContract(Decoder):
+class _PastTheContract(ContractDecoder):
     """Lets one event through with a value the contract refuses: a bug in the bounds."""
 
     def decode(self, raw: bytes, now: datetime | None = None) -> Any:
@@ -455,7 +455,7 @@ def test_each_hostile_case_is_stored_or_a_dead_letter_with_its_reason(
     clean: Any, case: corpus.Case
 ) -> None:
     """The regression corpus (issue 19's cases), on a fresh partition, into real chDB."""
-    decoder = Decoder(1 << 16, 86400)
+    decoder = ContractDecoder(1 << 16, 86400)
     now = datetime(2026, 12, 1, tzinfo=UTC)
     state = PartitionState(0, 120 * 10**6, 48 * 3600 * 10**6)
     outcomes = []
@@ -487,3 +487,88 @@ def test_each_hostile_case_is_stored_or_a_dead_letter_with_its_reason(
     else:
         assert set(outcomes) <= {"accepted", "late"}
         assert stored == len(case.lines) and letters == []
+
+
+# -- versions: the _current views apply the rule in SQL ---------------------------------
+
+
+def _versioned_lines() -> list[bytes]:
+    """Versions with every tie: same instant (revision decides), same revision (event_id bytes)."""
+    at = "2026-11-20T01:00:00.123456Z"
+    task = {
+        "schema_version": 1,
+        "event_type": "task_completed",
+        "project_id": "项目甲",
+        "queue_id": "队列",
+        "task_id": "任务-1",
+        "annotator_id": "标注员-1",
+        "status": "submitted",
+        "handle_time_s": 10.0,
+    }
+    audit = {
+        **{k: task[k] for k in ("schema_version", "project_id", "queue_id", "task_id")},
+        "event_type": "task_audited",
+        "annotator_id": "标注员-1",
+        "auditor_id": "审核员",
+        "verdict": "approve",
+    }
+    events: list[dict[str, Any]] = [
+        # s-1: three versions at one instant; revision 3 wins over the greater event id.
+        {**task, "event_id": "z", "occurred_at": at, "submission_id": "s-1", "revision": 2},
+        {**task, "event_id": "a", "occurred_at": at, "submission_id": "s-1", "revision": 3},
+        {**task, "event_id": "m", "occurred_at": at, "submission_id": "s-1"},
+        # s-2: same instant and revision: the event id's UTF-8 bytes ("é" > "z").
+        {**task, "event_id": "z2", "occurred_at": at, "submission_id": "s-2"},
+        {**task, "event_id": "é2", "occurred_at": at, "submission_id": "s-2"},
+        # s-3: deleted by a later retraction carrying only its identity.
+        {**task, "event_id": "s3-1", "occurred_at": at, "submission_id": "s-3"},
+        {
+            **{k: task[k] for k in ("schema_version", "event_type", "project_id")},
+            "event_id": "s3-x",
+            "occurred_at": "2026-11-20T01:10:00Z",
+            "submission_id": "s-3",
+            "retracted": True,
+        },
+        # s-4: a retraction beaten by a later version: it comes back.
+        {**task, "event_id": "s4-1", "occurred_at": at, "submission_id": "s-4", "retracted": True},
+        {**task, "event_id": "s4-2", "occurred_at": "2026-11-20T01:01:00Z", "submission_id": "s-4"},
+        # no submission_id: work of its own, twice.
+        {**task, "event_id": "plain-1", "occurred_at": at},
+        {**task, "event_id": "plain-2", "occurred_at": at},
+        # An audit re-done a microsecond later: the later one counts, whatever its revision.
+        {**audit, "event_id": "r-2", "occurred_at": at, "revision": 7, "verdict": "reject"},
+        {**audit, "event_id": "r-1", "occurred_at": "2026-11-20T01:00:00.123457Z"},
+        # Another annotator's work on the same task: another entity.
+        {**audit, "event_id": "o-1", "occurred_at": at, "annotator_id": "标注员-2"},
+    ]
+    return [json.dumps(e, ensure_ascii=False).encode() for e in events]
+
+
+def test_the_current_views_hold_the_versions_that_count(clean: Any) -> None:
+    lines = _versioned_lines()
+    state = write(ClickHouseWriter(lambda: clean), lines)
+    assert state.counters["superseded"] == 6 and state.counters["retractions"] == 2
+    stored = {
+        table: clean.query(f"SELECT count() FROM {table} FINAL").result_rows[0][0]
+        for table in ("task_events", "audit_events")
+    }
+    assert stored == {"task_events": 11, "audit_events": 3}  # every version is kept
+    current = {
+        table: sorted(
+            r[0] for r in clean.query(f"SELECT event_id FROM {table}_current").result_rows
+        )
+        for table in ("task_events", "audit_events")
+    }
+    assert current == {
+        "task_events": sorted(["a", "é2", "s4-2", "plain-1", "plain-2"]),
+        "audit_events": ["o-1", "r-1"],
+    }
+    # The views agree with metrics_1m FINAL: what they hold is what is counted.
+    submitted, audits, approved = clean.query(
+        "SELECT sum(tasks_submitted), sum(audits), sum(audits_approved) FROM metrics_1m FINAL"
+    ).result_rows[0]
+    assert (submitted, audits, approved) == (5, 2, 2)
+    rows = clean.query(
+        "SELECT retracted, revision, submission_id FROM task_events FINAL WHERE event_id = 's3-x'"
+    ).result_rows
+    assert rows == [(True, 1, "s-3")]

@@ -81,17 +81,19 @@ def _cli(argv: list[str]) -> dict[str, Any]:
 
 
 RAW_SQL = {
-    # Straight from the accepted events, not from the minute aggregates the pages read.
+    # Straight from the versions that count (the _current views over the accepted
+    # events), not from the minute aggregates the pages read: a rework's audit
+    # replaces the audit that sent the work back.
     "tasks": """SELECT annotator_id, any(vendor_id) AS vendor_id,
         countIf(status = 'submitted') AS submitted,
         countIf(status = 'submitted' AND is_gold) AS gold,
         countIf(status = 'submitted' AND is_gold AND gold_correct) AS gold_correct
-        FROM task_events FINAL WHERE source != 'machine' GROUP BY annotator_id""",
+        FROM task_events_current WHERE source != 'machine' GROUP BY annotator_id""",
     "audits": """SELECT annotator_id, count() AS audits, countIf(verdict = 'approve') AS approved,
         countIf(verdict = 'reject') AS rejects
-        FROM audit_events FINAL WHERE source != 'machine' GROUP BY annotator_id""",
+        FROM audit_events_current WHERE source != 'machine' GROUP BY annotator_id""",
     "fixed_or_rejected": """SELECT annotator_id, task_id, verdict, error_categories, auditor_id
-        FROM audit_events FINAL WHERE source != 'machine' AND verdict IN ('fix', 'reject')""",
+        FROM audit_events_current WHERE source != 'machine' AND verdict IN ('fix', 'reject')""",
     "weekly": """SELECT week, annotator_id, squad, audits, audits_approved, audit_pass_rate_lower,
         audit_pass_rate_upper, gold_submitted, gold_correct, gold_accuracy_lower
         FROM annotator_weekly""",

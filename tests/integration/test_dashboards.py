@@ -1,7 +1,7 @@
 """Every panel query of every provisioned Grafana dashboard runs on the embedded ClickHouse.
 
 The data is written by the production code path without Kafka: the shipped
-sample events are decoded by ``schemas.decode.Decoder``, applied by
+sample events are decoded by ``schemas.decode.ContractDecoder``, applied by
 ``streams.partition.PartitionState`` exactly as the worker applies messages, turned
 into rows by ``streams.rows`` and written by ``sinks.writer.ClickHouseWriter``
 into a chDB database migrated by ``sinks.migrate.migrate``. One alert row
@@ -309,7 +309,7 @@ def _coaching_sample() -> tuple[list[bytes], list[list[Any]]]:
 def _populate(client: Any) -> TimeRange:
     from alerts.model import fingerprint
     from schemas.deadletter import DeadLetter
-    from schemas.decode import Decoder
+    from schemas.decode import ContractDecoder
     from sinks.roster import replace_roster
     from sinks.writer import ClickHouseWriter
     from streams.partition import PartitionState
@@ -317,7 +317,7 @@ def _populate(client: Any) -> TimeRange:
     from streams.settings import Settings
 
     settings = Settings(_env_file=None)  # a developer's .env must not leak in
-    decoder = Decoder(settings.max_event_bytes, max_future_skew_s=3650 * 86400.0)
+    decoder = ContractDecoder(settings.max_event_bytes, max_future_skew_s=3650 * 86400.0)
     topic_of = {
         b'"task_completed"': settings.topic_task_completed,
         b'"task_audited"': settings.topic_task_audited,

@@ -1,7 +1,7 @@
 """``annotel report``, ``annotel top`` and ``annotel alerts list`` on simulated data.
 
 The database is filled through the production path without Kafka: simulator
-lines → ``schemas.decode.Decoder`` → ``streams.partition.PartitionState`` →
+lines → ``schemas.decode.ContractDecoder`` → ``streams.partition.PartitionState`` →
 ``streams.rows`` → ``sinks.writer.ClickHouseWriter`` (``streams.testing``).
 The alert rows come from the real evaluator (``alerts.evaluator.Evaluator``
 with the shipped rules) fed the same closed minutes, written with
@@ -129,11 +129,13 @@ def populate(data_dir: Path, events: int = EVENTS, seed: int = SEED) -> dict[str
     from sinks.migrate import migrate
     from sinks.writer import ClickHouseWriter
     from streams.testing import write
+    from streams.windows import WIDTH
 
     client = connect("chdb://" + str(data_dir / "clickhouse"))
     migrate(client)
     writer = ClickHouseWriter(lambda: client)
-    sim = Simulator(seed, START)  # every incident switched on
+    # Every incident switched on, and versions: edits, deletions, re-audits.
+    sim = Simulator(seed, START, versions=True)
     lines = [*sim.events(n=events), *tiny_contributor()]
     state = write(writer, lines)
 
@@ -141,7 +143,8 @@ def populate(data_dir: Path, events: int = EVENTS, seed: int = SEED) -> dict[str
     evaluator = Evaluator(load_rules(RULES))
     minutes: dict[int, dict[Any, list[int]]] = defaultdict(dict)
     for key, aggregate in state.windows.items():
-        minutes[key[0]][key] = aggregate
+        if any(aggregate[:WIDTH]):  # as the handoff: the fields, windows with something counted
+            minutes[key[0]][key] = aggregate[:WIDTH]
     for minute in sorted(minutes):
         evaluator.add_minute(minute, minutes[minute])
     transitions = evaluator.advance(max(minutes) + 60, datetime.now(UTC))
@@ -168,25 +171,26 @@ def populate(data_dir: Path, events: int = EVENTS, seed: int = SEED) -> dict[str
 # -- the child process (everything that opens chDB) ------------------------------------------
 
 INDEPENDENT_SQL = {
-    # Straight from the accepted events, not from the minute aggregates the report reads.
+    # Straight from the versions that count (the _current views over the accepted events),
+    # not from the minute aggregates the report reads.
     "tasks": """SELECT annotator_id, any(vendor_id) AS vendor_id,
         countIf(status = 'submitted') AS submitted,
         sumIf(handle_time_s, status = 'submitted') AS handle_time,
         countIf(status = 'submitted' AND is_gold) AS gold,
         countIf(status = 'submitted' AND is_gold AND gold_correct) AS gold_correct
-        FROM task_events FINAL WHERE source != 'machine' GROUP BY annotator_id""",
+        FROM task_events_current WHERE source != 'machine' GROUP BY annotator_id""",
     "audits": """SELECT annotator_id, count() AS audits, countIf(verdict = 'approve') AS approved
-        FROM audit_events FINAL WHERE source != 'machine' GROUP BY annotator_id""",
+        FROM audit_events_current WHERE source != 'machine' GROUP BY annotator_id""",
     "vendor_audits": """SELECT vendor_id,
         count() AS audits, countIf(verdict = 'approve') AS approved
-        FROM audit_events FINAL WHERE source != 'machine' GROUP BY vendor_id""",
+        FROM audit_events_current WHERE source != 'machine' GROUP BY vendor_id""",
     "submitted_by_minute": """SELECT project_id, toUnixTimestamp(window_start) AS minute,
         countIf(status = 'submitted') AS submitted
-        FROM task_events FINAL GROUP BY project_id, minute""",
+        FROM task_events_current GROUP BY project_id, minute""",
     "quality_windows": """SELECT vendor_id,
         toUnixTimestamp(toStartOfInterval(occurred_at, INTERVAL 15 MINUTE)) AS window,
         count() AS audits, countIf(verdict = 'approve') AS approved
-        FROM audit_events FINAL WHERE project_id = {project:String}
+        FROM audit_events_current WHERE project_id = {project:String}
         GROUP BY vendor_id, window""",
 }
 QUALITY_PROJECT = "医疗影像标注"

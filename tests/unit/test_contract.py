@@ -18,7 +18,6 @@ from schemas import (
     ContractDecoder,
     DeadLetter,
     DecodeError,
-    Decoder,
     TaskAudited,
     TaskAuditedRetraction,
     TaskCompleted,
@@ -458,7 +457,7 @@ def test_audit_round_trip_through_dead_letter_payload(data: dict[str, Any]) -> N
 
 # --- fast path == reference path ----------------------------------------------
 #
-# Decoder.decode validates the common well-formed case with native shadow
+# ContractDecoder.decode validates the common well-formed case with native shadow
 # validators and falls back to the pure-pydantic reference path for anything
 # else. The two must be indistinguishable: same event (type, values, value
 # types, time zones, field order, fields_set) or the same DecodeError (reason,
@@ -1193,38 +1192,3 @@ def test_the_new_fields_round_trip_byte_exact(
             assert event.submission_id.encode() == submission_id.encode()
         again = _differential(encode_event(event))
         assert again == event
-
-
-# --- the worker's decoder: the contract without retractions ------------------
-
-
-def test_the_worker_decoder_keeps_retractions_as_dead_letters() -> None:
-    """Until the state can withdraw a version, a retraction is kept, never counted."""
-    worker = Decoder()
-    for data in (RC, RA, _with(C, submission_id="标注-17", retracted=True)):
-        raw = orjson.dumps(data)
-        results = [
-            worker.decode(raw, NOW),
-            worker.decode_reference(raw, NOW),
-            worker.decode_object(dict(data), NOW),
-            worker.decode_object_reference(dict(data), NOW),
-        ]
-        for result in results:
-            assert isinstance(result, DecodeError), result
-            assert (result.reason, result.field) == ("unprocessable", "retracted")
-            assert (result.event_type, result.project_id, result.event_id) == (
-                data["event_type"],
-                data["project_id"],
-                data["event_id"],
-            )
-
-
-def test_the_worker_decoder_takes_versions_and_refuses_as_the_contract_does() -> None:
-    worker = Decoder()
-    cases = [data for _case, data in VALID_CASES if data.get("retracted") is not True]
-    cases += [message for _case, message, _reason, _field in MUTATIONS]
-    for message in cases:
-        raw = message if isinstance(message, bytes) else orjson.dumps(message)
-        expected = DECODER.decode(raw, NOW)
-        _same(worker.decode(raw, NOW), expected)
-        _same(worker.decode_reference(raw, NOW), expected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from annotel.demo.summary import totals_from_sample
 from annotel.live_view import (
     AlertNote,
     FeedProgress,
@@ -24,6 +25,8 @@ def test_live_view_reads_metrics_and_fits_chinese_scopes_in_the_terminal() -> No
             "annotel_events_accepted_total 100.0",
             "annotel_events_duplicate_total 15.0",
             "annotel_events_late_total 2.0",
+            "annotel_events_superseded_total 6.0",
+            "annotel_events_retractions_total 1.0",
             'annotel_dead_letters_total{reason="too_late"} 5.0',
             'annotel_consumer_lag{partition="0",topic="annotation.task-completed"} 7.0',
             'annotel_consumer_lag{partition="1",topic="annotation.task-audited"} 3.0',
@@ -35,6 +38,9 @@ def test_live_view_reads_metrics_and_fits_chinese_scopes_in_the_terminal() -> No
     sample = sample_from_metrics(text, at=1.0)
     assert sample.ready and sample.events_in == 120 and sample.lag == 10
     assert sample.dead_letters == {"too_late": 5}
+    assert (sample.superseded, sample.retractions) == (6, 1)
+    assert totals_from_sample(sample)["superseded"] == 6
+    assert totals_from_sample(sample)["retractions"] == 1
     assert sample.rows == {"metrics_1m": 40, "task_events": 90}
 
     note = AlertNote.from_json(

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from embedded.wire import native_block
-from schemas import Decoder
+from schemas import ContractDecoder
 from schemas.deadletter import REASONS
 from schemas.events import HIDDEN_RANGES, TaskAudited, TaskCompleted
 from sinks.schema import COLUMN_TYPES, TABLE_COLUMNS
@@ -175,7 +175,7 @@ def _quiet_encoder() -> Iterator[None]:
 def test_every_hostile_message_is_stored_or_a_dead_letter(
     messages: list[tuple[bytes | dict[str, Any], str]],
 ) -> None:
-    decoder = Decoder(1 << 16, 86400)
+    decoder = ContractDecoder(1 << 16, 86400)
     # A fresh partition with no watermark yet: where a pre-1970 date used to slip in.
     state = PartitionState(0, 120 * MICRO, 48 * 3600 * MICRO)
     outcomes = []

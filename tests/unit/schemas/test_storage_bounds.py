@@ -25,7 +25,6 @@ from schemas import (
     ContractDecoder,
     DeadLetter,
     DecodeError,
-    Decoder,
     TaskAudited,
     TaskAuditedRetraction,
     TaskCompleted,
@@ -113,27 +112,23 @@ def test_the_columns_storage_names_are_the_ddl_types() -> None:
     assert _base(COLUMN_TYPES["task_events"]["task_created_at"]) == TASK_CREATED_AT_TYPE
 
 
-# The version fields: the event tables get their columns with the state that
-# applies versions; until then the worker stores none of them (and refuses
-# retractions, see schemas.decode.Decoder). Their bounds are checked below
-# against the column types schemas.storage names for them.
-VERSION_FIELDS = {"revision", "retracted", "submission_id"}
-
-
 def test_every_unstored_field_is_a_constant() -> None:
     """A field with no column of its name is a literal (event type, version) or re-encoded."""
     for model, table in TABLE_OF.items():
-        for name in set(model.model_fields) - set(COLUMN_TYPES[table]) - VERSION_FIELDS:
+        for name in set(model.model_fields) - set(COLUMN_TYPES[table]):
             schema = _field_schema(model, name)
             assert schema["type"] == "literal" or (model, name) == (DeadLetter, "payload_b64"), (
                 f"{model.__name__}.{name} has no column in {table}"
             )
 
 
-def test_the_version_fields_have_no_column_yet() -> None:
-    """When they get one, this fails: drop VERSION_FIELDS so the checks above take them."""
+def test_the_version_fields_have_their_columns() -> None:
+    """Every accepted version is stored with what orders it (migration 5)."""
     for table in ("task_events", "audit_events"):
-        assert VERSION_FIELDS.isdisjoint(COLUMN_TYPES[table]), table
+        assert COLUMN_TYPES[table]["revision"] == REVISION_TYPE, table
+        assert COLUMN_TYPES[table]["retracted"] == "Bool", table
+        assert COLUMN_TYPES[table]["occurred_at_us"] == "Int64", table
+    assert COLUMN_TYPES["task_events"]["submission_id"] == "Nullable(String)"
 
 
 @pytest.mark.parametrize(
@@ -192,7 +187,9 @@ def test_every_stored_field_fits_its_column(
         # The state keeps seconds and scores as integer micro-units.
         assert math.isfinite(schema["le"] * MICRO) and math.isfinite(schema["ge"] * MICRO)
     elif kind == "Bool":
-        assert schema["type"] == "bool"
+        # A plain bool, or the version flag: a strict bool held to one literal.
+        steps = schema.get("steps", [schema])
+        assert steps[0]["type"] == "bool", f"{name}: {schema}"
     elif kind in ("String", "Array(String)"):
         # Any text is storable but lone surrogates (no UTF-8); the contract's text
         # check refuses them with the rest of the hidden characters. Literals are ours.
@@ -208,7 +205,7 @@ def test_every_stored_field_fits_its_column(
         pytest.fail(f"{name}: unknown column type {column_type}")
 
 
-DECODER = Decoder(1 << 20, 400 * 365 * 86400)
+DECODER = ContractDecoder(1 << 20, 400 * 365 * 86400)
 NOW = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
 
 

@@ -1,7 +1,7 @@
 """The simulator: deterministic bytes, a contract-valid feed, realistic mixes, and
 incidents that are really in the data (and absent when switched off).
 
-Every line is decoded with the real ``schemas.decode.Decoder``; the manifest
+Every line is decoded with the real ``schemas.decode.ContractDecoder``; the manifest
 is checked against an independent recount of the lines.
 """
 
@@ -22,13 +22,13 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas import DecodeError, Decoder, TaskAudited, TaskCompleted
+from schemas import ContractDecoder, DecodeError, TaskAudited, TaskCompleted
 from simulator import INCIDENTS, IncidentError, Simulator, parse_incidents
 from simulator.roster import roster_records
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC) - timedelta(hours=8)  # 09:00 in Beijing
 SAMPLE = 20_000
-DECODER = Decoder()
+DECODER = ContractDecoder()
 CLOCK = START + timedelta(days=30)  # the decoder's "now": nothing is in the future
 
 

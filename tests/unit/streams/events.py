@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from schemas.decode import Decoder
+from schemas.decode import ContractDecoder
 from schemas.metrics import AGGREGATE_FIELDS
 from streams.partition import PartitionState
 from tests.oracle import generate
@@ -17,7 +17,7 @@ AUDITS = "annotation.task-audited"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SUBMITTED = AGGREGATE_FIELDS.index("tasks_submitted")
 AUDITS_IDX = AGGREGATE_FIELDS.index("audits")
-DECODER = Decoder(1 << 20, 10 * 365 * 86400)
+DECODER = ContractDecoder(1 << 20, 10 * 365 * 86400)
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 ORACLE_TOPICS = {"task_completed": TASKS, "task_audited": AUDITS}
 
@@ -42,7 +42,8 @@ def completed(event_id: str, minute: float, project: str = "项目甲") -> bytes
     )
 
 
-def audited(event_id: str, minute: float) -> bytes:
+def audited(event_id: str, minute: float, task_id: str | None = None) -> bytes:
+    """An audit of its own piece of work (task ``t-<event_id>``), unless ``task_id`` says."""
     return orjson.dumps(
         {
             "schema_version": 1,
@@ -51,7 +52,7 @@ def audited(event_id: str, minute: float) -> bytes:
             "occurred_at": (T0 + timedelta(minutes=minute)).isoformat(),
             "project_id": "项目甲",
             "queue_id": "队列",
-            "task_id": "t-x",
+            "task_id": task_id or "t-" + event_id,
             "annotator_id": "标注员-1",
             "auditor_id": "审核员",
             "vendor_id": None,
@@ -120,4 +121,6 @@ def held(state: PartitionState) -> dict[str, Any]:
         "pending": state.accepted,
         "dirty": (set(state.dirty_windows), set(state.dirty_errors)),
         "projects": dict(state.marks.project_base),
+        "entities": (dict(state.entities.records), set(state.entities.dirty)),
+        "entity_minutes": {m: list(v) for m, v in state.entities.by_minute.items()},
     }

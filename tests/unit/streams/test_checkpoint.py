@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas.decode import Decoder
+from schemas.decode import ContractDecoder
 from sinks.batches import RejectedRow
 from streams.checkpoint import Checkpoint, Rows
 from streams.ports import Message, Outgoing
@@ -120,7 +120,7 @@ async def test_the_processor_writes_through_the_protocol_in_its_order() -> None:
         return None
 
     proc = Processor(
-        decoder=Decoder(),
+        decoder=ContractDecoder(),
         sink=recorder,
         publisher=recorder,
         load_state=no_state,

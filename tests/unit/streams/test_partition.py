@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.decode import DecodeError, Decoder
+from schemas.decode import ContractDecoder, DecodeError
 from schemas.metrics import AGGREGATE_FIELDS
 from streams.windows import MICRO_FIELDS
 from tests.oracle import generate, oracle
@@ -150,7 +150,7 @@ def test_an_event_whose_processing_raises_is_unprocessable_and_changes_nothing()
 def test_the_decoder_never_raises() -> None:
     """What the decoder itself cannot handle is unprocessable, not an exception."""
 
-    class Exploding(Decoder):
+    class Exploding(ContractDecoder):
         def decode_object(self, obj: dict[str, Any], now: datetime | None = None) -> Any:
             raise RecursionError("maximum recursion depth exceeded")
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas.decode import Decoder
+from schemas.decode import ContractDecoder
 from streams.partition import PartitionState
 from streams.ports import Message
 from streams.processor import YIELD_EVERY, CheckpointFailed, Processor
@@ -32,7 +32,7 @@ def processor(recorder: Recorder, snapshot_every: int = 200) -> Processor:
         return None
 
     return Processor(
-        decoder=Decoder(),
+        decoder=ContractDecoder(),
         sink=recorder,
         publisher=recorder,
         load_state=load_state,

@@ -16,7 +16,7 @@ from sinks.batches import Columns
 from sinks.schema import MIGRATIONS, TABLE_COLUMNS
 from streams.partition import PartitionState
 from streams.rows import _lib_ticks, _ticks, _ticks_of, rows_for_checkpoint
-from streams.windows import MICRO, MICRO_FIELDS
+from streams.windows import MICRO, MICRO_FIELDS, WIDTH
 from tests.unit.streams.events import (
     DECODER,
     NOW,
@@ -36,6 +36,14 @@ def _native(table: str, batch: object) -> bytes:
         get_from_name(re.match(r"\s*\w+ (.+?),?\s*$", line).group(1))  # type: ignore[union-attr]
         for line in body.group(1).strip().splitlines()
     ]
+    # Columns added by later migrations, in their order (the version columns).
+    for migration in MIGRATIONS:
+        for s in migration.statements:
+            added = re.match(
+                rf"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS \w+ (.+?)(?: DEFAULT .*)?$", s
+            )
+            if added:
+                types.append(get_from_name(added.group(1)))
     context = InsertContext(
         table, list(TABLE_COLUMNS[table]), types, column_oriented=isinstance(batch, Columns)
     )
@@ -56,7 +64,7 @@ def _reference_rows(
         k: [] for k in ("task_events", "audit_events", "metrics_1m", "audit_errors_1m")
     }
     for key in state.dirty_windows:
-        agg = state.store.windows[key]
+        agg = state.store.windows[key][:WIDTH]
         values = [v / MICRO if i in MICRO_FIELDS else v for i, v in enumerate(agg)]
         out["metrics_1m"].append([utc(key[0]), *key[1:], *values, version, updated_at])
     for key, category in state.dirty_errors:
@@ -93,6 +101,7 @@ def _reference_rows(
                     event.task_type,
                     event.tags,
                 ]
+                version = [event.submission_id, event.revision, event.retracted, occurred]
             else:
                 extra = [
                     event.auditor_id,
@@ -102,7 +111,8 @@ def _reference_rows(
                     event.audit_kind,
                     event.audit_time_s,
                 ]
-            out[table].append([*common, *extra, *ingest])
+                version = [event.revision, event.retracted, occurred]
+            out[table].append([*common, *extra, *ingest, *version])
     return out
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from annotel.cli import build_parser
 from annotel.commands import simulate
-from schemas import DecodeError, Decoder
+from schemas import ContractDecoder, DecodeError
 from simulator import Simulator
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC) - timedelta(hours=8)  # 09:00 in Beijing
-DECODER = Decoder()
+DECODER = ContractDecoder()
 
 
 def _run(argv: list[str]) -> int:
