@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from alerts.model import AlertEvent
+from alerts.model import NO_DATA_REASON, AlertEvent
 from schemas.durations import format_duration
-from schemas.units import interval, metric_value
+from schemas.units import interval, metric_value, when
 
 
 def truncate(text: str, limit: int) -> str:
@@ -60,3 +60,17 @@ def link_safe(url: str) -> bool:
         and url.isprintable()
         and not any(char in url for char in "|<> ")
     )
+
+
+def no_data_line(event: AlertEvent, since: str | None = None, language: str = "en") -> str | None:
+    """Why a resolve is not a recovery: the scope stopped sending data (``no_data``).
+
+    ``since`` is the start of the first window without data as the receiver
+    spells times (UTC by default). None for any other event.
+    """
+    if event.resolved_reason != NO_DATA_REASON:
+        return None
+    moment = since or when(event.ends_at or event.window_end)
+    if language == "zh":
+        return f"因无数据而恢复：自 {moment} 起没有足够的数据，问题未必已解决"
+    return f"Resolved for lack of data: not enough data since {moment}; not necessarily fixed"

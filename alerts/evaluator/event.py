@@ -31,11 +31,14 @@ def alert_event(
     (a resolve): start of the window that resolved it.
     """
     scope = dict(zip(rule.scope, key, strict=True))
+    # A window that could not be judged (too few samples) reports no value: its rate
+    # over a handful of samples is no measure of the alert (and never its "worst").
+    value = verdict.value if verdict.has_data else None
     fields: dict[str, object] = {**rule.labels, **scope}
     if isinstance(rule, AnomalyRule):
         fields.update(mean=None, std=None)
     fields.update(
-        value=verdict.value,
+        value=value,
         threshold=verdict.threshold,
         rule=rule.name,
         metric=rule.metric,
@@ -57,7 +60,7 @@ def alert_event(
         labels={"alertname": rule.name, "severity": rule.severity, **scope, **rule.labels},
         annotations=annotations,
         metric=rule.metric,
-        value=verdict.value,
+        value=value,
         threshold=verdict.threshold,
         window_start=from_epoch_s(start),
         window_end=from_epoch_s(end),

@@ -46,6 +46,7 @@ def series_state(series: Series) -> dict[str, Any]:
         "last_notified": series.last_notified,
         "delivered": series.delivered,
         "event": event,
+        "no_data": series.no_data,
     }
 
 
@@ -64,6 +65,7 @@ def series_from_state(data: Mapping[str, Any]) -> Series:
         last_notified=data["last_notified"],
         delivered=data["delivered"],
         event=event,
+        no_data=int(data.get("no_data", 0)),
     )
 
 

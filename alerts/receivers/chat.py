@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field
 
-from alerts.formats import link_safe
+from alerts.formats import link_safe, no_data_line
 from alerts.model import SEVERITIES, AlertEvent
 from alerts.receivers.settings import (
     STRICT,
@@ -296,6 +296,9 @@ def alert_text(
     until = None
     if event.status == "resolved":
         until = time_text(event.ends_at or event.window_end, tz)
+        reason = no_data_line(event, until, language)
+        if reason is not None:
+            details.insert(0, reason)
     return AlertText(
         fingerprint=event.fingerprint,
         status=event.status,

@@ -16,7 +16,14 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from alerts.formats import comparison, link_safe, summary, truncate, window_text
+from alerts.formats import (
+    comparison,
+    link_safe,
+    no_data_line,
+    summary,
+    truncate,
+    window_text,
+)
 from alerts.model import SEVERITIES, AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
@@ -131,6 +138,9 @@ def _slack_section(event: AlertEvent) -> dict[str, Any]:
         f"*{esc(event.metric)}:* {esc(comparison(event))}",
         f"*Window:* {window_text(event)}",
     ]
+    reason = no_data_line(event)
+    if reason is not None:
+        lines.insert(2, f"_{esc(reason)}_")
     runbook = event.annotations.get("runbook_url", "")
     if link_safe(runbook):
         lines.append(f"<{runbook}|Runbook>")
@@ -138,6 +148,11 @@ def _slack_section(event: AlertEvent) -> dict[str, Any]:
         "type": "section",
         "text": {"type": "mrkdwn", "text": truncate("\n".join(lines), SLACK_SECTION_MAX)},
     }
+
+
+def _reason_suffix(event: AlertEvent) -> str:
+    reason = no_data_line(event)
+    return f" ({slack_text(reason)})" if reason is not None else ""
 
 
 def _head_emoji(events: Sequence[AlertEvent]) -> str:
@@ -196,7 +211,9 @@ def slack_message(events: Sequence[AlertEvent]) -> dict[str, Any]:
         )
     # The fallback (notifications, screen readers) is parsed like mrkdwn: escaped the same way.
     text_lines = [f"{head_emoji} {slack_text(title)}"]
-    text_lines.extend(f"{_emoji(e)} {slack_text(summary(e))}" for e in events[:10])
+    text_lines.extend(
+        f"{_emoji(e)} {slack_text(summary(e))}{_reason_suffix(e)}" for e in events[:10]
+    )
     if len(events) > 10:
         text_lines.append(f"+{len(events) - 10} more")
     return {"text": truncate("\n".join(text_lines), SLACK_TEXT_MAX), "blocks": blocks}

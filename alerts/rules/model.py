@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from alerts.model import Severity
 from alerts.receivers.registry import ReceiverConfig
@@ -25,6 +25,10 @@ TURNAROUND_MAX = "turnaround_max_s"
 METRICS: tuple[str, ...] = (*RATES, THROUGHPUT, TURNAROUND_MAX)
 MAX_WINDOW_S = 86_400
 DEFAULT_REPEAT_S = 4 * 3600.0
+ERROR_CATEGORY = "error_category"  # the breakdown of audits by the categories auditors gave
+# Metrics of audits: their explanations list error categories by default.
+AUDIT_METRICS = frozenset(("audit_pass_rate", "audit_reject_rate", "mean_audit_score"))
+EXPLAIN_DIMENSIONS: tuple[str, ...] = (*KEY_DIMENSIONS, ERROR_CATEGORY)
 
 Op = Literal["<", "<=", ">", ">="]
 
@@ -44,13 +48,29 @@ STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=Fals
 _Names = Annotated[tuple[str, ...], Field(strict=False)]
 
 
-def _window_seconds(value: object) -> int:
+def _window_seconds(value: object, name: str = "window") -> int:
     seconds = parse_duration(value)
     if seconds <= 0 or seconds % 60:
-        raise ValueError(f"window {value!r} must be a positive multiple of 1m")
+        raise ValueError(f"{name} {value!r} must be a positive multiple of 1m")
     if seconds > MAX_WINDOW_S:
-        raise ValueError(f"window {value!r} is longer than 24h")
+        raise ValueError(f"{name} {value!r} is longer than 24h")
     return int(seconds)
+
+
+def next_dimension(scope: tuple[str, ...]) -> str | None:
+    """The level below a scope, where an alert's contributors are looked for.
+
+    A vendor's or a queue's people are its annotators; a project's parts are
+    its queues; everything's parts are its projects. An annotator has no
+    level below (their error categories explain audit metrics).
+    """
+    if "annotator_id" in scope:
+        return None
+    if "queue_id" in scope or "vendor_id" in scope:
+        return "annotator_id"
+    if "project_id" in scope:
+        return "queue_id"
+    return "project_id"
 
 
 def _positive_seconds(value: object) -> float:
@@ -77,11 +97,30 @@ class _RuleBase(BaseModel):
     receivers: _Names = ()
     repeat_interval: float = DEFAULT_REPEAT_S
     absent_lookback: int = Field(4, ge=0)
+    # A firing alert whose scope has no data for ``no_data_for`` evaluations in a row:
+    # resolved (``resolved_reason: no_data``) or kept firing.
+    no_data: Literal["keep", "resolve"] = "resolve"
+    no_data_for: int = Field(3, ge=1)
+    # What a firing alert's contributors are broken down by (None: the default).
+    explain_: _Names | None = Field(None, alias="explain")
 
     @field_validator("window", mode="before")
     @classmethod
     def _window(cls, value: object) -> int:
         return _window_seconds(value)
+
+    @field_validator("explain_")
+    @classmethod
+    def _explain(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [dim for dim in value if dim not in EXPLAIN_DIMENSIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown dimension(s) {', '.join(unknown)}; expected some of "
+                f"{', '.join(EXPLAIN_DIMENSIONS)}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("a dimension is listed twice")
+        return value
 
     @field_validator("repeat_interval", mode="before")
     @classmethod
@@ -116,6 +155,16 @@ class _RuleBase(BaseModel):
     @property
     def is_throughput(self) -> bool:
         return self.metric == THROUGHPUT
+
+    @property
+    def explain(self) -> tuple[str, ...]:
+        """The breakdowns of a firing alert: given, or the level below the scope plus error
+        categories for audit metrics."""
+        if self.explain_ is not None:
+            return self.explain_
+        below = next_dimension(self.scope)
+        dims = () if below is None else (below,)
+        return (*dims, ERROR_CATEGORY) if self.metric in AUDIT_METRICS else dims
 
 
 class ThresholdRule(_RuleBase):
@@ -171,6 +220,33 @@ class InhibitRule(BaseModel):
         return not self.target_rules or rule in self.target_rules
 
 
+IN_HOUSE = "in-house"  # the empty vendor, as people read it
+IN_HOUSE_ZH = "自有团队"
+
+
+class InHouse(BaseModel):
+    """The name of the in-house team (the empty ``vendor_id``), per language."""
+
+    model_config = STRICT
+    en: str = Field(IN_HOUSE, min_length=1, max_length=64)
+    zh: str = Field(IN_HOUSE_ZH, min_length=1, max_length=64)
+
+    def name(self, language: str) -> str:
+        return self.zh if language == "zh" else self.en
+
+
+def _in_house(value: object) -> object:
+    """One name for both languages, or ``{en: ..., zh: ...}``."""
+    return {"en": value, "zh": value} if isinstance(value, str) else value
+
+
+class Names(BaseModel):
+    """The rules file's ``labels:``: how ids without a name of their own are shown."""
+
+    model_config = STRICT
+    in_house: Annotated[InHouse, BeforeValidator(_in_house)] = InHouse()
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """A validated rules file. ``silences_file`` is resolved against the file's directory."""
@@ -179,6 +255,7 @@ class RuleSet:
     receivers: Mapping[str, ReceiverConfig] = field(default_factory=dict)
     inhibit: tuple[InhibitRule, ...] = ()
     silences_file: Path | None = None
+    names: Names = field(default_factory=Names)
 
     def rule(self, name: str) -> Rule:
         for rule in self.rules:
