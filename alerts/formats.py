@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from alerts.model import NO_DATA_REASON, AlertEvent
+from alerts.model import IN_HOUSE, NO_DATA_REASON, AlertEvent, display_scope
 from schemas.durations import format_duration
 from schemas.units import interval, metric_value, when
 
@@ -48,9 +48,8 @@ def summary(event: AlertEvent) -> str:
     if given:
         return given
     state = "resolved" if event.status == "resolved" else "firing"
-    return (
-        f"{event.rule} {state}: {event.metric} {comparison(event)} for {_scope_text(event.scope)}"
-    )
+    scope = _scope_text(display_scope(event.scope, IN_HOUSE))
+    return f"{event.rule} {state}: {event.metric} {comparison(event)} for {scope}"
 
 
 def link_safe(url: str) -> bool:

@@ -23,6 +23,19 @@ Status = Literal["firing", "resolved"]
 Severity = Literal["critical", "error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "error", "warning", "info")
 NO_DATA_REASON = "no_data"  # ``resolved_reason`` of an alert resolved for lack of data
+# The in-house team is the empty ``vendor_id``; people read it by these names unless the
+# rules file's ``labels.in_house`` says otherwise.
+IN_HOUSE = "in-house"
+IN_HOUSE_ZH = "自有团队"
+IN_HOUSE_DIMENSION = "vendor_id"
+
+
+def display_scope(scope: Mapping[str, str], in_house: str) -> dict[str, str]:
+    """The scope as people read it: the empty vendor is the in-house team, by name."""
+    return {
+        dim: in_house if dim == IN_HOUSE_DIMENSION and not value else value
+        for dim, value in scope.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,11 @@ class Evaluator:
         candidates: list[Candidate] = []
         for key in sorted(partial.keys() | state.series.keys()):
             series = state.series.get(key) or Series()
-            candidates.extend(series.on_window(rule, key, start, end, partial.get(key), throughput))
+            candidates.extend(
+                series.on_window(
+                    rule, key, start, end, partial.get(key), throughput, self._rules.names.in_house
+                )
+            )
             if series.remember(rule, end):
                 state.series[key] = series
             else:

@@ -16,7 +16,7 @@ from typing import Literal
 from alerts.evaluator.event import alert_event
 from alerts.evaluator.verdict import Verdict, judge
 from alerts.model import NO_DATA_REASON, AlertEvent
-from alerts.rules import THROUGHPUT, AnomalyRule, Rule
+from alerts.rules import THROUGHPUT, AnomalyRule, InHouse, Rule
 from schemas.metrics import Rate
 
 SeriesKey = tuple[str, ...]  # the values of the rule's scope, in scope order
@@ -62,6 +62,7 @@ class Series:
         end: int,
         vector: list[int] | None,
         throughput: Rate,
+        in_house: InHouse | None = None,
     ) -> list[Candidate]:
         """Take the step the rule window ``[start, end)`` calls for.
 
@@ -79,17 +80,24 @@ class Series:
 
         def candidate(kind: Literal["fire", "repeat", "catchup"]) -> list[Candidate]:
             event = alert_event(
-                rule, key, verdict, self.starts_at, start, end, repeat=kind != "fire"
+                rule,
+                key,
+                verdict,
+                self.starts_at,
+                start,
+                end,
+                repeat=kind != "fire",
+                in_house=in_house,
             )
             return [Candidate(kind, event, self, self.delivered)]
 
         if self.status == "firing":
             if verdict.breach is not None and not verdict.keep_firing:
-                return [self._resolve(rule, key, verdict, start, end)]
+                return [self._resolve(rule, key, verdict, start, end, in_house=in_house)]
             if self._without_data(rule, verdict, vector):
                 self.no_data += 1
                 if rule.no_data == "resolve" and self.no_data >= rule.no_data_for:
-                    return [self._resolve(rule, key, verdict, start, end, NO_DATA_REASON)]
+                    return [self._resolve(rule, key, verdict, start, end, NO_DATA_REASON, in_house)]
             else:
                 self.no_data = 0
             assert self.last_notified is not None
@@ -127,12 +135,21 @@ class Series:
         start: int,
         end: int,
         reason: str | None = None,
+        in_house: InHouse | None = None,
     ) -> Candidate:
         """``reason`` None: a good window resolved it; ``no_data``: ``no_data_for`` windows
         without data did (``ends_at`` is then the start of the first of them)."""
         ends_at = start if reason is None else end - self.no_data * rule.window
         event = alert_event(
-            rule, key, verdict, self.starts_at, start, end, repeat=False, ends_at=ends_at
+            rule,
+            key,
+            verdict,
+            self.starts_at,
+            start,
+            end,
+            repeat=False,
+            ends_at=ends_at,
+            in_house=in_house,
         )
         if reason is not None:
             event = replace(event, resolved_reason=reason)

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BeforeValidator, Field
 
 from alerts.formats import link_safe, no_data_line
-from alerts.model import SEVERITIES, AlertEvent
+from alerts.model import IN_HOUSE, IN_HOUSE_ZH, SEVERITIES, AlertEvent, display_scope
 from alerts.receivers.settings import (
     STRICT,
     Grouping,
@@ -277,8 +277,11 @@ def alert_text(
     language: Language,
     tz: ZoneInfo,
     mentions: Mapping[str, Sequence[str]] | None = None,
+    in_house: str | None = None,
 ) -> AlertText:
+    """``in_house``: the receiver's name for the empty vendor (default: in its language)."""
     words = WORDS[language]
+    team = in_house or (IN_HOUSE_ZH if language == "zh" else IN_HOUSE)
     if event.status == "resolved":
         state = words["resolved"]
     else:
@@ -310,7 +313,7 @@ def alert_text(
         details=tuple(details),
         value=value_text(event, language),
         metric=visible(event.metric),
-        scope=tuple((visible(k), visible(v)) for k, v in event.scope.items()),
+        scope=tuple((visible(k), visible(v)) for k, v in display_scope(event.scope, team).items()),
         window=window_text(event, tz),
         since=time_text(event.starts_at, tz),
         until=until,

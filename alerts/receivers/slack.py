@@ -24,7 +24,7 @@ from alerts.formats import (
     truncate,
     window_text,
 )
-from alerts.model import SEVERITIES, AlertEvent
+from alerts.model import IN_HOUSE, SEVERITIES, AlertEvent, display_scope
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
     STRICT,
@@ -80,6 +80,7 @@ class Slack:
         self.max_per_second = config.max_per_second
         self.timeout_s = config.timeout_s
         self._url = url
+        self._in_house = config.in_house or IN_HOUSE
 
     @classmethod
     def check(cls, name: str, config: SlackReceiver, env: Mapping[str, str] | None) -> None:
@@ -97,7 +98,13 @@ class Slack:
     def requests(
         self, events: Sequence[AlertEvent], group_labels: Mapping[str, str]
     ) -> list[Request]:
-        return [Request(HttpPost(self._url), orjson.dumps(slack_message(events)), tuple(events))]
+        return [
+            Request(
+                HttpPost(self._url),
+                orjson.dumps(slack_message(events, self._in_house)),
+                tuple(events),
+            )
+        ]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)
@@ -126,7 +133,7 @@ def _emoji(event: AlertEvent) -> str:
     return _SEVERITY_EMOJI.get(event.severity, ":red_circle:")
 
 
-def _slack_section(event: AlertEvent) -> dict[str, Any]:
+def _slack_section(event: AlertEvent, in_house: str = IN_HOUSE) -> dict[str, Any]:
     state = "RESOLVED" if event.status == "resolved" else "FIRING"
     if event.repeat and event.status == "firing":
         state = "STILL FIRING (repeat)"
@@ -134,7 +141,13 @@ def _slack_section(event: AlertEvent) -> dict[str, Any]:
     lines = [
         f"{_emoji(event)} *{esc(event.rule)}* · {event.severity} · {state}",
         esc(summary(event)),
-        "*Scope:* " + (" · ".join(f"{esc(k)}=`{esc(v)}`" for k, v in event.scope.items()) or "all"),
+        "*Scope:* "
+        + (
+            " · ".join(
+                f"{esc(k)}=`{esc(v)}`" for k, v in display_scope(event.scope, in_house).items()
+            )
+            or "all"
+        ),
         f"*{esc(event.metric)}:* {esc(comparison(event))}",
         f"*Window:* {window_text(event)}",
     ]
@@ -176,7 +189,7 @@ def _slack_title(events: Sequence[AlertEvent]) -> str:
     return f"{', '.join(parts)}: {', '.join(rules)}"
 
 
-def slack_message(events: Sequence[AlertEvent]) -> dict[str, Any]:
+def slack_message(events: Sequence[AlertEvent], in_house: str = IN_HOUSE) -> dict[str, Any]:
     """A message people read on a phone: one header, one section per alert, links last.
 
     Stays within Block Kit limits (50 blocks, 150-char header, 3000-char
@@ -200,7 +213,7 @@ def slack_message(events: Sequence[AlertEvent]) -> dict[str, Any]:
     ]
     room = SLACK_MAX_BLOCKS - 1
     shown = events if len(events) <= room else events[: room - 1]
-    blocks.extend(_slack_section(e) for e in shown)
+    blocks.extend(_slack_section(e, in_house) for e in shown)
     hidden = len(events) - len(shown)
     if hidden:
         blocks.append(

@@ -8,6 +8,7 @@ quoted number is an error rather than a number) and across fields
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Annotated, Literal, TypeAlias
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from alerts.model import Severity
+from alerts.model import IN_HOUSE, IN_HOUSE_ZH, Severity
 from alerts.receivers.registry import ReceiverConfig
 from schemas.durations import parse_duration
 from schemas.metrics import KEY_DIMENSIONS, RATES
@@ -220,8 +221,7 @@ class InhibitRule(BaseModel):
         return not self.target_rules or rule in self.target_rules
 
 
-IN_HOUSE = "in-house"  # the empty vendor, as people read it
-IN_HOUSE_ZH = "自有团队"
+_CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
 class InHouse(BaseModel):
@@ -233,6 +233,10 @@ class InHouse(BaseModel):
 
     def name(self, language: str) -> str:
         return self.zh if language == "zh" else self.en
+
+    def for_template(self, template: str) -> str:
+        """The name in a template's language: Chinese if it has any CJK character."""
+        return self.zh if _CJK.search(template) else self.en
 
 
 def _in_house(value: object) -> object:
