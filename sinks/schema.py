@@ -89,6 +89,7 @@ ALERT_COLUMNS = (
     "emitted_at",
     "muted_by",  # migration 3: recorded, not sent (silence:<id> / inhibit:<fingerprint>)
     "repeat",  # migration 3: a reminder of a still-firing alert
+    "resolved_reason",  # migration 5: why a resolve happened (no_data), NULL for a recovery
 )
 
 # The roster file's columns (reports.roster.COLUMNS), then the load's bookkeeping:
@@ -484,6 +485,14 @@ ORDER BY version"""
             4,
             "roster, coaching views, bounds in the scorecard",
             (roster, _annotator_weekly(), _squad_daily(), _scorecard(bounds=True)),
+        ),
+        Migration(
+            5,
+            "alerts: resolved_reason",
+            (
+                "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS resolved_reason "
+                "LowCardinality(Nullable(String))",
+            ),
         ),
     ]
 

@@ -271,4 +271,5 @@ def alert_row(event: AlertEvent, emitted_at: datetime | None = None) -> list[Any
         emitted_at or datetime.now(UTC),
         event.muted_by,
         event.repeat,
+        event.resolved_reason,
     ]
