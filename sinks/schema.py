@@ -90,6 +90,7 @@ ALERT_COLUMNS = (
     "muted_by",  # migration 3: recorded, not sent (silence:<id> / inhibit:<fingerprint>)
     "repeat",  # migration 3: a reminder of a still-firing alert
     "resolved_reason",  # migration 5: why a resolve happened (no_data), NULL for a recovery
+    "explanation",  # migration 6: the largest contributors to a firing alert's breach (JSON)
 )
 
 # The roster file's columns (reports.roster.COLUMNS), then the load's bookkeeping:
@@ -493,6 +494,11 @@ ORDER BY version"""
                 "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS resolved_reason "
                 "LowCardinality(Nullable(String))",
             ),
+        ),
+        Migration(
+            6,
+            "alerts: explanation",
+            ("ALTER TABLE alerts ADD COLUMN IF NOT EXISTS explanation String DEFAULT '[]'",),
         ),
     ]
 

@@ -11,13 +11,15 @@ step does is in the modules it drives: ``partials`` (sums), ``series``
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import alerts.evaluator.snapshot as snapshot
+from alerts.evaluator.explain import by_series, explain
 from alerts.evaluator.muting import emit
 from alerts.evaluator.partials import KEY_WIDTH, PartialWindows, WindowKey
-from alerts.evaluator.series import Candidate, RuleState, Series
+from alerts.evaluator.series import Candidate, RuleState, Series, SeriesKey
 from alerts.model import AlertEvent
 from alerts.rules import Rule, RuleSet
 from alerts.silences import Silences
@@ -126,16 +128,32 @@ class Evaluator:
         state = self._states[rule.name]
         start = end - rule.window
         partial = state.partials.pop(start, {})
+        breakdown = state.breakdowns.pop(start, {})
         state.next_start = end
         throughput = self._throughput[rule.name]
         candidates: list[Candidate] = []
+        members: dict[SeriesKey, dict[str, dict[str, list[int]]]] | None = None
         for key in sorted(partial.keys() | state.series.keys()):
             series = state.series.get(key) or Series()
-            candidates.extend(
-                series.on_window(
-                    rule, key, start, end, partial.get(key), throughput, self._rules.names.in_house
-                )
+            found = series.on_window(
+                rule, key, start, end, partial.get(key), throughput, self._rules.names.in_house
             )
+            for candidate in found:
+                if candidate.kind != "resolve" and candidate.event.value is not None and breakdown:
+                    if members is None:
+                        members = by_series(breakdown)
+                    candidate.event = replace(
+                        candidate.event,
+                        explanation=explain(
+                            rule,
+                            candidate.event.value,
+                            candidate.event.threshold,
+                            rule.window / 3600,
+                            members.get(key, {}),
+                            None,
+                        ),
+                    )
+            candidates.extend(found)
             if series.remember(rule, end):
                 state.series[key] = series
             else:

@@ -60,6 +60,21 @@ class PartialWindows:
             (_projector(positions), _projector([p - 1 for p in positions]), list(windows.items()))
             for positions, windows in groups.items()
         ]
+        # Per rule that explains its alerts, per key dimension of its breakdown: the
+        # projectors of (*scope, member) and where the sums go.
+        self._breakdowns = [
+            (
+                _projector(positions),
+                _projector([p - 1 for p in positions]),
+                rule.window,
+                dim,
+                states[rule.name],
+            )
+            for rule in rules
+            for dim in rule.explain
+            if dim in _DIM_POSITION
+            for positions in [(*(_DIM_POSITION[d] for d in rule.scope), _DIM_POSITION[dim])]
+        ]
 
     def add(
         self,
@@ -110,3 +125,11 @@ class PartialWindows:
                     for series_key, values in summed.items():
                         acc = bucket.get(series_key)
                         bucket[series_key] = list(values) if acc is None else _combine(acc, values)
+        for key_projector, row_projector, window, dim, state in self._breakdowns:
+            start = minute - minute % window
+            parts = state.breakdowns.setdefault(start, {}).setdefault(dim, {})
+            for part_key, values in zip(
+                map(row_projector if rows else key_projector, keys), vectors, strict=True
+            ):
+                acc = parts.get(part_key)
+                parts[part_key] = list(values) if acc is None else _combine(acc, values)

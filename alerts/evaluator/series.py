@@ -187,3 +187,6 @@ class RuleState:
     next_start: int | None = None  # start of the next rule window to evaluate
     partials: dict[int, dict[SeriesKey, list[int]]] = field(default_factory=dict)
     series: dict[SeriesKey, Series] = field(default_factory=dict)
+    # The same windows broken down one level below the scope, for explanations:
+    # start -> dimension -> (*series key, member) -> sums (``alerts.evaluator.explain``).
+    breakdowns: dict[int, dict[str, dict[SeriesKey, list[int]]]] = field(default_factory=dict)

@@ -1,8 +1,9 @@
 """The evaluator's state as JSON and back, so a restarted worker continues identically.
 
-What is kept per rule: where its next window starts, its partial windows and
-its series' lifecycles (baselines included); a rule whose definition changed
-(``_signature``) starts fresh instead of judging new windows by old sums. The
+What is kept per rule: where its next window starts, its partial windows (and
+their breakdowns for explanations), its series' lifecycles (baselines
+included); a rule whose definition changed (``_signature``) starts fresh
+instead of judging new windows by old sums. The
 alert stage writes this inside its snapshot (``alerts.stage``), one rule at
 a time (``rule_states``), and restores it after a crash: a restart neither
 re-fires nor loses a resolve.
@@ -87,7 +88,15 @@ def rule_states(rules: RuleSet, states: Mapping[str, RuleState]) -> Iterator[Rul
     """
     for rule in rules.rules:
         state = states[rule.name]
-        head = {"signature": _signature(rule), "next_start": state.next_start}
+        head = {
+            "signature": _signature(rule),
+            "next_start": state.next_start,
+            "breakdowns": [
+                [start, dim, [[list(key), list(vector)] for key, vector in sorted(parts.items())]]
+                for start, dims in sorted(state.breakdowns.items())
+                for dim, parts in sorted(dims.items())
+            ],
+        }
         partials = (
             (start, ([list(key), list(vector)] for key, vector in sorted(bucket.items())))
             for start, bucket in sorted(state.partials.items())
@@ -118,4 +127,9 @@ def restore(
             for start, bucket in stored["partials"]
         }
         state.series = {tuple(key): series_from_state(s) for key, s in stored["series"]}
+        state.breakdowns = {}
+        for start, dim, parts in stored.get("breakdowns", ()):
+            state.breakdowns.setdefault(int(start), {})[dim] = {
+                tuple(key): list(vector) for key, vector in parts
+            }
     return closed, ignored

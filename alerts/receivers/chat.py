@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field
 
-from alerts.formats import link_safe, no_data_line
+from alerts.formats import explanation_lines, link_safe, no_data_line
 from alerts.model import IN_HOUSE, IN_HOUSE_ZH, SEVERITIES, AlertEvent, display_scope
 from alerts.receivers.settings import (
     STRICT,
@@ -295,6 +295,7 @@ def alert_text(
     for key, text in event.annotations.items():
         if key not in ("summary", "description", "runbook_url") and text.strip():
             details.append(visible(f"{key}: {text}"))
+    details.extend(visible(line) for line in explanation_lines(event, language, team))
     runbook = event.annotations.get("runbook_url", "")
     until = None
     if event.status == "resolved":

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from alerts.formats import link_safe, summary, truncate, window_text
+from alerts.formats import explanation_lines, link_safe, summary, truncate, window_text
 from alerts.model import IN_HOUSE, AlertEvent, display_scope
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
@@ -143,6 +143,9 @@ def pagerduty_event(
     }
     if event.annotations.get("description"):
         details["description"] = event.annotations["description"]
+    if event.explanation:
+        details["explanation"] = explanation_lines(event, "en", in_house)
+        details["contributors"] = [item.to_dict() for item in event.explanation]
     # The fields PagerDuty shows (web, push, SMS, voice) get unsafe characters as escapes;
     # custom_details keep the exact values, as data.
     payload: dict[str, Any] = {

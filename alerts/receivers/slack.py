@@ -18,6 +18,7 @@ from pydantic import Field
 
 from alerts.formats import (
     comparison,
+    explanation_lines,
     link_safe,
     no_data_line,
     summary,
@@ -154,6 +155,7 @@ def _slack_section(event: AlertEvent, in_house: str = IN_HOUSE) -> dict[str, Any
     reason = no_data_line(event)
     if reason is not None:
         lines.insert(2, f"_{esc(reason)}_")
+    lines.extend(esc(line) for line in explanation_lines(event, "en", in_house))
     runbook = event.annotations.get("runbook_url", "")
     if link_safe(runbook):
         lines.append(f"<{runbook}|Runbook>")

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from alerts.formats import no_data_line
+from alerts.formats import explanation_lines, no_data_line
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
@@ -134,6 +134,9 @@ def _labels(event: AlertEvent) -> dict[str, str]:
 def _annotations(event: AlertEvent) -> dict[str, str]:
     """The rule's annotations, and why a resolve is not a recovery (``resolved_reason``)."""
     annotations = dict(event.annotations)
+    explained = explanation_lines(event)
+    if explained:
+        annotations["explanation"] = "\n".join(explained)
     reason = no_data_line(event)
     if reason is not None and event.resolved_reason is not None:
         annotations["resolved_reason"] = event.resolved_reason

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from alerts.rules.locations import Loc
-from alerts.rules.model import AUDIT_METRICS, ERROR_CATEGORY, THROUGHPUT, Rule, ThresholdRule
+from alerts.rules.model import THROUGHPUT, Rule, ThresholdRule
 from alerts.rules.templates import (
     allowed_fields,
     render_annotations,
@@ -74,9 +74,6 @@ def _explain_problems(rule: Rule) -> Iterator[tuple[Loc, str]]:
     for dim in rule.explain:
         if dim in rule.scope:
             yield ("explain",), f"{dim} is in the scope: each alert is about one {dim} already"
-        if dim == ERROR_CATEGORY and rule.metric not in AUDIT_METRICS:
-            metrics = ", ".join(sorted(AUDIT_METRICS))
-            yield ("explain",), f"{ERROR_CATEGORY} explains audit metrics only ({metrics})"
 
 
 def _label_problems(

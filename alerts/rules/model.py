@@ -26,10 +26,9 @@ TURNAROUND_MAX = "turnaround_max_s"
 METRICS: tuple[str, ...] = (*RATES, THROUGHPUT, TURNAROUND_MAX)
 MAX_WINDOW_S = 86_400
 DEFAULT_REPEAT_S = 4 * 3600.0
-ERROR_CATEGORY = "error_category"  # the breakdown of audits by the categories auditors gave
-# Metrics of audits: their explanations list error categories by default.
-AUDIT_METRICS = frozenset(("audit_pass_rate", "audit_reject_rate", "mean_audit_score"))
-EXPLAIN_DIMENSIONS: tuple[str, ...] = (*KEY_DIMENSIONS, ERROR_CATEGORY)
+# What an alert's contributors can be broken down by: the key dimensions the closed
+# windows handed to the alert stage carry (error categories are not handed over yet).
+EXPLAIN_DIMENSIONS: tuple[str, ...] = KEY_DIMENSIONS
 
 Op = Literal["<", "<=", ">", ">="]
 
@@ -63,7 +62,7 @@ def next_dimension(scope: tuple[str, ...]) -> str | None:
 
     A vendor's or a queue's people are its annotators; a project's parts are
     its queues; everything's parts are its projects. An annotator has no
-    level below (their error categories explain audit metrics).
+    level below.
     """
     if "annotator_id" in scope:
         return None
@@ -159,13 +158,11 @@ class _RuleBase(BaseModel):
 
     @property
     def explain(self) -> tuple[str, ...]:
-        """The breakdowns of a firing alert: given, or the level below the scope plus error
-        categories for audit metrics."""
+        """The breakdowns of a firing alert: given, or the level below the scope."""
         if self.explain_ is not None:
             return self.explain_
         below = next_dimension(self.scope)
-        dims = () if below is None else (below,)
-        return (*dims, ERROR_CATEGORY) if self.metric in AUDIT_METRICS else dims
+        return () if below is None else (below,)
 
 
 class ThresholdRule(_RuleBase):
