@@ -55,7 +55,8 @@ class PartialWindows:
         for rule in rules:
             positions = tuple(_DIM_POSITION[dim] for dim in rule.scope)
             windows = groups.setdefault(positions, {})
-            windows.setdefault(rule.window, []).append(states[rule.name])
+            # A trailing rule's partial windows are its ``every`` buckets.
+            windows.setdefault(rule.every, []).append(states[rule.name])
         self._groups = [
             (_projector(positions), _projector([p - 1 for p in positions]), list(windows.items()))
             for positions, windows in groups.items()
@@ -71,6 +72,7 @@ class PartialWindows:
                 states[rule.name],
             )
             for rule in rules
+            if not rule.trailing  # (no explanations for trailing windows yet)
             for dim in rule.explain
             if dim in _DIM_POSITION
             for positions in [(*(_DIM_POSITION[d] for d in rule.scope), _DIM_POSITION[dim])]

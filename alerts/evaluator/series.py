@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from alerts.evaluator.event import alert_event
+from alerts.evaluator.trailing import Trailing
 from alerts.evaluator.verdict import Verdict, judge
 from alerts.model import NO_DATA_REASON, AlertEvent
 from alerts.rules import THROUGHPUT, AnomalyRule, InHouse, Rule
@@ -139,7 +140,7 @@ class Series:
     ) -> Candidate:
         """``reason`` None: a good window resolved it; ``no_data``: ``no_data_for`` windows
         without data did (``ends_at`` is then the start of the first of them)."""
-        ends_at = start if reason is None else end - self.no_data * rule.window
+        ends_at = start if reason is None else end - self.no_data * rule.every
         event = alert_event(
             rule,
             key,
@@ -176,7 +177,7 @@ class Series:
             rule.metric == THROUGHPUT
             and rule.absent_lookback > 0
             and self.last_seen is not None
-            and self.last_seen >= start - rule.absent_lookback * rule.window
+            and self.last_seen >= start - rule.absent_lookback * rule.every
         )
 
 
@@ -190,3 +191,4 @@ class RuleState:
     # The same windows broken down one level below the scope, for explanations:
     # start -> dimension -> (*series key, member) -> sums (``alerts.evaluator.explain``).
     breakdowns: dict[int, dict[str, dict[SeriesKey, list[int]]]] = field(default_factory=dict)
+    trailing: Trailing | None = None  # a trailing rule's running sums over its window

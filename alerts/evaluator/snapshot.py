@@ -30,7 +30,9 @@ RuleStateParts = tuple[
 
 def _signature(rule: Rule) -> list[Any]:
     """What a rule's stored windows depend on; a change discards its stored state."""
-    return [rule.type, rule.metric, list(rule.scope), rule.window]
+    signature: list[Any] = [rule.type, rule.metric, list(rule.scope), rule.window]
+    # (only trailing rules add ``every``: a tumbling rule's state outlives this version)
+    return [*signature, rule.every] if rule.trailing else signature
 
 
 def series_state(series: Series) -> dict[str, Any]:
@@ -97,6 +99,8 @@ def rule_states(rules: RuleSet, states: Mapping[str, RuleState]) -> Iterator[Rul
                 for dim, parts in sorted(dims.items())
             ],
         }
+        if state.trailing is not None:
+            head["trailing"] = list(state.trailing.state())
         partials = (
             (start, ([list(key), list(vector)] for key, vector in sorted(bucket.items())))
             for start, bucket in sorted(state.partials.items())
@@ -127,6 +131,8 @@ def restore(
             for start, bucket in stored["partials"]
         }
         state.series = {tuple(key): series_from_state(s) for key, s in stored["series"]}
+        if state.trailing is not None:
+            state.trailing.restore(stored.get("trailing", ()))
         state.breakdowns = {}
         for start, dim, parts in stored.get("breakdowns", ()):
             state.breakdowns.setdefault(int(start), {})[dim] = {

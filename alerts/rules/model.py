@@ -24,7 +24,11 @@ from schemas.metrics import KEY_DIMENSIONS, RATES
 THROUGHPUT = "throughput_per_hour"
 TURNAROUND_MAX = "turnaround_max_s"
 METRICS: tuple[str, ...] = (*RATES, THROUGHPUT, TURNAROUND_MAX)
-MAX_WINDOW_S = 86_400
+MAX_WINDOW_S = 86_400  # a tumbling window
+MAX_TRAILING_S = 7 * 86_400  # a trailing window (``every`` shorter than ``window``)
+# Evaluations per trailing window at most: each is a bucket of sums kept per scope,
+# so this bounds the memory of a trailing rule (docs/alerts.md, "Trailing windows").
+MAX_STEPS = 168
 DEFAULT_REPEAT_S = 4 * 3600.0
 # What an alert's contributors can be broken down by: the key dimensions the closed
 # windows handed to the alert stage carry (error categories are not handed over yet).
@@ -52,8 +56,8 @@ def _window_seconds(value: object, name: str = "window") -> int:
     seconds = parse_duration(value)
     if seconds <= 0 or seconds % 60:
         raise ValueError(f"{name} {value!r} must be a positive multiple of 1m")
-    if seconds > MAX_WINDOW_S:
-        raise ValueError(f"{name} {value!r} is longer than 24h")
+    if seconds > MAX_TRAILING_S:
+        raise ValueError(f"{name} {value!r} is longer than 7d")
     return int(seconds)
 
 
@@ -101,6 +105,8 @@ class _RuleBase(BaseModel):
     # resolved (``resolved_reason: no_data``) or kept firing.
     no_data: Literal["keep", "resolve"] = "resolve"
     no_data_for: int = Field(3, ge=1)
+    # Evaluate every ``every`` over the trailing ``window`` (None: tumbling windows).
+    every_: int | None = Field(None, alias="every")
     # What a firing alert's contributors are broken down by (None: the default).
     explain_: _Names | None = Field(None, alias="explain")
 
@@ -108,6 +114,11 @@ class _RuleBase(BaseModel):
     @classmethod
     def _window(cls, value: object) -> int:
         return _window_seconds(value)
+
+    @field_validator("every_", mode="before")
+    @classmethod
+    def _every(cls, value: object) -> int:
+        return _window_seconds(value, "every")
 
     @field_validator("explain_")
     @classmethod
@@ -151,6 +162,16 @@ class _RuleBase(BaseModel):
     @property
     def window_s(self) -> int:
         return self.window
+
+    @property
+    def every(self) -> int:
+        """How often the rule is evaluated: its window's length unless trailing."""
+        return self.window if self.every_ is None else self.every_
+
+    @property
+    def trailing(self) -> bool:
+        """Evaluated every ``every`` over the trailing ``window`` (not tumbling windows)."""
+        return self.every < self.window
 
     @property
     def is_throughput(self) -> bool:
