@@ -126,7 +126,10 @@ def reference_add_minute(
             for i, value in enumerate(values):
                 is_max = AGGREGATE_FIELDS[i] in MAX_FIELDS
                 acc[i] = max(acc[i], value) if is_max else acc[i] + value
-        # The same minute broken down one level below, for explanations.
+        # The same minute broken down one level below, for explanations (not for
+        # throughput or trailing rules, which nothing explains yet).
+        if rule.trailing or rule.metric == "throughput_per_hour":
+            continue
         for dim in rule.explain:
             parts = ev._states[rule.name].breakdowns.setdefault(start, {}).setdefault(dim, {})
             below = 1 + KEY_DIMENSIONS.index(dim)
