@@ -22,6 +22,57 @@ from schemas.units import parse_utc, rfc3339
 Status = Literal["firing", "resolved"]
 Severity = Literal["critical", "error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "error", "warning", "info")
+NO_DATA_REASON = "no_data"  # ``resolved_reason`` of an alert resolved for lack of data
+# The in-house team is the empty ``vendor_id``; people read it by these names unless the
+# rules file's ``labels.in_house`` says otherwise.
+IN_HOUSE = "in-house"
+IN_HOUSE_ZH = "自有团队"
+IN_HOUSE_DIMENSION = "vendor_id"
+
+
+def display_scope(scope: Mapping[str, str], in_house: str) -> dict[str, str]:
+    """The scope as people read it: the empty vendor is the in-house team, by name."""
+    return {
+        dim: in_house if dim == IN_HOUSE_DIMENSION and not value else value
+        for dim, value in scope.items()
+    }
+
+
+@dataclass(frozen=True)
+class Contributor:
+    """One of the largest contributors to a breach, one level below the alert's scope.
+
+    ``dimension`` is a key dimension (``annotator_id``) or ``error_category``.
+    For a count behind a rate (failed audits, missed gold answers, error
+    categories): ``count`` and its ``share`` of the scope's total. For a value
+    that moved (handle time, throughput): ``delta``, how much this member moved
+    the scope's value, in the metric's unit, and its ``share`` of the whole move.
+    """
+
+    dimension: str
+    value: str
+    count: int | None = None
+    share: float | None = None
+    delta: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dimension": self.dimension,
+            "value": self.value,
+            "count": self.count,
+            "share": self.share,
+            "delta": self.delta,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Contributor:
+        return cls(
+            str(data["dimension"]),
+            str(data["value"]),
+            data.get("count"),
+            data.get("share"),
+            data.get("delta"),
+        )
 
 
 def fingerprint(rule: str, scope: Mapping[str, str]) -> str:
@@ -62,6 +113,8 @@ class AlertEvent:
     receivers: tuple[str, ...] = ()
     repeat: bool = False
     muted_by: str | None = None
+    explanation: tuple[Contributor, ...] = ()
+    resolved_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,6 +143,8 @@ class AlertEvent:
             "receivers": list(self.receivers),
             "repeat": self.repeat,
             "muted_by": self.muted_by,
+            "explanation": [c.to_dict() for c in self.explanation],
+            "resolved_reason": self.resolved_reason,
         }
 
     def to_json(self) -> bytes:
@@ -123,4 +178,6 @@ class AlertEvent:
             receivers=tuple(data.get("receivers", ())),
             repeat=bool(data.get("repeat", False)),
             muted_by=data.get("muted_by"),
+            explanation=tuple(Contributor.from_dict(c) for c in data.get("explanation") or ()),
+            resolved_reason=data.get("resolved_reason"),
         )

@@ -203,6 +203,7 @@ def alert_episodes(client: Any, period: Period) -> list[dict[str, Any]]:
     argMin(threshold, {first}) AS a_threshold,
     minIf(window_end, status = 'firing') AS a_fired_at,
     groupArrayIf(value, status = 'firing') AS a_firing_values,
+    argMinIf(value, {first}, status = 'firing' AND NOT repeat) AS a_fired_value,
     countIf(status = 'resolved') AS a_resolves,
     maxIf(assumeNotNull(ends_at), status = 'resolved' AND ends_at IS NOT NULL) AS a_resolved_at,
     max(window_end) AS a_last_window_end

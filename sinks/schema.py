@@ -96,6 +96,8 @@ ALERT_COLUMNS = (
     "emitted_at",
     "muted_by",  # migration 3: recorded, not sent (silence:<id> / inhibit:<fingerprint>)
     "repeat",  # migration 3: a reminder of a still-firing alert
+    "resolved_reason",  # migration 5: why a resolve happened (no_data), NULL for a recovery
+    "explanation",  # migration 6: the largest contributors to a firing alert's breach (JSON)
 )
 
 # The roster file's columns (reports.roster.COLUMNS), then the load's bookkeeping:
@@ -555,6 +557,19 @@ ORDER BY version"""
             (roster, _annotator_weekly(), _squad_daily(), _scorecard(bounds=True)),
         ),
         Migration(5, "versions: version columns, current views", _versions()),
+        Migration(
+            6,
+            "alerts: resolved_reason",
+            (
+                "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS resolved_reason "
+                "LowCardinality(Nullable(String))",
+            ),
+        ),
+        Migration(
+            7,
+            "alerts: explanation",
+            ("ALTER TABLE alerts ADD COLUMN IF NOT EXISTS explanation String DEFAULT '[]'",),
+        ),
     ]
 
 

@@ -288,4 +288,6 @@ def alert_row(event: AlertEvent, emitted_at: datetime | None = None) -> list[Any
         emitted_at or datetime.now(UTC),
         event.muted_by,
         event.repeat,
+        event.resolved_reason,
+        json.dumps([item.to_dict() for item in event.explanation], ensure_ascii=False),
     ]

@@ -126,6 +126,22 @@ def reference_add_minute(
             for i, value in enumerate(values):
                 is_max = AGGREGATE_FIELDS[i] in MAX_FIELDS
                 acc[i] = max(acc[i], value) if is_max else acc[i] + value
+        # The same minute broken down one level below, for explanations (not for
+        # throughput or trailing rules, which nothing explains yet).
+        if rule.trailing or rule.metric == "throughput_per_hour":
+            continue
+        for dim in rule.explain:
+            parts = ev._states[rule.name].breakdowns.setdefault(start, {}).setdefault(dim, {})
+            below = 1 + KEY_DIMENSIONS.index(dim)
+            for window_key, values in aggregates.items():
+                part_key = (*(window_key[p] for p in positions), window_key[below])
+                acc = parts.get(part_key)
+                if acc is None:
+                    parts[part_key] = list(values)
+                    continue
+                for i, value in enumerate(values):
+                    is_max = AGGREGATE_FIELDS[i] in MAX_FIELDS
+                    acc[i] = max(acc[i], value) if is_max else acc[i] + value
 
 
 STREAM_RULES = ruleset(

@@ -22,14 +22,19 @@ Choices where the spec is silent (docs/alerts.md explains them to users):
   was muted is sent (as a repeat) at the first evaluation after the mute lifts.
 - memory: series that are not firing are forgotten after
   ``max(24 h, (lookback + 1) windows)`` without data, pending ones included.
+- no data: a firing alert resolves (``resolved_reason: no_data``) after
+  ``no_data_for`` evaluations without data, unless ``no_data: keep``; a
+  throughput window without events is a value there, never no data.
 
 Where each part lives, in the order a closed minute meets them:
 ``evaluator`` (the ``Evaluator``: admits minutes, evaluates due rule windows
-in time order), ``partials`` (minutes summed into the rules' open windows),
-``series`` (one alert's lifecycle and memory), ``verdict`` (a window's value
-and whether it breaches), ``event`` (the ``AlertEvent`` of a transition),
-``muting`` (inhibit rules and silences), ``snapshot`` (the state as JSON and
-back). Other packages import ``Evaluator`` and ``WindowKey`` from here.
+in time order), ``partials`` (minutes summed into the rules' open windows and
+their breakdowns), ``trailing`` (running sums of a trailing window),
+``explain`` (a firing alert's largest contributors), ``series`` (one alert's
+lifecycle and memory), ``verdict`` (a window's value and whether it
+breaches), ``event`` (the ``AlertEvent`` of a transition), ``muting``
+(inhibit rules and silences), ``snapshot`` (the state as JSON and back).
+Other packages import ``Evaluator`` and ``WindowKey`` from here.
 """
 
 from alerts.evaluator.evaluator import Evaluator

@@ -11,17 +11,23 @@ step does is in the modules it drives: ``partials`` (sums), ``series``
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import alerts.evaluator.snapshot as snapshot
+from alerts.evaluator.explain import by_series, explain
 from alerts.evaluator.muting import emit
 from alerts.evaluator.partials import KEY_WIDTH, PartialWindows, WindowKey
-from alerts.evaluator.series import Candidate, RuleState, Series
+from alerts.evaluator.series import Candidate, RuleState, Series, SeriesKey
+from alerts.evaluator.trailing import Trailing
 from alerts.model import AlertEvent
 from alerts.rules import Rule, RuleSet
 from alerts.silences import Silences
-from schemas.metrics import WINDOW_SECONDS, throughput_rate
+from schemas.metrics import AGGREGATE_FIELDS, MAX_FIELDS, WINDOW_SECONDS, throughput_rate
+
+# Positions of the aggregate's maxima: a trailing window keeps sums only.
+MAX_POSITIONS = tuple(i for i, name in enumerate(AGGREGATE_FIELDS) if name in MAX_FIELDS)
 
 
 class Evaluator:
@@ -35,7 +41,12 @@ class Evaluator:
         self._rules = rules
         self._closed: int | None = None
         self._ignored = 0
-        self._states = {rule.name: RuleState() for rule in rules.rules}
+        self._states = {
+            rule.name: RuleState(trailing=Trailing(len(rule.scope), MAX_POSITIONS))
+            if rule.trailing
+            else RuleState()
+            for rule in rules.rules
+        }
         self._throughput = {rule.name: throughput_rate(rule.window) for rule in rules.rules}
         self._partials = PartialWindows(rules.rules, self._states)
         if state is not None:
@@ -106,9 +117,9 @@ class Evaluator:
         due: list[Rule] = []
         for rule in self._rules.rules:
             start = self._next_start(rule)
-            if start is None or start + rule.window > target:
+            if start is None or start + rule.every > target:
                 continue
-            candidate = start + rule.window
+            candidate = start + rule.every
             if end is None or candidate < end:
                 end, due = candidate, [rule]
             elif candidate == end:
@@ -118,20 +129,44 @@ class Evaluator:
     def _next_start(self, rule: Rule) -> int | None:
         """Consecutive windows while series are tracked; otherwise skip to the next data."""
         state = self._states[rule.name]
-        if state.series:
+        if state.series or (state.trailing is not None and state.trailing.history):
             return state.next_start
         return min(state.partials) if state.partials else None
 
     def _evaluate_window(self, rule: Rule, end: int) -> list[Candidate]:
         state = self._states[rule.name]
         start = end - rule.window
-        partial = state.partials.pop(start, {})
+        partial = state.partials.pop(end - rule.every, {})
+        if state.trailing is not None:
+            # The newest bucket in, the buckets that left the window out: the window's sums.
+            state.trailing.push(end - rule.every, partial, start)
+            partial = state.trailing.sums
+        breakdown = state.breakdowns.pop(start, {})
         state.next_start = end
         throughput = self._throughput[rule.name]
         candidates: list[Candidate] = []
+        members: dict[SeriesKey, dict[str, dict[str, list[int]]]] | None = None
         for key in sorted(partial.keys() | state.series.keys()):
             series = state.series.get(key) or Series()
-            candidates.extend(series.on_window(rule, key, start, end, partial.get(key), throughput))
+            found = series.on_window(
+                rule, key, start, end, partial.get(key), throughput, self._rules.names.in_house
+            )
+            for candidate in found:
+                if candidate.kind != "resolve" and candidate.event.value is not None and breakdown:
+                    if members is None:
+                        members = by_series(breakdown)
+                    candidate.event = replace(
+                        candidate.event,
+                        explanation=explain(
+                            rule,
+                            candidate.event.value,
+                            candidate.event.threshold,
+                            rule.window / 3600,
+                            members.get(key, {}),
+                            None,
+                        ),
+                    )
+            candidates.extend(found)
             if series.remember(rule, end):
                 state.series[key] = series
             else:

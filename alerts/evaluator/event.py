@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alerts.evaluator.verdict import Verdict
 from alerts.model import AlertEvent, fingerprint
-from alerts.rules import AnomalyRule, Rule, render_annotations
+from alerts.rules import AnomalyRule, InHouse, Rule, render_annotations
 from schemas.durations import format_duration
 from schemas.units import from_epoch_s
 
@@ -24,18 +24,23 @@ def alert_event(
     end: int,
     repeat: bool,
     ends_at: int | None = None,
+    in_house: InHouse | None = None,
 ) -> AlertEvent:
     """The event for the rule window ``[start, end)`` of the series ``key`` (its scope values).
 
     ``starts_at``: start of the first breaching window of the run; ``ends_at``
-    (a resolve): start of the window that resolved it.
+    (a resolve): start of the window that resolved it; ``in_house``: the names of the
+    empty vendor in the annotations.
     """
     scope = dict(zip(rule.scope, key, strict=True))
+    # A window that could not be judged (too few samples) reports no value: its rate
+    # over a handful of samples is no measure of the alert (and never its "worst").
+    value = verdict.value if verdict.has_data else None
     fields: dict[str, object] = {**rule.labels, **scope}
     if isinstance(rule, AnomalyRule):
         fields.update(mean=None, std=None)
     fields.update(
-        value=verdict.value,
+        value=value,
         threshold=verdict.threshold,
         rule=rule.name,
         metric=rule.metric,
@@ -44,7 +49,7 @@ def alert_event(
         samples=verdict.samples,
         **verdict.extra,
     )
-    annotations, errors = render_annotations(rule.annotations, fields)
+    annotations, errors = render_annotations(rule.annotations, fields, in_house)
     if errors:
         annotations["template_error"] = "; ".join(errors)
     assert starts_at is not None
@@ -57,7 +62,7 @@ def alert_event(
         labels={"alertname": rule.name, "severity": rule.severity, **scope, **rule.labels},
         annotations=annotations,
         metric=rule.metric,
-        value=verdict.value,
+        value=value,
         threshold=verdict.threshold,
         window_start=from_epoch_s(start),
         window_end=from_epoch_s(end),

@@ -62,9 +62,11 @@ def _inhibitors(
     """Per inhibit rule: target label values -> (source fingerprint, end of its breach).
 
     The end is None while the source fires. A source resolving in this very
-    step still mutes target windows that began before its breach ended: they
-    were judged over time in which the source was firing (an annotator's
-    hour that overlaps their vendor's incident is the vendor's problem).
+    step still mutes every target window of the step (its end is taken as the
+    step's end): they were judged while the source was firing, and an
+    annotator paged at the very moment their vendor's incident ends is that
+    incident's noise. If the target still breaches at the next evaluation, it
+    is sent then (the catch-up of a muted firing).
     """
     result: Inhibitors = []
     for inhibit in rules.inhibit:
@@ -74,7 +76,7 @@ def _inhibitors(
         for event in resolving:
             if event.rule == source.name and all(d in event.scope for d in dims):
                 values = tuple(event.scope[d] for d in dims)
-                index.setdefault(values, (event.fingerprint, event.ends_at))
+                index.setdefault(values, (event.fingerprint, event.window_end))
         series_map = states[source.name].series
         for key in sorted(series_map):
             series = series_map[key]

@@ -14,7 +14,7 @@ from operator import add, itemgetter
 from typing import Any, cast
 
 from alerts.evaluator.series import RuleState, SeriesKey
-from alerts.rules import Rule
+from alerts.rules import THROUGHPUT, Rule
 from schemas.metrics import AGGREGATE_FIELDS, KEY_DIMENSIONS, MAX_FIELDS
 
 # (window_start epoch s, project_id, queue_id, vendor_id, locale, source, annotator_id)
@@ -55,10 +55,27 @@ class PartialWindows:
         for rule in rules:
             positions = tuple(_DIM_POSITION[dim] for dim in rule.scope)
             windows = groups.setdefault(positions, {})
-            windows.setdefault(rule.window, []).append(states[rule.name])
+            # A trailing rule's partial windows are its ``every`` buckets.
+            windows.setdefault(rule.every, []).append(states[rule.name])
         self._groups = [
             (_projector(positions), _projector([p - 1 for p in positions]), list(windows.items()))
             for positions, windows in groups.items()
+        ]
+        # Per rule that explains its alerts, per key dimension of its breakdown: the
+        # projectors of (*scope, member) and where the sums go.
+        # Rules with the same scope, window and breakdown share it (as their buckets).
+        # Throughput and trailing rules keep none: nothing explains them yet.
+        shared: dict[tuple[tuple[int, ...], int, str], list[RuleState]] = {}
+        for rule in rules:
+            if rule.trailing or rule.metric == THROUGHPUT:
+                continue
+            for dim in rule.explain:
+                if dim in _DIM_POSITION:
+                    positions = (*(_DIM_POSITION[d] for d in rule.scope), _DIM_POSITION[dim])
+                    shared.setdefault((positions, rule.window, dim), []).append(states[rule.name])
+        self._breakdowns = [
+            (_projector(positions), _projector([p - 1 for p in positions]), window, dim, members)
+            for (positions, window, dim), members in shared.items()
         ]
 
     def add(
@@ -110,3 +127,23 @@ class PartialWindows:
                     for series_key, values in summed.items():
                         acc = bucket.get(series_key)
                         bucket[series_key] = list(values) if acc is None else _combine(acc, values)
+        for key_projector, row_projector, window, dim, sharing in self._breakdowns:
+            start = minute - minute % window
+            targets: list[dict[SeriesKey, list[int]]] = []
+            fresh: dict[SeriesKey, list[int]] | None = None  # shared by rules without one
+            for state in sharing:
+                dims = state.breakdowns.setdefault(start, {})
+                held = dims.get(dim)
+                if held is None:
+                    if fresh is None:
+                        fresh = {}
+                        targets.append(fresh)
+                    dims[dim] = fresh
+                elif not any(held is seen for seen in targets):
+                    targets.append(held)
+            for parts in targets:
+                for part_key, values in zip(
+                    map(row_projector if rows else key_projector, keys), vectors, strict=True
+                ):
+                    acc = parts.get(part_key)
+                    parts[part_key] = list(values) if acc is None else _combine(acc, values)

@@ -10,13 +10,14 @@ step at once (``alerts.evaluator.muting``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from alerts.evaluator.event import alert_event
+from alerts.evaluator.trailing import Trailing
 from alerts.evaluator.verdict import Verdict, judge
-from alerts.model import AlertEvent
-from alerts.rules import THROUGHPUT, AnomalyRule, Rule
+from alerts.model import NO_DATA_REASON, AlertEvent
+from alerts.rules import THROUGHPUT, AnomalyRule, InHouse, Rule
 from schemas.metrics import Rate
 
 SeriesKey = tuple[str, ...]  # the values of the rule's scope, in scope order
@@ -47,10 +48,12 @@ class Series:
     last_notified: int | None = None  # window end of the last firing / repeat event
     delivered: bool = False  # an unmuted firing or repeat went out for this run
     event: AlertEvent | None = None  # the latest firing event (``active``)
+    no_data: int = 0  # consecutive windows without data while firing (``no_data_for``)
 
     def reset(self) -> None:
         self.status, self.breaches, self.starts_at = "inactive", 0, None
         self.last_notified, self.delivered, self.event = None, False, None
+        self.no_data = 0
 
     def on_window(
         self,
@@ -60,6 +63,7 @@ class Series:
         end: int,
         vector: list[int] | None,
         throughput: Rate,
+        in_house: InHouse | None = None,
     ) -> list[Candidate]:
         """Take the step the rule window ``[start, end)`` calls for.
 
@@ -77,13 +81,26 @@ class Series:
 
         def candidate(kind: Literal["fire", "repeat", "catchup"]) -> list[Candidate]:
             event = alert_event(
-                rule, key, verdict, self.starts_at, start, end, repeat=kind != "fire"
+                rule,
+                key,
+                verdict,
+                self.starts_at,
+                start,
+                end,
+                repeat=kind != "fire",
+                in_house=in_house,
             )
             return [Candidate(kind, event, self, self.delivered)]
 
         if self.status == "firing":
             if verdict.breach is not None and not verdict.keep_firing:
-                return [self._resolve(rule, key, verdict, start, end)]
+                return [self._resolve(rule, key, verdict, start, end, in_house=in_house)]
+            if self._without_data(rule, verdict, vector):
+                self.no_data += 1
+                if rule.no_data == "resolve" and self.no_data >= rule.no_data_for:
+                    return [self._resolve(rule, key, verdict, start, end, NO_DATA_REASON, in_house)]
+            else:
+                self.no_data = 0
             assert self.last_notified is not None
             if end >= self.last_notified + rule.repeat_interval:
                 return candidate("repeat")
@@ -102,12 +119,41 @@ class Series:
         self.status, self.delivered = "firing", False
         return candidate("fire")
 
+    @staticmethod
+    def _without_data(rule: Rule, verdict: Verdict, vector: list[int] | None) -> bool:
+        """A window that cannot be judged, for ``no_data``: too few samples, or no events
+        at all, except for throughput, where a window without events is a value (0)
+        while absence is armed and the scope's silence afterwards is no news either."""
+        if verdict.has_data:
+            return False
+        return not (rule.metric == THROUGHPUT and vector is None)
+
     def _resolve(
-        self, rule: Rule, key: SeriesKey, verdict: Verdict, start: int, end: int
+        self,
+        rule: Rule,
+        key: SeriesKey,
+        verdict: Verdict,
+        start: int,
+        end: int,
+        reason: str | None = None,
+        in_house: InHouse | None = None,
     ) -> Candidate:
+        """``reason`` None: a good window resolved it; ``no_data``: ``no_data_for`` windows
+        without data did (``ends_at`` is then the start of the first of them)."""
+        ends_at = start if reason is None else end - self.no_data * rule.every
         event = alert_event(
-            rule, key, verdict, self.starts_at, start, end, repeat=False, ends_at=start
+            rule,
+            key,
+            verdict,
+            self.starts_at,
+            start,
+            end,
+            repeat=False,
+            ends_at=ends_at,
+            in_house=in_house,
         )
+        if reason is not None:
+            event = replace(event, resolved_reason=reason)
         delivered = self.delivered
         self.reset()
         return Candidate("resolve", event, self, delivered)
@@ -131,7 +177,7 @@ class Series:
             rule.metric == THROUGHPUT
             and rule.absent_lookback > 0
             and self.last_seen is not None
-            and self.last_seen >= start - rule.absent_lookback * rule.window
+            and self.last_seen >= start - rule.absent_lookback * rule.every
         )
 
 
@@ -142,3 +188,7 @@ class RuleState:
     next_start: int | None = None  # start of the next rule window to evaluate
     partials: dict[int, dict[SeriesKey, list[int]]] = field(default_factory=dict)
     series: dict[SeriesKey, Series] = field(default_factory=dict)
+    # The same windows broken down one level below the scope, for explanations:
+    # start -> dimension -> (*series key, member) -> sums (``alerts.evaluator.explain``).
+    breakdowns: dict[int, dict[str, dict[SeriesKey, list[int]]]] = field(default_factory=dict)
+    trailing: Trailing | None = None  # a trailing rule's running sums over its window

@@ -1,8 +1,9 @@
 """The evaluator's state as JSON and back, so a restarted worker continues identically.
 
-What is kept per rule: where its next window starts, its partial windows and
-its series' lifecycles (baselines included); a rule whose definition changed
-(``_signature``) starts fresh instead of judging new windows by old sums. The
+What is kept per rule: where its next window starts, its partial windows (and
+their breakdowns for explanations), its series' lifecycles (baselines
+included); a rule whose definition changed (``_signature``) starts fresh
+instead of judging new windows by old sums. The
 alert stage writes this inside its snapshot (``alerts.stage``), one rule at
 a time (``rule_states``), and restores it after a crash: a restart neither
 re-fires nor loses a resolve.
@@ -29,7 +30,9 @@ RuleStateParts = tuple[
 
 def _signature(rule: Rule) -> list[Any]:
     """What a rule's stored windows depend on; a change discards its stored state."""
-    return [rule.type, rule.metric, list(rule.scope), rule.window]
+    signature: list[Any] = [rule.type, rule.metric, list(rule.scope), rule.window]
+    # (only trailing rules add ``every``: a tumbling rule's state outlives this version)
+    return [*signature, rule.every] if rule.trailing else signature
 
 
 def series_state(series: Series) -> dict[str, Any]:
@@ -46,6 +49,7 @@ def series_state(series: Series) -> dict[str, Any]:
         "last_notified": series.last_notified,
         "delivered": series.delivered,
         "event": event,
+        "no_data": series.no_data,
     }
 
 
@@ -64,6 +68,7 @@ def series_from_state(data: Mapping[str, Any]) -> Series:
         last_notified=data["last_notified"],
         delivered=data["delivered"],
         event=event,
+        no_data=int(data.get("no_data", 0)),
     )
 
 
@@ -85,7 +90,17 @@ def rule_states(rules: RuleSet, states: Mapping[str, RuleState]) -> Iterator[Rul
     """
     for rule in rules.rules:
         state = states[rule.name]
-        head = {"signature": _signature(rule), "next_start": state.next_start}
+        head = {
+            "signature": _signature(rule),
+            "next_start": state.next_start,
+            "breakdowns": [
+                [start, dim, [[list(key), list(vector)] for key, vector in sorted(parts.items())]]
+                for start, dims in sorted(state.breakdowns.items())
+                for dim, parts in sorted(dims.items())
+            ],
+        }
+        if state.trailing is not None:
+            head["trailing"] = list(state.trailing.state())
         partials = (
             (start, ([list(key), list(vector)] for key, vector in sorted(bucket.items())))
             for start, bucket in sorted(state.partials.items())
@@ -116,4 +131,11 @@ def restore(
             for start, bucket in stored["partials"]
         }
         state.series = {tuple(key): series_from_state(s) for key, s in stored["series"]}
+        if state.trailing is not None:
+            state.trailing.restore(stored.get("trailing", ()))
+        state.breakdowns = {}
+        for start, dim, parts in stored.get("breakdowns", ()):
+            state.breakdowns.setdefault(int(start), {})[dim] = {
+                tuple(key): list(vector) for key, vector in parts
+            }
     return closed, ignored

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field
 
-from alerts.formats import link_safe
-from alerts.model import SEVERITIES, AlertEvent
+from alerts.formats import explanation_lines, link_safe, no_data_line
+from alerts.model import IN_HOUSE, IN_HOUSE_ZH, SEVERITIES, AlertEvent, display_scope
 from alerts.receivers.settings import (
     STRICT,
     Grouping,
@@ -277,8 +277,11 @@ def alert_text(
     language: Language,
     tz: ZoneInfo,
     mentions: Mapping[str, Sequence[str]] | None = None,
+    in_house: str | None = None,
 ) -> AlertText:
+    """``in_house``: the receiver's name for the empty vendor (default: in its language)."""
     words = WORDS[language]
+    team = in_house or (IN_HOUSE_ZH if language == "zh" else IN_HOUSE)
     if event.status == "resolved":
         state = words["resolved"]
     else:
@@ -292,10 +295,14 @@ def alert_text(
     for key, text in event.annotations.items():
         if key not in ("summary", "description", "runbook_url") and text.strip():
             details.append(visible(f"{key}: {text}"))
+    details.extend(visible(line) for line in explanation_lines(event, language, team))
     runbook = event.annotations.get("runbook_url", "")
     until = None
     if event.status == "resolved":
         until = time_text(event.ends_at or event.window_end, tz)
+        reason = no_data_line(event, until, language)
+        if reason is not None:
+            details.insert(0, reason)
     return AlertText(
         fingerprint=event.fingerprint,
         status=event.status,
@@ -307,7 +314,7 @@ def alert_text(
         details=tuple(details),
         value=value_text(event, language),
         metric=visible(event.metric),
-        scope=tuple((visible(k), visible(v)) for k, v in event.scope.items()),
+        scope=tuple((visible(k), visible(v)) for k, v in display_scope(event.scope, team).items()),
         window=window_text(event, tz),
         since=time_text(event.starts_at, tz),
         until=until,

@@ -229,7 +229,10 @@ class DingTalk:
         self, events: Sequence[AlertEvent], group_labels: Mapping[str, str]
     ) -> list[Request]:
         config = self._config
-        texts = [alert_text(e, config.language, self._tz, config.mentions) for e in events]
+        texts = [
+            alert_text(e, config.language, self._tz, config.mentions, config.in_house)
+            for e in events
+        ]
 
         def render(alerts: Sequence[AlertText], part: str) -> tuple[bytes, int]:
             message = dingtalk_message(

@@ -234,7 +234,7 @@ class Email:
         reply_to: str | None,
     ) -> EmailMessage:
         language = self._config.language
-        texts = [alert_text(e, language, self._tz) for e in events]
+        texts = [alert_text(e, language, self._tz, None, self._config.in_house) for e in events]
         message = EmailMessage(policy=SMTP)
         message["Subject"] = subject(events, group_labels)
         message["From"] = self._config.sender

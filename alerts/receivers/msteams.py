@@ -188,7 +188,10 @@ class Teams:
         self, events: Sequence[AlertEvent], group_labels: Mapping[str, str]
     ) -> list[Request]:
         language = self._config.language
-        texts = [alert_text(e, language, self._tz, self._config.mentions) for e in events]
+        texts = [
+            alert_text(e, language, self._tz, self._config.mentions, self._config.in_house)
+            for e in events
+        ]
 
         def render(alerts: Sequence[AlertText], part: str) -> tuple[bytes, int]:
             body = orjson.dumps(teams_message(alerts, language, self._tz, part))

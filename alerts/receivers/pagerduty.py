@@ -15,8 +15,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from alerts.formats import link_safe, summary, truncate, window_text
-from alerts.model import AlertEvent
+from alerts.formats import explanation_lines, link_safe, summary, truncate, window_text
+from alerts.model import IN_HOUSE, AlertEvent, display_scope
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
     STRICT,
@@ -71,6 +71,7 @@ class PagerDuty:
         self._url = Secret(config.url)
         self._routing_key = routing_key
         self._external_url = external_url
+        self._in_house = config.in_house or IN_HOUSE
 
     @classmethod
     def check(cls, name: str, config: PagerDutyReceiver, env: Mapping[str, str] | None) -> None:
@@ -95,7 +96,7 @@ class PagerDuty:
         return [
             Request(
                 HttpPost(self._url),
-                orjson.dumps(pagerduty_event(e, key, self._external_url)),
+                orjson.dumps(pagerduty_event(e, key, self._external_url, self._in_house)),
                 (e,),
             )
             for e in events
@@ -112,7 +113,9 @@ def _first_label(scope: Mapping[str, str], names: Sequence[str]) -> str | None:
     return None
 
 
-def pagerduty_event(event: AlertEvent, routing_key: str, external_url: str = "") -> dict[str, Any]:
+def pagerduty_event(
+    event: AlertEvent, routing_key: str, external_url: str = "", in_house: str = IN_HOUSE
+) -> dict[str, Any]:
     """One Events API v2 event: trigger while firing, resolve on resolution.
 
     ``dedup_key`` is the fingerprint, so PagerDuty folds repeats into the open
@@ -140,11 +143,14 @@ def pagerduty_event(event: AlertEvent, routing_key: str, external_url: str = "")
     }
     if event.annotations.get("description"):
         details["description"] = event.annotations["description"]
+    if event.explanation:
+        details["explanation"] = explanation_lines(event, "en", in_house)
+        details["contributors"] = [item.to_dict() for item in event.explanation]
     # The fields PagerDuty shows (web, push, SMS, voice) get unsafe characters as escapes;
     # custom_details keep the exact values, as data.
     payload: dict[str, Any] = {
         "summary": truncate(visible(summary(event)), PD_SUMMARY_MAX),
-        "source": visible("annotel:" + "/".join(event.scope.values()))
+        "source": visible("annotel:" + "/".join(display_scope(event.scope, in_house).values()))
         if event.scope
         else "annotel",
         "severity": severity,

@@ -30,6 +30,9 @@ class Grouping(BaseModel):
     group_by: tuple[str, ...] = ("rule", "project_id")
     group_wait: str = "30s"  # a duration (schemas.durations)
     max_per_second: float = Field(1.0, gt=0)
+    # The in-house team's name (the empty vendor) in this receiver's text; the loader
+    # fills in the rules file's ``labels.in_house`` in the receiver's language.
+    in_house: str | None = Field(None, min_length=1, max_length=64)
 
 
 class ReceiverConfigError(ValueError):

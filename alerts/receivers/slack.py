@@ -16,8 +16,16 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from alerts.formats import comparison, link_safe, summary, truncate, window_text
-from alerts.model import SEVERITIES, AlertEvent
+from alerts.formats import (
+    comparison,
+    explanation_lines,
+    link_safe,
+    no_data_line,
+    summary,
+    truncate,
+    window_text,
+)
+from alerts.model import IN_HOUSE, SEVERITIES, AlertEvent, display_scope
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
     STRICT,
@@ -73,6 +81,7 @@ class Slack:
         self.max_per_second = config.max_per_second
         self.timeout_s = config.timeout_s
         self._url = url
+        self._in_house = config.in_house or IN_HOUSE
 
     @classmethod
     def check(cls, name: str, config: SlackReceiver, env: Mapping[str, str] | None) -> None:
@@ -90,7 +99,13 @@ class Slack:
     def requests(
         self, events: Sequence[AlertEvent], group_labels: Mapping[str, str]
     ) -> list[Request]:
-        return [Request(HttpPost(self._url), orjson.dumps(slack_message(events)), tuple(events))]
+        return [
+            Request(
+                HttpPost(self._url),
+                orjson.dumps(slack_message(events, self._in_house)),
+                tuple(events),
+            )
+        ]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)
@@ -119,7 +134,7 @@ def _emoji(event: AlertEvent) -> str:
     return _SEVERITY_EMOJI.get(event.severity, ":red_circle:")
 
 
-def _slack_section(event: AlertEvent) -> dict[str, Any]:
+def _slack_section(event: AlertEvent, in_house: str = IN_HOUSE) -> dict[str, Any]:
     state = "RESOLVED" if event.status == "resolved" else "FIRING"
     if event.repeat and event.status == "firing":
         state = "STILL FIRING (repeat)"
@@ -127,10 +142,20 @@ def _slack_section(event: AlertEvent) -> dict[str, Any]:
     lines = [
         f"{_emoji(event)} *{esc(event.rule)}* · {event.severity} · {state}",
         esc(summary(event)),
-        "*Scope:* " + (" · ".join(f"{esc(k)}=`{esc(v)}`" for k, v in event.scope.items()) or "all"),
+        "*Scope:* "
+        + (
+            " · ".join(
+                f"{esc(k)}=`{esc(v)}`" for k, v in display_scope(event.scope, in_house).items()
+            )
+            or "all"
+        ),
         f"*{esc(event.metric)}:* {esc(comparison(event))}",
         f"*Window:* {window_text(event)}",
     ]
+    reason = no_data_line(event)
+    if reason is not None:
+        lines.insert(2, f"_{esc(reason)}_")
+    lines.extend(esc(line) for line in explanation_lines(event, "en", in_house))
     runbook = event.annotations.get("runbook_url", "")
     if link_safe(runbook):
         lines.append(f"<{runbook}|Runbook>")
@@ -138,6 +163,11 @@ def _slack_section(event: AlertEvent) -> dict[str, Any]:
         "type": "section",
         "text": {"type": "mrkdwn", "text": truncate("\n".join(lines), SLACK_SECTION_MAX)},
     }
+
+
+def _reason_suffix(event: AlertEvent) -> str:
+    reason = no_data_line(event)
+    return f" ({slack_text(reason)})" if reason is not None else ""
 
 
 def _head_emoji(events: Sequence[AlertEvent]) -> str:
@@ -161,7 +191,7 @@ def _slack_title(events: Sequence[AlertEvent]) -> str:
     return f"{', '.join(parts)}: {', '.join(rules)}"
 
 
-def slack_message(events: Sequence[AlertEvent]) -> dict[str, Any]:
+def slack_message(events: Sequence[AlertEvent], in_house: str = IN_HOUSE) -> dict[str, Any]:
     """A message people read on a phone: one header, one section per alert, links last.
 
     Stays within Block Kit limits (50 blocks, 150-char header, 3000-char
@@ -185,7 +215,7 @@ def slack_message(events: Sequence[AlertEvent]) -> dict[str, Any]:
     ]
     room = SLACK_MAX_BLOCKS - 1
     shown = events if len(events) <= room else events[: room - 1]
-    blocks.extend(_slack_section(e) for e in shown)
+    blocks.extend(_slack_section(e, in_house) for e in shown)
     hidden = len(events) - len(shown)
     if hidden:
         blocks.append(
@@ -196,7 +226,9 @@ def slack_message(events: Sequence[AlertEvent]) -> dict[str, Any]:
         )
     # The fallback (notifications, screen readers) is parsed like mrkdwn: escaped the same way.
     text_lines = [f"{head_emoji} {slack_text(title)}"]
-    text_lines.extend(f"{_emoji(e)} {slack_text(summary(e))}" for e in events[:10])
+    text_lines.extend(
+        f"{_emoji(e)} {slack_text(summary(e))}{_reason_suffix(e)}" for e in events[:10]
+    )
     if len(events) > 10:
         text_lines.append(f"+{len(events) - 10} more")
     return {"text": truncate("\n".join(text_lines), SLACK_TEXT_MAX), "blocks": blocks}

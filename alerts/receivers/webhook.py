@@ -15,6 +15,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
+from alerts.formats import explanation_lines, no_data_line
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
@@ -130,6 +131,19 @@ def _labels(event: AlertEvent) -> dict[str, str]:
 # -- Alertmanager webhook v4 ------------------------------------------------------------------
 
 
+def _annotations(event: AlertEvent) -> dict[str, str]:
+    """The rule's annotations, and why a resolve is not a recovery (``resolved_reason``)."""
+    annotations = dict(event.annotations)
+    explained = explanation_lines(event)
+    if explained:
+        annotations["explanation"] = "\n".join(explained)
+    reason = no_data_line(event)
+    if reason is not None and event.resolved_reason is not None:
+        annotations["resolved_reason"] = event.resolved_reason
+        annotations["resolved_note"] = reason
+    return annotations
+
+
 def _group_key(receiver_name: str, group_labels: Mapping[str, str]) -> str:
     inner = ",".join(f"{k}={orjson.dumps(v).decode()}" for k, v in sorted(group_labels.items()))
     return f'{{}}/{{receiver="{receiver_name}"}}:{{{inner}}}'
@@ -154,7 +168,7 @@ def alertmanager_payload(
         else:
             ends_at = rfc3339(event.ends_at or event.window_end)
         labels.append(_labels(event))
-        annotations.append(dict(event.annotations))
+        annotations.append(_annotations(event))
         alerts.append(
             {
                 "status": event.status,

@@ -14,7 +14,15 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from alerts.rules.model import THROUGHPUT, Rule, ThresholdRule
+from alerts.rules.model import (
+    MAX_STEPS,
+    MAX_WINDOW_S,
+    THROUGHPUT,
+    TURNAROUND_MAX,
+    AnomalyRule,
+    Rule,
+    ThresholdRule,
+)
 from alerts.rules.templates import (
     allowed_fields,
     render_annotations,
@@ -22,6 +30,7 @@ from alerts.rules.templates import (
     template_fields,
     template_problems,
 )
+from schemas.durations import format_duration
 from schemas.metrics import KEY_DIMENSIONS
 from schemas.yaml_locations import Loc
 
@@ -65,8 +74,48 @@ def rule_problems(rule: Rule) -> Iterator[tuple[Loc, str]]:
                 "a stalled queue could never fire"
             ),
         )
+    yield from _window_problems(rule)
+    yield from _explain_problems(rule)
     yield from _label_problems(rule.labels, rule.scope)
     yield from _annotation_problems(rule.annotations, template_fields(rule), sample_fields(rule))
+
+
+def _window_problems(rule: Rule) -> Iterator[tuple[Loc, str]]:
+    """Tumbling windows up to a day; trailing ones a whole number of ``every``, bounded."""
+    window, every = format_duration(rule.window), format_duration(rule.every)
+    if rule.every > rule.window:
+        yield ("every",), f"every ({every}) is longer than the window ({window})"
+        return
+    if not rule.trailing:
+        if rule.window > MAX_WINDOW_S:
+            yield (
+                ("window",),
+                f"window '{window}' is longer than 24h: a longer window is a trailing one "
+                "(set every, e.g. every: 1h)",
+            )
+        return
+    if rule.window % rule.every:
+        yield ("every",), f"the window ({window}) is not a whole number of every ({every})"
+    elif rule.window // rule.every > MAX_STEPS:
+        yield (
+            ("every",),
+            f"{rule.window // rule.every} evaluations per window ({window} every {every}); "
+            f"at most {MAX_STEPS}: evaluate less often",
+        )
+    if isinstance(rule, AnomalyRule):
+        yield ("every",), "anomaly rules use tumbling windows: trailing baselines would overlap"
+    if rule.metric == TURNAROUND_MAX:
+        yield (
+            ("every",),
+            f"{TURNAROUND_MAX} is a maximum, which a trailing window cannot keep from sums: "
+            "use turnaround_avg_s",
+        )
+
+
+def _explain_problems(rule: Rule) -> Iterator[tuple[Loc, str]]:
+    for dim in rule.explain:
+        if dim in rule.scope:
+            yield ("explain",), f"{dim} is in the scope: each alert is about one {dim} already"
 
 
 def _label_problems(

@@ -19,6 +19,7 @@ from alerts.rules.model import STRICT, Rule, RuleSet
 from alerts.rules.sections import (
     cross_checks,
     validate_inhibit,
+    validate_names,
     validate_receivers,
     validate_rules,
 )
@@ -43,6 +44,7 @@ class _RulesFile(BaseModel):
     receivers: dict[str, Any] = Field(default_factory=dict)
     inhibit: list[Any] = Field(default_factory=list)
     silences_file: str | None = None
+    labels: dict[str, Any] = Field(default_factory=dict)
 
 
 def _top_level(data: dict[Any, Any], problems: Problems) -> _RulesFile:
@@ -63,6 +65,7 @@ def _top_level(data: dict[Any, Any], problems: Problems) -> _RulesFile:
         receivers=receivers,
         inhibit=section("inhibit", list),
         silences_file=None,
+        labels=section("labels", dict),
     )
 
 
@@ -77,7 +80,8 @@ def _build(data: Any, lines: Lines, base_dir: Path | None) -> tuple[RuleSet | No
     top = _top_level(data, problems)
     rules = validate_rules(top.rules, problems)
     cross_checks(top.rules, rules, set(top.receivers), problems)
-    receivers = validate_receivers(top.receivers, problems)
+    names = validate_names(top.labels, problems)
+    receivers = validate_receivers(top.receivers, problems, names)
     all_names = {r.get("name") for r in top.rules if isinstance(r, dict)}
     by_name: dict[str, Rule] = {}
     for index in sorted(rules):
@@ -95,6 +99,7 @@ def _build(data: Any, lines: Lines, base_dir: Path | None) -> tuple[RuleSet | No
         receivers=receivers,
         inhibit=tuple(inhibit),
         silences_file=silences,
+        names=names,
     )
     return ruleset, []
 

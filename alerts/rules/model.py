@@ -8,14 +8,15 @@ quoted number is an error rather than a number) and across fields
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from alerts.model import Severity
+from alerts.model import IN_HOUSE, IN_HOUSE_ZH, Severity
 from alerts.receivers.registry import ReceiverConfig
 from schemas.durations import parse_duration
 from schemas.metrics import KEY_DIMENSIONS, RATES
@@ -23,8 +24,15 @@ from schemas.metrics import KEY_DIMENSIONS, RATES
 THROUGHPUT = "throughput_per_hour"
 TURNAROUND_MAX = "turnaround_max_s"
 METRICS: tuple[str, ...] = (*RATES, THROUGHPUT, TURNAROUND_MAX)
-MAX_WINDOW_S = 86_400
+MAX_WINDOW_S = 86_400  # a tumbling window
+MAX_TRAILING_S = 7 * 86_400  # a trailing window (``every`` shorter than ``window``)
+# Evaluations per trailing window at most: each is a bucket of sums kept per scope,
+# so this bounds the memory of a trailing rule (docs/alerts.md, "Trailing windows").
+MAX_STEPS = 168
 DEFAULT_REPEAT_S = 4 * 3600.0
+# What an alert's contributors can be broken down by: the key dimensions the closed
+# windows handed to the alert stage carry (error categories are not handed over yet).
+EXPLAIN_DIMENSIONS: tuple[str, ...] = KEY_DIMENSIONS
 
 Op = Literal["<", "<=", ">", ">="]
 
@@ -44,13 +52,29 @@ STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=Fals
 _Names = Annotated[tuple[str, ...], Field(strict=False)]
 
 
-def _window_seconds(value: object) -> int:
+def _window_seconds(value: object, name: str = "window") -> int:
     seconds = parse_duration(value)
     if seconds <= 0 or seconds % 60:
-        raise ValueError(f"window {value!r} must be a positive multiple of 1m")
-    if seconds > MAX_WINDOW_S:
-        raise ValueError(f"window {value!r} is longer than 24h")
+        raise ValueError(f"{name} {value!r} must be a positive multiple of 1m")
+    if seconds > MAX_TRAILING_S:
+        raise ValueError(f"{name} {value!r} is longer than 7d")
     return int(seconds)
+
+
+def next_dimension(scope: tuple[str, ...]) -> str | None:
+    """The level below a scope, where an alert's contributors are looked for.
+
+    A vendor's or a queue's people are its annotators; a project's parts are
+    its queues; everything's parts are its projects. An annotator has no
+    level below.
+    """
+    if "annotator_id" in scope:
+        return None
+    if "queue_id" in scope or "vendor_id" in scope:
+        return "annotator_id"
+    if "project_id" in scope:
+        return "queue_id"
+    return "project_id"
 
 
 def _positive_seconds(value: object) -> float:
@@ -77,11 +101,37 @@ class _RuleBase(BaseModel):
     receivers: _Names = ()
     repeat_interval: float = DEFAULT_REPEAT_S
     absent_lookback: int = Field(4, ge=0)
+    # A firing alert whose scope has no data for ``no_data_for`` evaluations in a row:
+    # resolved (``resolved_reason: no_data``) or kept firing.
+    no_data: Literal["keep", "resolve"] = "resolve"
+    no_data_for: int = Field(3, ge=1)
+    # Evaluate every ``every`` over the trailing ``window`` (None: tumbling windows).
+    every_: int | None = Field(None, alias="every")
+    # What a firing alert's contributors are broken down by (None: the default).
+    explain_: _Names | None = Field(None, alias="explain")
 
     @field_validator("window", mode="before")
     @classmethod
     def _window(cls, value: object) -> int:
         return _window_seconds(value)
+
+    @field_validator("every_", mode="before")
+    @classmethod
+    def _every(cls, value: object) -> int:
+        return _window_seconds(value, "every")
+
+    @field_validator("explain_")
+    @classmethod
+    def _explain(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [dim for dim in value if dim not in EXPLAIN_DIMENSIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown dimension(s) {', '.join(unknown)}; expected some of "
+                f"{', '.join(EXPLAIN_DIMENSIONS)}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("a dimension is listed twice")
+        return value
 
     @field_validator("repeat_interval", mode="before")
     @classmethod
@@ -114,8 +164,26 @@ class _RuleBase(BaseModel):
         return self.window
 
     @property
+    def every(self) -> int:
+        """How often the rule is evaluated: its window's length unless trailing."""
+        return self.window if self.every_ is None else self.every_
+
+    @property
+    def trailing(self) -> bool:
+        """Evaluated every ``every`` over the trailing ``window`` (not tumbling windows)."""
+        return self.every < self.window
+
+    @property
     def is_throughput(self) -> bool:
         return self.metric == THROUGHPUT
+
+    @property
+    def explain(self) -> tuple[str, ...]:
+        """The breakdowns of a firing alert: given, or the level below the scope."""
+        if self.explain_ is not None:
+            return self.explain_
+        below = next_dimension(self.scope)
+        return () if below is None else (below,)
 
 
 class ThresholdRule(_RuleBase):
@@ -171,6 +239,36 @@ class InhibitRule(BaseModel):
         return not self.target_rules or rule in self.target_rules
 
 
+_CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+class InHouse(BaseModel):
+    """The name of the in-house team (the empty ``vendor_id``), per language."""
+
+    model_config = STRICT
+    en: str = Field(IN_HOUSE, min_length=1, max_length=64)
+    zh: str = Field(IN_HOUSE_ZH, min_length=1, max_length=64)
+
+    def name(self, language: str) -> str:
+        return self.zh if language == "zh" else self.en
+
+    def for_template(self, template: str) -> str:
+        """The name in a template's language: Chinese if it has any CJK character."""
+        return self.zh if _CJK.search(template) else self.en
+
+
+def _in_house(value: object) -> object:
+    """One name for both languages, or ``{en: ..., zh: ...}``."""
+    return {"en": value, "zh": value} if isinstance(value, str) else value
+
+
+class Names(BaseModel):
+    """The rules file's ``labels:``: how ids without a name of their own are shown."""
+
+    model_config = STRICT
+    in_house: Annotated[InHouse, BeforeValidator(_in_house)] = InHouse()
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """A validated rules file. ``silences_file`` is resolved against the file's directory."""
@@ -179,6 +277,7 @@ class RuleSet:
     receivers: Mapping[str, ReceiverConfig] = field(default_factory=dict)
     inhibit: tuple[InhibitRule, ...] = ()
     silences_file: Path | None = None
+    names: Names = field(default_factory=Names)
 
     def rule(self, name: str) -> Rule:
         for rule in self.rules:

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from alerts.receivers.registry import KINDS, ReceiverConfig
 from alerts.receivers.webhook import WebhookReceiver
 from alerts.rules.checks import raw_rule_problems, rule_problems
-from alerts.rules.model import AnomalyRule, InhibitRule, Rule, ThresholdRule
+from alerts.rules.model import AnomalyRule, InhibitRule, Names, Rule, ThresholdRule
 from schemas.durations import parse_duration
 from schemas.yaml_locations import Loc, Problems
 
@@ -53,7 +53,21 @@ def validate_rules(raw_rules: list[Any], problems: Problems) -> dict[int, Rule]:
     return rules
 
 
-def validate_receivers(raw: dict[str, Any], problems: Problems) -> dict[str, ReceiverConfig]:
+def validate_names(raw: dict[str, Any], problems: Problems) -> Names:
+    """The ``labels:`` section: names for ids that have none (the in-house team)."""
+    try:
+        return Names.model_validate(raw)
+    except ValidationError as exc:
+        problems.add_validation(("labels",), exc, Names)
+        return Names()
+
+
+def validate_receivers(
+    raw: dict[str, Any], problems: Problems, names: Names | None = None
+) -> dict[str, ReceiverConfig]:
+    """Each receiver validated; one without its own ``in_house`` gets the file's, in its
+    language."""
+    names = names or Names()
     receivers: dict[str, ReceiverConfig] = {}
     for name, config in raw.items():
         path: Loc = ("receivers", name)
@@ -70,6 +84,9 @@ def validate_receivers(raw: dict[str, Any], problems: Problems) -> dict[str, Rec
                     loc, message = ("type",), f"must be one of {', '.join(RECEIVER_TYPES)}"
                 problems.add((*path, *loc), message)
             continue
+        if receiver.in_house is None:
+            language = getattr(receiver, "language", "en")
+            receiver = receiver.model_copy(update={"in_house": names.in_house.name(language)})
         receivers[name] = receiver
         try:
             parse_duration(receiver.group_wait)

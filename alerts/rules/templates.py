@@ -12,7 +12,8 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from alerts.rules.model import AnomalyRule, Rule
+from alerts.model import IN_HOUSE_DIMENSION
+from alerts.rules.model import AnomalyRule, InHouse, Rule
 from schemas.durations import format_duration
 from schemas.units import NO_DATA
 
@@ -82,17 +83,24 @@ def sample_fields(rule: Rule) -> dict[str, object]:
 
 
 def render_annotations(
-    templates: Mapping[str, str], fields: Mapping[str, object]
+    templates: Mapping[str, str], fields: Mapping[str, object], in_house: InHouse | None = None
 ) -> tuple[dict[str, str], list[str]]:
     """Render every template; a failing one keeps its raw text and is reported, never raised.
 
-    A template that fails at alert time must not cost the alert itself.
+    A template that fails at alert time must not cost the alert itself. An empty
+    ``vendor_id`` (the in-house team) renders as ``in_house``'s name in the
+    template's language, never as nothing (``供应商  在项目``).
     """
     rendered: dict[str, str] = {}
     errors: list[str] = []
+    names = in_house or InHouse()
+    unnamed = fields.get(IN_HOUSE_DIMENSION) == ""
     for key, template in templates.items():
+        values = dict(fields)
+        if unnamed:
+            values[IN_HOUSE_DIMENSION] = names.for_template(template)
         try:
-            rendered[key] = _FORMATTER.vformat(template, (), dict(fields))
+            rendered[key] = _FORMATTER.vformat(template, (), values)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
             rendered[key] = template
             errors.append(f"{key}: {type(exc).__name__}: {exc}")

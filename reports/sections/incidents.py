@@ -41,13 +41,8 @@ def incidents(
 def _incident(row: Mapping[str, Any], period: Period, horizon: datetime) -> Incident:
     labels: Mapping[str, str] = row["labels"] or {}
     scope = {d: str(labels[d]) for d in KEY_DIMENSIONS if d in labels}
-    values = [v for v in row["firing_values"] if v is not None]
     threshold = row["threshold"]
-    worst = None
-    if values:
-        worst = (
-            max(values, key=lambda v: abs(v - threshold)) if threshold is not None else values[0]
-        )
+    worst = worst_value(row["firing_values"], threshold, row.get("fired_value"))
     ongoing = row["ends_at"] is None
     until = row["ends_at"] if not ongoing else max(horizon, row["starts_at"])
     annotations: Mapping[str, str] = row["annotations"] or {}
@@ -67,6 +62,26 @@ def _incident(row: Mapping[str, Any], period: Period, horizon: datetime) -> Inci
         summary=str(annotations.get("summary", "")),
         before_period=row["starts_at"] < period.start,
     )
+
+
+def worst_value(
+    values: Sequence[float | None], threshold: float | None, fired: float | None
+) -> float | None:
+    """The worst value of the windows that fired or kept firing, on the breaching side.
+
+    The side is the one the firing value (always a breach) lies on: a rule that
+    fires below 75 % is worst at its lowest value, never at a 100 % that a
+    window within the hysteresis reported. Without a threshold or a firing value
+    (older rows): the value farthest from the threshold, else the first.
+    """
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    if threshold is None:
+        return known[0]
+    if fired is None or fired == threshold:
+        return max(known, key=lambda v: abs(v - threshold))
+    return min(known) if fired < threshold else max(known)
 
 
 def incident_order(episode: Incident) -> tuple[Any, ...]:

@@ -20,7 +20,13 @@ from typing import Any
 
 import pytest
 
+from alerts.rules import AnomalyRule, load_rules
+from annotel.resources import shipped_rules
+from reports.period import Period
+from reports.queries import alert_episodes
+from reports.sections.incidents import incidents
 from simulator import Simulator
+from sinks.client import connect
 
 pytestmark = pytest.mark.e2e
 
@@ -91,8 +97,6 @@ def assert_adds_up(summary: dict[str, Any]) -> None:
 
 
 def query(dsn: str, sql: str) -> list[tuple[Any, ...]]:
-    from sinks.client import connect
-
     client = connect(dsn)
     try:
         return [tuple(row) for row in client.query(sql).result_rows]
@@ -110,6 +114,78 @@ def ground_truth(summary: dict[str, Any]) -> dict[str, Any]:
     manifest: dict[str, Any] = sim.manifest
     assert manifest["complete"]
     return manifest
+
+
+# The samples behind each metric of a shipped rule that resolves for lack of data.
+SAMPLES = {"audit_pass_rate": "audits", "gold_accuracy": "gold_submitted"}
+
+
+def assert_no_alert_fires_on_without_data(dsn: str) -> None:
+    """No alert still firing at the end has had no data for its rule's ``no_data_for``
+    windows: each such scope had ``min_samples`` in one of its last closed windows."""
+    rules = {r.name: r for r in load_rules(shipped_rules()).rules}
+    last_minute = _utc(query(dsn, "SELECT max(window_start) FROM metrics_1m FINAL")[0][0])
+    firing = query(
+        dsn,
+        "SELECT argMax(rule, window_start), argMax(status, window_start), "
+        "argMax(labels, window_start) FROM alerts FINAL GROUP BY fingerprint",
+    )
+    checked = 0
+    for name, status, labels in firing:
+        rule = rules[name]
+        if status != "firing" or rule.no_data != "resolve" or rule.metric not in SAMPLES:
+            continue
+        window = rule.window
+        closed_end = (int(last_minute.timestamp()) + 60) // window * window
+        first = closed_end - rule.no_data_for * window
+        where = " AND ".join(f"{d} = {{{d}:String}}" for d in rule.scope)
+        client = connect(dsn)
+        try:
+            per_window = client.query(
+                f"SELECT intDiv(toUnixTimestamp(window_start), {window}) * {window} AS w, "
+                f"sum({SAMPLES[rule.metric]}) FROM metrics_1m FINAL WHERE {where} "
+                "AND toUnixTimestamp(window_start) >= {first:Int64} "
+                "AND toUnixTimestamp(window_start) < {end:Int64} GROUP BY w",
+                parameters={
+                    **{d: labels[d] for d in rule.scope},
+                    "first": first,
+                    "end": closed_end,
+                },
+            ).result_rows
+        finally:
+            client.close()
+        assert any(samples >= rule.min_samples for _w, samples in per_window), (name, labels)
+        checked += 1
+    assert checked > 0  # the run ends with per-annotator alerts firing on real data
+
+
+def assert_worst_values_are_the_tables(dsn: str) -> None:
+    """The report's worst value of each episode is the table's lowest (rules firing below)
+    or highest (above) value of its firing rows."""
+    rules = {r.name: r for r in load_rules(shipped_rules()).rules}
+    period = Period(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    client = connect(dsn)
+    try:
+        found, _ = incidents(alert_episodes(client, period), period, period.end)
+    finally:
+        client.close()
+    table: dict[tuple[str, datetime], list[float]] = {}
+    for fingerprint, starts_at, value in query(
+        dsn,
+        "SELECT fingerprint, starts_at, value FROM alerts FINAL "
+        "WHERE status = 'firing' AND value IS NOT NULL",
+    ):
+        table.setdefault((fingerprint, _utc(starts_at)), []).append(value)
+    compared = 0
+    for episode in found:
+        rule = rules[episode.rule]
+        if isinstance(rule, AnomalyRule):
+            continue  # its side is the anomaly's, not a fixed operator's
+        values = table[(episode.fingerprint, _utc(episode.starts_at))]
+        expected = min(values) if rule.op in ("<", "<=") else max(values)
+        assert episode.worst_value == pytest.approx(expected), episode
+        compared += 1
+    assert compared > 0
 
 
 def _utc(value: datetime) -> datetime:
@@ -224,6 +300,9 @@ def test_simulated_demo_matches_the_simulators_ground_truth(
         assert reported[name]["alerts"], name
     kept = json.loads((data_dir / "simulation-manifest.json").read_text(encoding="utf-8"))
     assert kept["counts"] == counts
+
+    assert_no_alert_fires_on_without_data(dsn)
+    assert_worst_values_are_the_tables(dsn)
 
     # The simulator's roster is loaded: the coaching commands work on this data at once.
     roster = truth["world"]["roster"]

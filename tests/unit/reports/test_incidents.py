@@ -35,6 +35,7 @@ def episode(
         "threshold": threshold,
         "fired_at": starts_at,
         "firing_values": firing_values,
+        "fired_value": next((v for v in firing_values if v is not None), None),
         "resolves": 0 if ends_at is None else 1,
         "last_window_end": ends_at or HORIZON,
         "ends_at": ends_at,
@@ -91,6 +92,32 @@ def test_durations_worst_values_and_scope() -> None:
         "aht_anomaly",  # then by rule name among warnings with one episode each
         "annotator_quality_low",
     ]
+
+
+def test_worst_is_on_the_side_the_rule_fires() -> None:
+    # Fires below 75 %; a window inside the hysteresis (or from a handful of audits in
+    # older rows) reported 100 %: farther from 75 % than 50 %, but not worse.
+    low = episode(
+        "fp-l",
+        "annotator_quality_low",
+        "warning",
+        at("2026-12-07 01:00"),
+        None,
+        [0.5, 1.0, None, 0.78],
+        threshold=0.75,
+    )
+    # Fires above 60 s: the worst is the highest.
+    high = episode(
+        "fp-h",
+        "aht_high",
+        "warning",
+        at("2026-12-07 01:00"),
+        None,
+        [65.0, 10.0, 80.0],
+        threshold=60.0,
+    )
+    found, _ = incidents([low, high], PERIOD, HORIZON)
+    assert [f.worst_value for f in found] == [0.5, 80.0]
 
 
 def test_an_episode_starting_after_the_end_of_the_data_lasts_zero() -> None:

@@ -29,16 +29,40 @@ def test_inhibition_mutes_narrower_alerts_and_renotifies_when_lifted() -> None:
     for window in range(3):
         put(ev, window * 300, audits(1, 5), vendor="v2", annotator="a2")
     put(ev, 900, audits(200, 200), annotator="a3")
-    events = step(ev, 1800)
+    put(ev, 1800, audits(2, 10), annotator="a1")
+    events = step(ev, 2100)
     assert brief(events) == [
         ("vendor_quality_low", "firing", 0, False, None),  # v1: 6/30; v2: 15 < 20 audits
         ("annotator_quality_low", "firing", 600, False, f"inhibit:{VENDOR_FP}"),
         ("annotator_quality_low", "firing", 600, False, None),  # v2: no vendor alert
         ("vendor_quality_low", "resolved", 900, False, None),  # 206/230
-        ("annotator_quality_low", "firing", 1500, True, None),  # muted until now
+        # a2: no audits in 900, 1200, 1500 (no_data_for 3)
+        ("annotator_quality_low", "resolved", 1500, False, None),
+        # a1's window [1500, 1800) closes as v1 resolves: still muted, sent one window later
+        ("annotator_quality_low", "firing", 1800, True, None),
     ]
     assert events[1].scope == {"project_id": "p1", "vendor_id": "v1", "annotator_id": "a1"}
     assert events[2].scope["vendor_id"] == "v2"
+    assert events[4].scope["vendor_id"] == "v2"
+    assert events[4].resolved_reason == "no_data"
+
+
+def test_a_target_closing_as_its_source_resolves_is_muted_for_that_window() -> None:
+    # The vendor's quarter [900, 1800) is good (a3's audits): it resolves at 1800, where
+    # a1's window [1500, 1800) also closes, still breaching. Paging a1 at the very moment
+    # the vendor's incident ends would be its noise: a1 is sent one window later.
+    ev = Evaluator(vendor_and_annotator(**{"for": 3}))
+    for minute in range(0, 2100, 60):
+        put(ev, minute, audits(2, 10), annotator="a1")
+    for minute in range(900, 1800, 60):
+        put(ev, minute, audits(300, 300), annotator="a3")
+    events = step(ev, 2100)
+    assert brief(events) == [
+        ("vendor_quality_low", "firing", 0, False, None),
+        ("annotator_quality_low", "firing", 600, False, f"inhibit:{VENDOR_FP}"),
+        ("vendor_quality_low", "resolved", 900, False, None),  # 4530/4650
+        ("annotator_quality_low", "firing", 1800, True, None),
+    ]
 
 
 def test_a_source_resolving_in_the_same_step_still_mutes_windows_it_overlapped() -> None:

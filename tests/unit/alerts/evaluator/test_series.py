@@ -9,7 +9,7 @@ from __future__ import annotations
 from alerts.evaluator import Evaluator
 from alerts.model import fingerprint
 from tests.alert_windows import T0, agg, quality, ruleset, stalled
-from tests.unit.alerts.evaluator.steps import SCOPE, at, audits, brief, put, step
+from tests.unit.alerts.evaluator.steps import SCOPE, at, audits, brief, put, restart, step
 
 
 def test_fires_after_for_consecutive_breaching_windows() -> None:
@@ -69,6 +69,7 @@ def test_no_data_neither_counts_nor_resets_nor_resolves() -> None:
 
 def test_repeat_after_repeat_interval_in_event_time_even_without_data() -> None:
     rule = quality(
+        no_data="keep",
         repeat_interval="15m",
         annotations={"summary": "pass rate {value:.0%} for {vendor_id}"},
     )
@@ -85,6 +86,80 @@ def test_repeat_after_repeat_interval_in_event_time_even_without_data() -> None:
     assert events[2].value is None
     assert events[2].annotations == {"summary": "pass rate no data for v1"}
     assert all(e.starts_at == at(0) for e in events)
+
+
+def test_no_data_for_consecutive_windows_resolves_with_reason_no_data() -> None:
+    ev = Evaluator(ruleset(quality(no_data_for=3)))
+    put(ev, 0, audits(5, 10))
+    [fired] = step(ev, 300)
+    assert fired.status == "firing"
+    put(ev, 300, audits(2, 2))  # 100 % of 2 audits: no data (min_samples 10)
+    put(ev, 900, audits(10, 10))  # a good window breaks nothing: it resolves
+    assert step(ev, 900) == []  # windows 300 and 600: two without data
+    [resolved] = step(ev, 1200)
+    assert (resolved.status, resolved.resolved_reason) == ("resolved", None)
+    assert resolved.value == 1.0
+
+    ev = Evaluator(ruleset(quality(no_data_for=3)))
+    put(ev, 0, audits(5, 10))
+    put(ev, 300, audits(2, 2))
+    put(ev, 900, audits(9, 9))
+    events = step(ev, 1200)
+    assert brief(events) == [
+        ("vendor_quality_low", "firing", 0, False, None),
+        ("vendor_quality_low", "resolved", 900, False, None),
+    ]
+    resolved = events[1]
+    assert resolved.resolved_reason == "no_data"
+    # resolved at the start of the first window without data; no value from 9 audits
+    assert (resolved.ends_at, resolved.starts_at) == (at(300), at(0))
+    assert (resolved.value, resolved.extra["samples"]) == (None, 9)
+    assert resolved.to_dict()["resolved_reason"] == "no_data"
+    assert ev.active() == []
+    assert ev.state()["rules"]["vendor_quality_low"]["series"] == []
+
+
+def test_data_in_between_restarts_the_count_of_windows_without_data() -> None:
+    ev = Evaluator(ruleset(quality(no_data_for=2, resolve_threshold=0.9)))
+    put(ev, 0, audits(5, 10))
+    put(ev, 600, audits(88, 100))  # 0.88: above 0.85, below resolve_at: keeps firing
+    events = step(ev, 1200)  # windows 300 and 900 without data, but never two in a row
+    assert brief(events) == [("vendor_quality_low", "firing", 0, False, None)]
+    [resolved] = step(ev, 1500)  # 900 and 1200: two in a row
+    assert resolved.resolved_reason == "no_data"
+    assert resolved.ends_at == at(900)
+
+
+def test_no_data_keep_fires_on_and_survives_a_restart() -> None:
+    rules = ruleset(quality(no_data="keep", no_data_for=1, repeat_interval="10m"))
+    ev = Evaluator(rules)
+    put(ev, 0, audits(5, 10))
+    step(ev, 300)
+    ev = restart(ev, rules)
+    assert brief(step(ev, 1500)) == [
+        ("vendor_quality_low", "firing", 600, True, None),
+        ("vendor_quality_low", "firing", 1200, True, None),
+    ]
+    assert len(ev.active()) == 1
+
+
+def test_the_count_of_windows_without_data_survives_a_restart() -> None:
+    rules = ruleset(quality(no_data_for=3))
+    ev = Evaluator(rules)
+    put(ev, 0, audits(5, 10))
+    step(ev, 900)  # 300, 600: two windows without data
+    ev = restart(ev, rules)
+    [resolved] = step(ev, 1200)
+    assert (resolved.resolved_reason, resolved.ends_at) == ("no_data", at(300))
+
+
+def test_an_absent_queue_is_a_value_not_no_data() -> None:
+    ev = Evaluator(ruleset(stalled(no_data_for=1, absent_lookback=2)))
+    put(ev, 0, agg(tasks_submitted=10))
+    events = step(ev, 3000)  # silent since 300: absent (0/h) for 2 windows, then unknown
+    assert brief(events)[:1] == [("queue_stalled", "firing", 600, False, None)]
+    assert all(e.status == "firing" for e in events)
+    assert len(ev.active()) == 1
 
 
 def test_a_queue_that_goes_silent_evaluates_to_zero_and_fires() -> None:

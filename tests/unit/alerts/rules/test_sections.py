@@ -45,7 +45,8 @@ def test_file_level_problems() -> None:
         extra_key=1,
     )
     assert found == [
-        "extra_key: unknown field; allowed: inhibit, receivers, rules, silences_file, version",
+        "extra_key: unknown field; allowed: "
+        "inhibit, labels, receivers, rules, silences_file, version",
         "rules[1] (a).name: duplicate rule name 'a' (first at rules[0])",
         "receivers.hook: set exactly one of url and url_env",
         "receivers.chat.type: must be one of webhook, slack, pagerduty, stdout, feishu, "
