@@ -44,6 +44,7 @@ receivers:
   log: {type: stdout, group_wait: 0s}
 """
 START = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+ALERT_STATE = "annotation-telemetry.alert-state"
 PROJECT, VENDOR = "医疗影像标注", "供应商乙"
 
 
@@ -107,9 +108,19 @@ def test_an_incident_fires_once_and_resolves_once_across_a_restart(
         # Live: the watermark closes the incident's first window; kill once it fired.
         process = start_worker(env, until_drained=False, log=tmp_path / "w1.log")
         deadline = time.monotonic() + 120
-        while not consume_all(kafka_broker, "annotation.alerts", timeout=2):
+        while not (fired := consume_all(kafka_broker, "annotation.alerts", timeout=2)):
             assert time.monotonic() < deadline, "the alert never fired"
             assert process.poll() is None, (tmp_path / "w1.log").read_text()[-3000:]
+            time.sleep(0.2)
+        # Kill once the alert stage has recorded the firing too (its state record
+        # follows the alerts topic, docs/architecture.md). A kill between the two
+        # replays that step at the restart and sends the same transition again,
+        # with the same id: at-least-once, which the table and receivers absorb.
+        fired_ms = max(r.timestamp for r in fired)
+        while not any(
+            r.timestamp >= fired_ms for r in consume_all(kafka_broker, ALERT_STATE, timeout=2)
+        ):
+            assert time.monotonic() < deadline, "the firing was never recorded"
             time.sleep(0.2)
         process.send_signal(signal.SIGKILL)
         process.wait(30)
