@@ -44,12 +44,14 @@ from schemas.events import (
     hidden_class,
     parse_rfc3339,
 )
+from schemas.queue_status import QueueStatus
 
 _Model = (
     type[TaskCompleted]
     | type[TaskAudited]
     | type[TaskCompletedRetraction]
     | type[TaskAuditedRetraction]
+    | type[QueueStatus]
 )
 # The model of a message: by its event type, and by whether it is a retraction
 # (``retracted`` is JSON true; any other value is validated, and refused, by
@@ -57,10 +59,12 @@ _Model = (
 _MODELS: dict[str, _Model] = {
     "task_completed": TaskCompleted,
     "task_audited": TaskAudited,
+    "queue_status": QueueStatus,
 }
 _RETRACTION_MODELS: dict[str, _Model] = {
     "task_completed": TaskCompletedRetraction,
     "task_audited": TaskAuditedRetraction,
+    "queue_status": QueueStatus,  # a snapshot has no retraction: ``retracted`` is ignored
 }
 
 
@@ -101,8 +105,8 @@ class DecodeError:
         )
 
 
-Decoded = ContractEvent | DecodeError
-"""What the contract makes of a message: a version, a retraction, or why not."""
+Decoded = ContractEvent | QueueStatus | DecodeError
+"""What the contract makes of a message: a version, a retraction, a queue snapshot, or why not."""
 
 # How much of an error's text a dead letter keeps.
 MAX_ERROR_TEXT = 1000
@@ -456,7 +460,8 @@ class ContractDecoder:
                 )
             return DecodeError(
                 "unknown_event_type",
-                f"event_type: {event_type!r} is not one of task_completed, task_audited",
+                f"event_type: {event_type!r} is not one of task_completed, task_audited, "
+                "queue_status",
                 "event_type",
                 project_id=_hint(obj, "project_id"),
                 event_id=_hint(obj, "event_id"),
@@ -501,8 +506,8 @@ class ContractDecoder:
         )
 
 
-Applicable = AnnotationEvent | DecodeError
-"""What ``Decoder`` yields: a version, or why not."""
+Applicable = AnnotationEvent | QueueStatus | DecodeError
+"""What ``Decoder`` yields: a version, a queue snapshot, or why not."""
 
 
 def _applicable(decoded: Decoded) -> Applicable:

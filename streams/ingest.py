@@ -75,6 +75,8 @@ def ingest(
     topics = {
         "task_completed": settings.topic_task_completed,
         "task_audited": settings.topic_task_audited,
+        # Snapshots share the completed-tasks topic (docs/architecture.md, "Delivery").
+        "queue_status": settings.topic_task_completed,
     }
     result = IngestResult()
     pending: list[tuple[Any, str, str | None]] = []
