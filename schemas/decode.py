@@ -494,7 +494,7 @@ class ContractDecoder:
             return self._too_far_ahead(event)
         return event
 
-    def _too_far_ahead(self, event: ContractEvent) -> DecodeError:
+    def _too_far_ahead(self, event: ContractEvent | QueueStatus) -> DecodeError:
         return DecodeError(
             "future_timestamp",
             f"occurred_at: {event.occurred_at.isoformat()} is more than "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from schemas.metrics import AGGREGATE_FIELDS, COUNT_FIELDS, KEY_DIMENSIONS, RATE_SQL
 from schemas.stats import wilson_sql
+from sinks.delivery_schema import DELIVERY_COLUMNS, DELIVERY_CURRENT_VIEW, DELIVERY_TABLE
 
 KEY_COLUMNS = ("window_start", *KEY_DIMENSIONS)
 
@@ -118,6 +119,7 @@ TABLE_COLUMNS = {
     "dlq_events": DLQ_COLUMNS,
     "alerts": ALERT_COLUMNS,
     "roster": ROSTER_COLUMNS,
+    "delivery_1m": DELIVERY_COLUMNS,
 }
 
 _LC = "LowCardinality(String)"
@@ -485,6 +487,7 @@ ORDER BY version"""
             "roster, coaching views, bounds in the scorecard",
             (roster, _annotator_weekly(), _squad_daily(), _scorecard(bounds=True)),
         ),
+        Migration(5, "delivery forecast", (DELIVERY_TABLE, DELIVERY_CURRENT_VIEW)),
     ]
 
 

@@ -33,6 +33,7 @@ from schemas.decode import Decoder
 from sinks.writer import ClickHouseWriter
 from streams.alert_stage import AlertRuntime
 from streams.dead_letters import DeadLetterStore
+from streams.delivery import DeliveryConfig
 from streams.intake import GROUP_SUFFIX, Intake
 from streams.kafka_config import sasl_password, ssl_context
 from streams.metrics import render_metrics
@@ -148,6 +149,7 @@ def create_app(
     web_port: int | None = None,
     rules: RuleSet | None = None,
     input_partitions: int = 1,
+    delivery: DeliveryConfig | None = None,
 ) -> Runtime:
     options: dict[str, Any] = {}
     if flavor == "tansu":
@@ -209,6 +211,7 @@ def create_app(
         highwater=lambda topic, partition: intake[0].highwater(topic, partition),
         windows_topic=settings.topic_windows if rules is not None else None,
         snapshot_every=settings.snapshot_every,
+        delivery=delivery,
     )
     intake.append(Intake(settings, processor, group_id=APP_ID + GROUP_SUFFIX, flavor=flavor))
     dead_letters = DeadLetterStore(writer, processor.executor)

@@ -34,7 +34,9 @@ def parse_plans(text: str) -> PlansFile:
     problems = Problems(Lines(root))
     for path, name, line in problems.lines.duplicate_keys():
         where = problems.where(path)
-        problems.items.append((line, f"line {line}: {where or 'top level'}: duplicate key {name!r}"))
+        problems.items.append(
+            (line, f"line {line}: {where or 'top level'}: duplicate key {name!r}")
+        )
     if data is None:
         data = {}
     if not isinstance(data, dict):
