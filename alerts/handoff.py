@@ -19,13 +19,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from alerts.evaluator import WindowKey
 
+# A delivery forecast as it travels (``ClosedWindow.forecasts``), field by field.
+FORECAST_FIELDS = (
+    "project_id",
+    "queue_id",
+    "now_us",
+    "open_tasks",
+    "throughput_per_hour",
+    "window_s",
+    "eta_us",
+    "due_us",
+    "slack_h",
+    "annotators_needed",
+    "annotators_active",
+    "annotators_gap",
+)
 PIECE_KEYS = 2000  # aggregate rows per piece record: well under the broker's message limit
 
 
@@ -36,6 +51,9 @@ class ClosedWindow:
     partition: int
     window_start: int
     aggregates: dict[WindowKey, list[int]]
+    # The delivery forecasts made as of this minute's end (``streams.delivery``), one
+    # list per queue; they travel as a third element of the minute's entry.
+    forecasts: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +107,9 @@ def encode_reports(
             if taken == len(rows):
                 entries.append([start, []])
                 break
+    for window in closed:
+        if window.forecasts:
+            entries.append([window.window_start, [], window.forecasts])
     if entries:
         pieces.append(orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": entries}))
     mark = {

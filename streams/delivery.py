@@ -17,14 +17,16 @@ closed: a submission for a minute that arrives after it closed updates
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from alerts.handoff import FORECAST_FIELDS
 from schemas.forecast import DAY_US, ForecastInput, forecast
 from schemas.plans import Plan, PlanKey
 from schemas.queue_status import QueueStatus
 from schemas.units import epoch_us
+from sinks.delivery_schema import DELIVERY_FIELDS
 from streams.windows import HT_SUM, MINUTE_US, SUBMITTED, Aggregate, WindowKey
 
 MINUTE_S = MINUTE_US // 1_000_000
@@ -245,6 +247,14 @@ class DeliveryState:
         self.new_snapshots = []
         self.new_minutes = []
         self.rows = []
+
+
+def handoff_record(row: Sequence[Any]) -> list[Any]:
+    """A ``delivery_1m`` row as the alert stage receives it (``alerts.handoff.FORECAST_FIELDS``)."""
+    named = dict(zip(DELIVERY_FIELDS, row, strict=True))
+    named["now_us"] = (named["window_start"] + MINUTE_S) * 1_000_000
+    named["eta_us"], named["due_us"] = named["eta"], named["due_at"]
+    return [named[name] for name in FORECAST_FIELDS]
 
 
 def snapshot_rows(record: Mapping[str, Any] | None) -> Iterable[tuple[str, str, int, str]]:

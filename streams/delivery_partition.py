@@ -19,7 +19,13 @@ from alerts.handoff import ClosedWindow
 from schemas.decode import DecodeError, unprocessable
 from schemas.queue_status import QueueStatus
 from streams.dedup import dedup_mark
-from streams.delivery import DeliveryConfig, DeliveryState, snapshot_of, snapshot_rows
+from streams.delivery import (
+    DeliveryConfig,
+    DeliveryState,
+    handoff_record,
+    snapshot_of,
+    snapshot_rows,
+)
 from streams.partition import PartitionState
 from streams.windows import MINUTE_US
 
@@ -94,15 +100,23 @@ class DeliveryPartitionState(PartitionState):
         return "accepted"
 
     def advance(self, close_all: bool = False) -> list[ClosedWindow]:
+        """Close as the parent does, forecast the closed minutes, and hand the forecasts on
+        with their minute (a minute without windows gets an empty ``ClosedWindow``)."""
         start = self.closed_before
         closed = super().advance(close_all)
-        if self.closed_before > start:
-            self.delivery.close(
-                start,
-                self.closed_before,
-                {window.window_start: window.aggregates for window in closed},
-            )
-        return closed
+        if self.closed_before == start:
+            return closed
+        made = len(self.delivery.rows)
+        by_start = {window.window_start: window for window in closed}
+        self.delivery.close(
+            start, self.closed_before, {m: window.aggregates for m, window in by_start.items()}
+        )
+        for row in self.delivery.rows[made:]:
+            window = by_start.get(row[0])
+            if window is None:
+                window = by_start[row[0]] = ClosedWindow(self.partition, row[0], {})
+            window.forecasts.append(handoff_record(row))
+        return [by_start[minute] for minute in sorted(by_start)]
 
     @property
     def has_changes(self) -> bool:
