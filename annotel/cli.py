@@ -31,6 +31,7 @@ COMMANDS = (
     "report",
     "top",
     "alerts",
+    "plans",
     "roster",
     "coach",
     "squad",
