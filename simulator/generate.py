@@ -31,6 +31,7 @@ import orjson
 
 import simulator.versions as ver
 from schemas.units import EPOCH
+from simulator.delivery import PUBLISH_DELAY_S, DeliveryBook
 from simulator.incidents import INCIDENTS, MALFORMED_KINDS, Incident, break_event, iso, schedule
 from simulator.world import (
     MAX_PROJECTS,
@@ -65,6 +66,7 @@ SOURCES = ("human", "hybrid", "machine")
 
 # heap entry kinds
 _LINE, _DUP, _BAD, _AUDIT, _REWORK, _BAD_DUE, _VERSION = range(7)
+_STATUS = 7  # a queue_status line (simulator.delivery)
 
 _P_SKIP_HUMAN, _P_SKIP_HYBRID = 0.05, 0.03  # plus 0.05 x (1 - skill)
 _P_EXPIRE = 0.025
@@ -139,6 +141,8 @@ class Simulator:
     re-audits: ``simulator.versions``) and the manifest's aggregates follow the
     contract's version rule; off, every line is what it was before versions
     existed, byte for byte, and so is the manifest.
+    ``delivery``: every queue also reports a ``queue_status`` each minute against a
+    delivery plan (``simulator.delivery``); off, nothing changes, byte for byte.
     """
 
     def __init__(
@@ -153,6 +157,7 @@ class Simulator:
         tasks_per_second: float = 4.0,
         allowed_lateness_s: float = 120.0,
         versions: bool = False,
+        delivery: bool = False,
     ) -> None:
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must carry a UTC offset")
@@ -185,6 +190,9 @@ class Simulator:
         }
         if versions:  # only when on: the manifest of a run without is unchanged
             self.knobs["versions"] = True
+        self.delivery = delivery
+        if delivery:
+            self.knobs["delivery"] = True
         self.world = build_world(seed, projects, vendors, annotators)
         self._run: _Run | None = None
 
@@ -226,6 +234,8 @@ class Simulator:
             recent.append(tasks)
             lagged = recent[-_WARM_UP_MINUTES - 1] if len(recent) > _WARM_UP_MINUTES else 0.0
             minute = tasks + extra * lagged
+            if self.delivery:  # a queue_status per queue and minute
+                minute += len(self.world.queues)
             if minute >= remaining:
                 t += 60 * remaining / minute
                 break
@@ -315,6 +325,14 @@ class _Run:
         self.ledger = ver.Ledger(len(self.world.projects)) if sim.versions else None
         self.vrnd = random.Random(f"annotel-versions/{sim.seed}").random
         self.submission_seq = 0
+        self.book = (
+            DeliveryBook(
+                self.world.queues, sim.start_ts, span_s, sim.tasks_per_second, _rate_factor,
+                self.token,
+            )
+            if sim.delivery
+            else None
+        )  # fmt: skip
         bad = self.active.get("malformed")
         if bad is not None:
             for when, kind in bad.plan:
@@ -522,6 +540,8 @@ class _Run:
         rnd = self.rnd
         project = queue.project
         submitted = status == "submitted"
+        if submitted and attempt == 1 and self.book is not None:
+            self.book.submitted(queue)
         aht = self.aht
         if submitted and aht is not None and aht.queue is queue and aht.start <= t < aht.end:
             handle *= aht.params["handle_time_factor"]
@@ -822,6 +842,9 @@ class _Run:
 
     def _take(self, key: float, kind: int, payload: Any) -> bytes | None:
         """Handle a heap entry other than a valid line; return a line to publish, if any."""
+        if kind == _STATUS and self.book is not None:
+            self.book.snapshots_out += 1
+            return payload  # type: ignore[no-any-return]
         if kind == _DUP:
             line, pidx = payload
             self.duplicates[pidx] += 1
@@ -873,6 +896,8 @@ class _Run:
         burst = self.burst
         burst_project = -1 if burst is None or burst.project is None else burst.project.index
         ledger = self.ledger
+        book = self.book
+        boundary = (t // 60 + 1) * 60  # the next minute boundary a snapshot describes
         count = 0
         newest = -math.inf
         minute = -1
@@ -888,6 +913,11 @@ class _Run:
             t -= log(1.0 - rnd()) / rate  # exponential gap (random.expovariate, inlined)
             if t >= end:
                 t, final = last, True
+            if book is not None:  # snapshots of every minute boundary before this arrival
+                while boundary <= t:
+                    for status in book.lines(boundary):
+                        self._push(boundary + PUBLISH_DELAY_S, _STATUS, status)
+                    boundary += 60
             while heap and heap[0][0] <= t:
                 key, _seq, kind, payload = heappop(heap)
                 if kind == _LINE:
@@ -1016,6 +1046,9 @@ class _Run:
             manifest["counts"]["superseded"] = sum(ledger.superseded)
             manifest["counts"]["retractions"] = sum(ledger.retractions)
             manifest["versions"] = ledger.describe()
+        if self.book is not None:
+            manifest["counts"]["queue_status"] = self.book.snapshots_out
+            manifest["delivery"] = self.book.describe()
         return manifest
 
 

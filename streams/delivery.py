@@ -146,11 +146,16 @@ class DeliveryState:
         config = self.config
         plan = config.plans.get(queue)
         now_us = (minute + MINUTE_S) * 1_000_000
-        window_start = (now_us - config.window_us) // 1_000_000
         day_start = (now_us - DAY_US) // 1_000_000
+        held = self.minutes.get(queue, {})
+        # The window reaches back no further than the queue's first submission of the
+        # day: before it the stream knows nothing of the queue, not that it was idle.
+        first = min((s for s in held if day_start <= s <= minute), default=minute)
+        window_start = max((now_us - config.window_us) // 1_000_000, first)
+        window_us = now_us - window_start * 1_000_000
         submitted = submitted_24h = handle_24h = 0
         active: set[str] = set()
-        for start, summary in self.minutes.get(queue, {}).items():
+        for start, summary in held.items():
             if day_start <= start <= minute:
                 submitted_24h += summary[0]
                 handle_24h += summary[1]
@@ -168,7 +173,7 @@ class DeliveryState:
                 now_us=now_us,
                 open_tasks=open_tasks,
                 due_us=due_us,
-                window_us=config.window_us,
+                window_us=window_us,
                 submitted=submitted,
                 submitted_24h=submitted_24h,
                 handle_time_24h_us=handle_24h,
@@ -188,7 +193,7 @@ class DeliveryState:
             target_total,
             None if plan is None else plan.daily_target,
             due_us,
-            config.window_us // 1_000_000,
+            window_us // 1_000_000,
             submitted,
             submitted_24h,
             handle_24h,

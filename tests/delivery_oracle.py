@@ -148,15 +148,19 @@ def oracle(
             latest = max(known, key=lambda s: (_us(s["occurred_at"]), s["event_id"].encode()))
             open_tasks = latest["open_tasks"]
             due = plan.get("due_us", _us(latest["due_at"]) if "due_at" in latest else None)
-            in_window = [s for s in submissions[key] if now - WINDOW_US <= s[0] < now]
             in_day = [s for s in submissions[key] if now - DAY_US <= s[0] < now]
+            # The window starts at its length back, or at the day's first submission.
+            first = min((s[0] // 60_000_000 * 60_000_000 for s in in_day), default=now - 60_000_000)
+            since = max(now - WINDOW_US, first)
+            window = now - since
+            in_window = [s for s in in_day if since <= s[0]]
             submitted = len(in_window)
             handle = sum(s[1] for s in in_day)
             active = len({s[2] for s in in_window})
             if open_tasks == 0:
                 eta: int | None = now
             elif submitted:
-                eta = now + open_tasks * WINDOW_US // submitted
+                eta = now + open_tasks * window // submitted
             else:
                 eta = None
             required = None
@@ -176,7 +180,8 @@ def oracle(
                 "submitted": submitted,
                 "submitted_24h": len(in_day),
                 "annotators_active": active,
-                "throughput_per_hour": Fraction(submitted, 2),
+                "throughput_per_hour": Fraction(submitted * HOUR_US, window),
+                "window_s": window // 1_000_000,
                 "eta_ms": None if eta is None else eta // 1000,
                 "slack_h": None if due is None or eta is None else Fraction(due - eta, HOUR_US),
                 "required_per_hour": required,

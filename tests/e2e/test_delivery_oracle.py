@@ -28,7 +28,7 @@ PLANNED = (PROJECTS[1], QUEUES[0])
 PLAN_DUE = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 COLUMNS = (
     "project_id, queue_id, toUnixTimestamp(window_start), open_tasks, target_total, "
-    "toUnixTimestamp64Milli(due_at), submitted, submitted_24h, annotators_active, "
+    "toUnixTimestamp64Milli(due_at), window_s, submitted, submitted_24h, annotators_active, "
     "throughput_per_hour, toUnixTimestamp64Milli(eta), slack_h, required_per_hour, aht_s, "
     "annotators_needed, annotators_gap, snapshot_event_id"
 )
@@ -36,6 +36,7 @@ NAMES = (
     "open_tasks",
     "target_total",
     "due_ms",
+    "window_s",
     "submitted",
     "submitted_24h",
     "annotators_active",
