@@ -32,8 +32,8 @@ class ForecastInput:
     ``annotators_active`` cover the trailing ``window_us`` (ending at
     ``now_us``; ``ANNOTEL_FORECAST_WINDOW``, or less when the queue's first
     submission of the day is more recent); ``submitted_24h`` and
-    ``handle_time_24h_us`` the trailing day (AHT "at today's pace"). ``due_us``: the plan's deadline, else the
-    snapshot's, else none.
+    ``handle_time_24h_us`` the trailing day (AHT "at today's pace").
+    ``due_us``: the plan's deadline, else the snapshot's, else none.
     """
 
     now_us: int
