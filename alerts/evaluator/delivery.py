@@ -81,8 +81,14 @@ class DeliveryEvaluator:
     """Forecasts of closed minutes in, delivery alert transitions out, in event time."""
 
     def __init__(self, rules: RuleSet, state: Mapping[str, Any] | None = None) -> None:
-        self._all = rules
         self._rules = [rule for rule in rules.rules if isinstance(rule, DeliveryRule)]
+        names = {rule.name for rule in self._rules}
+        # Muting among the delivery rules: their inhibit rules, and the silences.
+        self._own = replace(
+            rules,
+            rules=tuple(self._rules),
+            inhibit=tuple(i for i in rules.inhibit if i.source.rule in names),
+        )
         self._states = {rule.name: RuleState() for rule in self._rules}
         self._forecasts: dict[int, dict[QueueKey, list[Any]]] = {}
         self._text: dict[tuple[str, datetime], str] = {}  # (fingerprint, window end) -> text
@@ -120,7 +126,7 @@ class DeliveryEvaluator:
             for rule in due:
                 candidates.extend(self._evaluate(rule, end))
             if candidates:
-                events.extend(emit(self._all, self._states, candidates, end, now, silences))
+                events.extend(emit(self._own, self._states, candidates, end, now, silences))
         events = [self._with_text(event) for event in events]
         self._forget(target)
         return events

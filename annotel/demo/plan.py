@@ -146,6 +146,9 @@ def make_plan(args: argparse.Namespace, now: datetime | None = None) -> Plan:
         "tasks_per_second": (
             DEFAULT_TASKS_PER_SECOND if args.tasks_per_second is None else args.tasks_per_second
         ),
+        # Every queue reports its open tasks against a delivery plan (simulator.delivery);
+        # the queue of the queue_stall incident falls behind its deadline while stalled.
+        "delivery": True,
     }
     current = (now or datetime.now(UTC)).astimezone(UTC)
     try:

@@ -125,6 +125,9 @@ class DemoRun:
             # wall clock: judge timestamps by their own clock.
             "max_future_skew": os.environ.get("ANNOTEL_MAX_FUTURE_SKEW", "3650d"),
             "rules_file": str(self.plan.rules),
+            # The demo spans four simulated hours: a half-hour forecast window lets the
+            # stalled queue's delivery alert fire and resolve inside it.
+            "forecast_window": os.environ.get("ANNOTEL_FORECAST_WINDOW", "30m"),
             "log_level": os.environ.get("ANNOTEL_LOG_LEVEL", "WARNING"),
         }
         env = {**os.environ, **{f"ANNOTEL_{k.upper()}": v for k, v in values.items()}}

@@ -11,10 +11,11 @@ import contextlib
 import json
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from annotel.demo.delivery import delivery_lines, read_delivery
 from annotel.demo.feed import Feed
 from annotel.demo.plan import Plan
 from annotel.live_view import WorkerSample, display_width, fit, pad, scope_text
@@ -27,10 +28,18 @@ from sinks.client import connect
 # and exact scope, so a custom --rules file with other rule names still maps).
 INCIDENT_METRICS: dict[str, tuple[str, ...]] = {
     "vendor_quality_drop": ("audit_pass_rate", "gold_accuracy", "mean_audit_score"),
-    "queue_stall": ("throughput_per_hour",),
+    "queue_stall": ("throughput_per_hour", "slack_h"),
     "aht_spike": ("aht_s",),
 }
-TABLES = ("metrics_1m", "audit_errors_1m", "task_events", "audit_events", "dlq_events", "alerts")
+TABLES = (
+    "metrics_1m",
+    "audit_errors_1m",
+    "task_events",
+    "audit_events",
+    "dlq_events",
+    "alerts",
+    "delivery_1m",
+)
 
 
 @dataclass
@@ -38,6 +47,7 @@ class Results:
     tables: dict[str, int]
     per_rule: dict[str, dict[str, int]]
     alerts: list[dict[str, Any]]
+    delivery: list[dict[str, Any]] = field(default_factory=list)  # delivery_current rows
 
 
 def read_results(dsn: str) -> Results:
@@ -69,7 +79,7 @@ def read_results(dsn: str) -> Results:
                 "FROM alerts FINAL ORDER BY window_start, rule, status"
             ).result_rows
         ]
-        return Results(tables, per_rule, alerts)
+        return Results(tables, per_rule, alerts, read_delivery(client))
     finally:
         client.close()
 
@@ -156,6 +166,7 @@ def build_summary(
         "alerts_fired": sum(v["fired"] for v in results.per_rule.values()),
         "alerts_resolved": sum(v["resolved"] for v in results.per_rule.values()),
         "alerts_by_rule": results.per_rule,
+        "delivery": results.delivery,
         "tables": results.tables,
         "data_dir": str(plan.data_dir),
         "clickhouse": plan.dsn,
@@ -276,6 +287,7 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
                     f", resolved {_hhmm(resolved[1])}" if resolved else ", still firing"
                 )
                 out.append(f"{head if i == 0 else ' ' * display_width(head)}  {what}")
+    out.extend(delivery_lines(summary.get("delivery") or []))
     if plan.follow:
         out.append(f"  {'read by the worker':<24}{count(summary['processed']):>9}   (at Ctrl-C)")
     if summary.get("previous_data"):

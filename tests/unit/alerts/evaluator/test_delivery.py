@@ -198,3 +198,15 @@ def test_the_checker_refuses_a_wrong_delivery_rule(patch: str, message: str) -> 
     text = str(caught.value)
     assert "line 6" in text or "line 7" in text or "line 8" in text, text
     assert "delivery" in text or "scope" in text
+
+
+def test_the_shipped_rules_with_their_inhibit_rule_evaluate_delivery() -> None:
+    from pathlib import Path
+
+    from alerts.rules import load_rules
+
+    shipped = load_rules(Path(__file__).parents[4] / "alerts" / "examples" / "rules.yaml")
+    assert shipped.inhibit  # an inhibit rule whose source is not a delivery rule
+    stage = AlertStage(shipped, partitions=1)
+    events = run(stage.delivery, [record(T0 + 60 * i, per_hour=0.0) for i in range(10)])
+    assert [(e.rule, e.status) for e in events] == [("delivery_at_risk", "firing")]
