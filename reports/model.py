@@ -16,6 +16,7 @@ from reports import queries as q
 from reports.figures import Figures, combine
 from reports.period import Period, resolve_period
 from reports.sections.changes import comparison, entity_figures, what_changed
+from reports.sections.delivery import delivery_section
 from reports.sections.errors import error_rows
 from reports.sections.incidents import incidents
 from reports.sections.leaderboard import leaderboard
@@ -88,6 +89,7 @@ def build_report(
     )
     report.changes = _changes(client, period, bounds[0])
     report.summary = summary_sentences(report)
+    report.delivery = delivery_section(client, period)
     return report
 
 

@@ -1046,8 +1046,10 @@ class _Run:
             manifest["counts"]["superseded"] = sum(ledger.superseded)
             manifest["counts"]["retractions"] = sum(ledger.retractions)
             manifest["versions"] = ledger.describe()
-        if self.book is not None:
+        if self.book is not None:  # snapshots are accepted events, of no project's counts
             manifest["counts"]["queue_status"] = self.book.snapshots_out
+            manifest["counts"]["valid"] += self.book.snapshots_out
+            manifest["counts"]["unique_events"] += self.book.snapshots_out
             manifest["delivery"] = self.book.describe()
         return manifest
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from annotel.live_view import fit, pad
 from reports.delivery_queries import current, has_delivery
 from schemas.units import count, duration, from_epoch_us, hhmm
 
@@ -38,7 +39,7 @@ def delivery_lines(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     out = ["  delivery forecast at the end of the feed (UTC; annotel report has the burn-down)"]
-    out.append(f"    {'queue':<36}{'open':>8}{'ETA':>9}{'due':>7}  slack")
+    out.append(f"    {pad('queue', 36)}{'open':>8}{'ETA':>9}{'due':>7}  slack")
     for row in rows:
         queue = f"{row['project_id']} / {row['queue_id']}"
         slack = row["slack_h"]
@@ -48,7 +49,7 @@ def delivery_lines(rows: list[dict[str, Any]]) -> list[str]:
             slack_text = ("-" if slack < 0 else "+") + duration(abs(slack) * 3600)
         due = "-" if row["due_us"] is None else hhmm(from_epoch_us(row["due_us"]))
         out.append(
-            f"    {queue:<36}{count(row['open_tasks']):>8}{_time(row['eta_us']):>9}{due:>7}"
-            f"  {slack_text}"
+            f"    {pad(fit(queue, 35), 36)}{count(row['open_tasks']):>8}"
+            f"{_time(row['eta_us']):>9}{due:>7}  {slack_text}"
         )
     return out

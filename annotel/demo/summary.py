@@ -203,6 +203,7 @@ def build_summary(
             "span": manifests[0]["span"] if manifests else None,
         }
     }
+    summary["queue_status"] = sum(m["counts"].get("queue_status", 0) for m in manifests)
     # A --follow run stopped mid-way: only incidents that had begun.
     incidents = [
         incident
