@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alerts.evaluator.delivery import without_delivery
 from alerts.rules import RuleSet, ThresholdRule
 from reports import queries as q
 from reports.figures import Figures, combine
@@ -43,6 +44,8 @@ def build_report(
     """Everything the report shows. Raises ``NoData`` on a database without metrics
     when the period is not given; an empty period gives a report with a notice."""
     options = options or Options()
+    # Delivery rules judge forecasts, not sums: the Delivery section shows them.
+    ruleset = without_delivery(ruleset)
     q.check_schema(client)
     bounds = q.data_bounds(client)
     period = resolve_period(bounds, start, end)
