@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotel.demo.delivery import delivery_lines, read_delivery
+from annotel.delivery_view import delivery_lines, read_delivery
 from annotel.demo.feed import Feed
 from annotel.demo.plan import Plan
 from annotel.live_view import WorkerSample, display_width, fit, pad, scope_text

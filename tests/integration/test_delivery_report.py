@@ -54,12 +54,37 @@ def _label(millis: int | None) -> str | None:
     return datetime.fromtimestamp(millis // 1000, UTC).strftime("%a %d %b %H:%M UTC")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
-def test_the_burn_down_shows_the_deadline_and_the_eta(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The populated data directory (in a child: chDB stays out of the test process)."""
+    data = tmp_path_factory.mktemp("delivery") / "data"
     data.mkdir()
     code = f"from tests.integration.test_delivery_report import populate; populate({str(data)!r})"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=300)
+    return data
+
+
+def test_top_lists_open_tasks_eta_and_slack_per_queue(data: Path) -> None:
+    expected = json.loads((data / "expected.json").read_text())
+    argv = [sys.executable, "-m", "annotel", "top", "--data-dir", str(data)]
+    shown = json.loads(
+        subprocess.run([*argv, "--json"], check=True, cwd=ROOT, capture_output=True).stdout
+    )["delivery"]
+    assert sorted((r["queue_id"], r["open_tasks"]) for r in shown) == [
+        (queue, open_tasks) for queue, _eta, _due, open_tasks in expected
+    ]
+    assert sorted(r["eta_us"] // 1000 for r in shown if r["eta_us"]) == sorted(
+        eta for _q, eta, _due, _open in expected if eta
+    )
+    text = subprocess.run(argv, check=True, cwd=ROOT, capture_output=True, text=True).stdout
+    assert "delivery: open tasks, ETA and slack per queue (UTC)" in text
+    for queue, _eta, _due, open_tasks in expected:
+        line = next(ln for ln in text.splitlines() if f"/ {queue}" in ln)
+        assert f"{open_tasks:,}" in line
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_the_burn_down_shows_the_deadline_and_the_eta(data: Path, tmp_path: Path) -> None:
     expected = json.loads((data / "expected.json").read_text())
     assert len(expected) >= 2
     html = tmp_path / "report.html"

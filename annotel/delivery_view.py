@@ -1,4 +1,8 @@
-"""The demo summary's delivery lines: each queue's latest forecast, at risk first."""
+"""Each queue's latest delivery forecast as terminal lines, at risk first.
+
+``annotel top`` and the demo summary print these: open tasks, ETA, deadline and
+slack per queue (``delivery_current`` through ``reports.delivery_queries``).
+"""
 
 from __future__ import annotations
 
@@ -34,12 +38,15 @@ def _time(micros: int | None) -> str:
     return "stalled" if micros is None else hhmm(from_epoch_us(micros))
 
 
-def delivery_lines(rows: list[dict[str, Any]]) -> list[str]:
-    """``  delivery forecast (ETA, deadline, slack) per queue``, one line each."""
+def delivery_lines(
+    rows: list[dict[str, Any]],
+    title: str = "delivery forecast at the end of the feed (UTC; annotel report has the burn-down)",
+) -> list[str]:
+    """A title, then open tasks, ETA, deadline and slack per queue, one line each."""
     if not rows:
         return []
-    out = ["  delivery forecast at the end of the feed (UTC; annotel report has the burn-down)"]
-    out.append(f"    {pad('queue', 36)}{'open':>8}{'ETA':>9}{'due':>7}  slack")
+    out = [f"  {title}"]
+    out.append(f"    {pad('queue', 46)}{'open':>8}{'ETA':>9}{'due':>7}  slack")
     for row in rows:
         queue = f"{row['project_id']} / {row['queue_id']}"
         slack = row["slack_h"]
@@ -49,7 +56,7 @@ def delivery_lines(rows: list[dict[str, Any]]) -> list[str]:
             slack_text = ("-" if slack < 0 else "+") + duration(abs(slack) * 3600)
         due = "-" if row["due_us"] is None else hhmm(from_epoch_us(row["due_us"]))
         out.append(
-            f"    {pad(fit(queue, 35), 36)}{count(row['open_tasks']):>8}"
+            f"    {pad(fit(queue, 45), 46)}{count(row['open_tasks']):>8}"
             f"{_time(row['eta_us']):>9}{due:>7}  {slack_text}"
         )
     return out
