@@ -10,8 +10,10 @@ of its deadline and the queue of the ``queue_stall`` incident falls behind
 while it is stalled. Plans and counts go into the manifest (``describe``).
 
 Nothing here draws from the simulator's random streams: with delivery off the
-lines are the same bytes as without this module, and with it on the other
-lines are too, with the snapshots in between.
+lines are the same bytes as without this module, and with it on, over the same
+simulated span (``duration``), the other lines are too, with the snapshots in
+between. (A run of ``n`` lines spans less time with snapshots among them, so
+its incidents are scheduled differently.)
 """
 
 from __future__ import annotations
