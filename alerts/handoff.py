@@ -26,21 +26,6 @@ import orjson
 
 from alerts.evaluator import WindowKey
 
-# A delivery forecast as it travels (``ClosedWindow.forecasts``), field by field.
-FORECAST_FIELDS = (
-    "project_id",
-    "queue_id",
-    "now_us",
-    "open_tasks",
-    "throughput_per_hour",
-    "window_s",
-    "eta_us",
-    "due_us",
-    "slack_h",
-    "annotators_needed",
-    "annotators_active",
-    "annotators_gap",
-)
 PIECE_KEYS = 2000  # aggregate rows per piece record: well under the broker's message limit
 
 
@@ -52,7 +37,8 @@ class ClosedWindow:
     window_start: int
     aggregates: dict[WindowKey, list[int]]
     # The delivery forecasts made as of this minute's end (``streams.delivery``), one
-    # list per queue; they travel as a third element of the minute's entry.
+    # list per queue (``alerts.forecast_record``); they travel as a third element of
+    # the minute's entry.
     forecasts: list[list[Any]] = field(default_factory=list)
 
 

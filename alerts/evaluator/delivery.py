@@ -26,7 +26,7 @@ from alerts.evaluator.muting import emit
 from alerts.evaluator.series import Candidate, RuleState, Series
 from alerts.evaluator.snapshot import series_from_state, series_state
 from alerts.evaluator.verdict import Verdict
-from alerts.handoff import FORECAST_FIELDS
+from alerts.forecast_record import FORECAST_FIELDS
 from alerts.model import AlertEvent
 from alerts.rules import RuleSet, compare
 from alerts.rules.delivery_rule import DeliveryRule
@@ -40,8 +40,16 @@ QueueKey = tuple[str, ...]
 
 
 def without_delivery(rules: RuleSet) -> RuleSet:
-    """The rules ``Evaluator`` judges from sums: all but the delivery rules."""
-    return replace(rules, rules=tuple(r for r in rules.rules if not isinstance(r, DeliveryRule)))
+    """The rules ``Evaluator`` judges from sums: all but the delivery rules (and the
+    inhibit rules whose source is one)."""
+    names = {rule.name for rule in rules.rules if isinstance(rule, DeliveryRule)}
+    if not names:
+        return rules
+    return replace(
+        rules,
+        rules=tuple(r for r in rules.rules if r.name not in names),
+        inhibit=tuple(i for i in rules.inhibit if i.source.rule not in names),
+    )
 
 
 def queue_forecast(record: Sequence[Any]) -> QueueForecast:

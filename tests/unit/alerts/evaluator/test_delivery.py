@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from alerts.evaluator.delivery import DeliveryEvaluator
-from alerts.handoff import FORECAST_FIELDS
+from alerts.forecast_record import FORECAST_FIELDS
 from alerts.model import AlertEvent
 from alerts.rules import RulesError, parse_rules
 from alerts.stage import AlertStage
@@ -210,3 +210,23 @@ def test_the_shipped_rules_with_their_inhibit_rule_evaluate_delivery() -> None:
     stage = AlertStage(shipped, partitions=1)
     events = run(stage.delivery, [record(T0 + 60 * i, per_hour=0.0) for i in range(10)])
     assert [(e.rule, e.status) for e in events] == [("delivery_at_risk", "firing")]
+
+
+def test_the_evaluator_of_sums_leaves_delivery_rules_alone() -> None:
+    from alerts.evaluator import Evaluator
+    from schemas.metrics import AGGREGATE_FIELDS
+
+    rules = parse_rules(
+        RULES.replace(
+            "receivers:\n  log:",
+            "inhibit:\n  - source: {rule: delivery_late}\n"
+            "    target_scope_contains: [project_id]\nreceivers:\n  log:",
+            1,
+        )
+    )
+    assert rules.inhibit
+    evaluator = Evaluator(rules)  # a delivery rule has no rate of sums: it is skipped
+    key = (T0, "p", "q", "", "und", "human", "a")
+    evaluator.add_minute(T0, {key: [1] * len(AGGREGATE_FIELDS)})
+    assert evaluator.advance(T0 + 600, NOW) == []
+    assert evaluator.state()["rules"] == {}
