@@ -52,6 +52,12 @@ PURE = {
     "streams.records",
     "streams.rows",
     "streams.watermark",
+    "schemas.queue_status",
+    "schemas.forecast",
+    "alerts.evaluator.delivery",
+    "streams.delivery",
+    "streams.delivery_partition",
+    "streams.delivery_rows",
 }
 IO = {"asyncio", "aiokafka", "faust", "mode", "clickhouse_connect", "kafka", "aiohttp", "chdb"}
 # Modules over MAX_LINES that are data tables, not code (the DDL of every migration).
