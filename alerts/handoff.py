@@ -93,9 +93,18 @@ def encode_reports(
             if taken == len(rows):
                 entries.append([start, []])
                 break
-    for window in closed:
-        if window.forecasts:
-            entries.append([window.window_start, [], window.forecasts])
+    for window in closed:  # forecasts count toward a piece's rows like aggregates
+        forecasts, taken = window.forecasts, 0
+        while taken < len(forecasts):
+            part = forecasts[taken : taken + PIECE_KEYS - count]
+            entries.append([window.window_start, [], part])
+            taken += len(part)
+            count += len(part)
+            if count >= PIECE_KEYS:
+                pieces.append(
+                    orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": entries})
+                )
+                entries, count = [], 0
     if entries:
         pieces.append(orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": entries}))
     mark = {

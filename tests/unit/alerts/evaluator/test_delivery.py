@@ -230,3 +230,25 @@ def test_the_evaluator_of_sums_leaves_delivery_rules_alone() -> None:
     evaluator.add_minute(T0, {key: [1] * len(AGGREGATE_FIELDS)})
     assert evaluator.advance(T0 + 600, NOW) == []
     assert evaluator.state()["rules"] == {}
+
+
+def test_many_forecasts_are_split_across_pieces_and_all_arrive() -> None:
+    from alerts.handoff import PIECE_KEYS, ClosedWindow, decode, encode_reports
+
+    many = []
+    for i in range(2 * PIECE_KEYS + 7):
+        rec = record(T0)
+        rec[FORECAST_FIELDS.index("queue_id")] = f"q{i}"
+        many.append(rec)
+    values = encode_reports(0, T0 + 60, False, [ClosedWindow(0, T0, {}, many)])
+    assert len(values) == 4  # three pieces and the mark
+    sizes = []
+    for value in values[:-1]:
+        piece = decode(value)
+        assert piece is not None and hasattr(piece, "minutes")
+        sizes.append(sum(len(entry[2]) for entry in piece.minutes if len(entry) > 2))
+    assert sizes == [PIECE_KEYS, PIECE_KEYS, 7]
+    stage = AlertStage(parse_rules(RULES), partitions=1)
+    for offset, value in enumerate(values):
+        stage.apply(offset, value)
+    assert len(stage.delivery.state()["forecasts"][0][1]) == 2 * PIECE_KEYS + 7
