@@ -55,6 +55,7 @@ PURE = {
     "alerts.handoff",
     "alerts.formats",
     "streams.partition",
+    "streams.partition_lifecycle",
     "streams.records",
     "streams.rows",
     "streams.watermark",
