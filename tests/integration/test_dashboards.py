@@ -439,6 +439,8 @@ def _populate(client: Any) -> TimeRange:
             opened + timedelta(minutes=15, seconds=5),
             None,  # muted_by
             False,  # repeat
+            None,  # resolved_reason (a recovery)
+            "[]",  # explanation
         ]
         alerts.append(fired)
         if rank > 0:
