@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -36,6 +36,10 @@ class ClosedWindow:
     partition: int
     window_start: int
     aggregates: dict[WindowKey, list[int]]
+    # The delivery forecasts made as of this minute's end (``streams.delivery``), one
+    # list per queue (``alerts.forecast_record``); they travel as a third element of
+    # the minute's entry.
+    forecasts: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,18 @@ def encode_reports(
             if taken == len(rows):
                 entries.append([start, []])
                 break
+    for window in closed:  # forecasts count toward a piece's rows like aggregates
+        forecasts, taken = window.forecasts, 0
+        while taken < len(forecasts):
+            part = forecasts[taken : taken + PIECE_KEYS - count]
+            entries.append([window.window_start, [], part])
+            taken += len(part)
+            count += len(part)
+            if count >= PIECE_KEYS:
+                pieces.append(
+                    orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": entries})
+                )
+                entries, count = [], 0
     if entries:
         pieces.append(orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": entries}))
     mark = {

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from alerts.evaluator import Evaluator
+from alerts.evaluator.delivery import DeliveryEvaluator, without_delivery
 from alerts.handoff import Piece, decode
 from alerts.model import AlertEvent
 from alerts.rules import RuleSet
@@ -60,6 +61,7 @@ class AlertStage:
     rules: RuleSet
     partitions: int  # input partitions that report (all must be heard from)
     evaluator: Evaluator = field(init=False)
+    delivery: DeliveryEvaluator = field(init=False)  # the delivery rules (their own stage)
     applied: dict[int, int] = field(default_factory=dict)  # partition -> closed_before applied
     idle: dict[int, bool] = field(default_factory=dict)
     pending: dict[str, list[Any]] = field(default_factory=dict)  # attempt -> pieces' minutes
@@ -73,7 +75,8 @@ class AlertStage:
     _seen: set[str] = field(default_factory=set, init=False, repr=False)  # set(published)
 
     def __post_init__(self) -> None:
-        self.evaluator = Evaluator(self.rules)
+        self.evaluator = Evaluator(without_delivery(self.rules))
+        self.delivery = DeliveryEvaluator(self.rules)
         self._seen = set(self.published)
 
     # -- input ------------------------------------------------------------------------
@@ -92,10 +95,12 @@ class AlertStage:
         partition = record.partition
         minutes = self.pending.pop(record.attempt, [])
         floor = self.applied.get(partition, 0)
-        for window_start, rows in minutes:
+        for window_start, rows, *forecasts in minutes:
             if window_start < floor or window_start >= record.closed_before:
                 continue  # already applied by an earlier attempt, or not closed by this one
             self.evaluator.add_rows(window_start, rows)
+            if forecasts:  # delivery forecasts of the minute (alerts.handoff)
+                self.delivery.add(window_start, forecasts[0])
         self.applied[partition] = max(floor, record.closed_before)
         self.idle[partition] = record.idle
 
@@ -120,7 +125,8 @@ class AlertStage:
         if target <= self.closed_before:
             return []
         self.closed_before = target
-        return self.evaluator.advance(target, now, silences)
+        events = self.evaluator.advance(target, now, silences)
+        return events + self.delivery.advance(target, now, silences)
 
     def new_events(self, events: Iterable[AlertEvent]) -> list[AlertEvent]:
         """Events not published before (a replay after a crash recomputes the same ids)."""
@@ -174,6 +180,7 @@ class AlertStage:
             "pending": self.pending,
             "closed_before": self.closed_before,
             "published": self.published,
+            "delivery": self.delivery.state(),
         }
 
     def snapshot_json(self, record: Mapping[str, Any]) -> Iterator[bytes]:
@@ -217,4 +224,5 @@ class AlertStage:
         self.published = list(dict.fromkeys(snapshot["published"]))
         self._seen = set(self.published)
         self.replayed = set()
-        self.evaluator = Evaluator(self.rules, state=snapshot["evaluator"])
+        self.evaluator = Evaluator(without_delivery(self.rules), state=snapshot["evaluator"])
+        self.delivery = DeliveryEvaluator(self.rules, state=snapshot.get("delivery"))

@@ -33,6 +33,7 @@ COMMANDS = (
     "report",
     "top",
     "alerts",
+    "plans",
     "roster",
     "coach",
     "squad",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from alerts.rules import THROUGHPUT
 from reports.figures import METRICS
+from reports.html_delivery import render_delivery
 from reports.html_operations import render_incidents, render_projects, render_sla, render_trends
 from reports.html_parts import esc
 from reports.html_workforce import render_annotators, render_errors, render_vendors
@@ -168,7 +169,8 @@ def render_html(report: Report) -> str:
         body = f'<p class="notice" id="notice">{esc(report.notice)}</p>' + render_incidents(report)
     else:
         body = (
-            _summary(report)
+            render_delivery(report.delivery)
+            + _summary(report)
             + render_projects(report)
             + render_sla(report)
             + render_trends(report)

@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alerts.evaluator.delivery import without_delivery
 from alerts.rules import RuleSet, ThresholdRule
 from reports import queries as q
 from reports.figures import Figures, combine
 from reports.period import Period, resolve_period
 from reports.sections.changes import comparison, entity_figures, what_changed
+from reports.sections.delivery import delivery_section
 from reports.sections.errors import error_rows
 from reports.sections.incidents import incidents
 from reports.sections.leaderboard import leaderboard
@@ -42,6 +44,8 @@ def build_report(
     """Everything the report shows. Raises ``NoData`` on a database without metrics
     when the period is not given; an empty period gives a report with a notice."""
     options = options or Options()
+    # Delivery rules judge forecasts, not sums: the Delivery section shows them.
+    ruleset = without_delivery(ruleset)
     q.check_schema(client)
     bounds = q.data_bounds(client)
     period = resolve_period(bounds, start, end)
@@ -88,6 +92,7 @@ def build_report(
     )
     report.changes = _changes(client, period, bounds[0])
     report.summary = summary_sentences(report)
+    report.delivery = delivery_section(client, period)
     return report
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from reports.figures import Figures
 from reports.period import Period
+from reports.sections.delivery import DeliverySection
 from schemas import units
 from schemas.stats import DEFAULT_CONFIDENCE, Bounded
 
@@ -236,6 +237,7 @@ class Report:
     errors: list[ErrorRow] = field(default_factory=list)
     changes: Changes | None = None
     summary: list[str] = field(default_factory=list)
+    delivery: DeliverySection | None = None  # reports.sections.delivery
 
     @property
     def empty(self) -> bool:

@@ -43,12 +43,14 @@ from schemas.events import (
     hidden_class,
     parse_rfc3339,
 )
+from schemas.queue_status import QueueStatus
 
 _Model = (
     type[TaskCompleted]
     | type[TaskAudited]
     | type[TaskCompletedRetraction]
     | type[TaskAuditedRetraction]
+    | type[QueueStatus]
 )
 # The model of a message: by its event type, and by whether it is a retraction
 # (``retracted`` is JSON true; any other value is validated, and refused, by
@@ -56,10 +58,12 @@ _Model = (
 _MODELS: dict[str, _Model] = {
     "task_completed": TaskCompleted,
     "task_audited": TaskAudited,
+    "queue_status": QueueStatus,
 }
 _RETRACTION_MODELS: dict[str, _Model] = {
     "task_completed": TaskCompletedRetraction,
     "task_audited": TaskAuditedRetraction,
+    "queue_status": QueueStatus,  # a snapshot has no retraction: ``retracted`` is ignored
 }
 
 
@@ -100,8 +104,8 @@ class DecodeError:
         )
 
 
-Decoded = ContractEvent | DecodeError
-"""What the contract makes of a message: a version, a retraction, or why not."""
+Decoded = ContractEvent | QueueStatus | DecodeError
+"""What the contract makes of a message: a version, a retraction, a queue snapshot, or why not."""
 
 # How much of an error's text a dead letter keeps.
 MAX_ERROR_TEXT = 1000
@@ -455,7 +459,8 @@ class ContractDecoder:
                 )
             return DecodeError(
                 "unknown_event_type",
-                f"event_type: {event_type!r} is not one of task_completed, task_audited",
+                f"event_type: {event_type!r} is not one of task_completed, task_audited, "
+                "queue_status",
                 "event_type",
                 project_id=_hint(obj, "project_id"),
                 event_id=_hint(obj, "event_id"),
@@ -488,7 +493,7 @@ class ContractDecoder:
             return self._too_far_ahead(event)
         return event
 
-    def _too_far_ahead(self, event: ContractEvent) -> DecodeError:
+    def _too_far_ahead(self, event: ContractEvent | QueueStatus) -> DecodeError:
         return DecodeError(
             "future_timestamp",
             f"occurred_at: {event.occurred_at.isoformat()} is more than "

@@ -26,6 +26,7 @@ from schemas.events import (
     TaskCompleted,
     TaskCompletedRetraction,
 )
+from schemas.queue_status import QueueStatus
 
 BASE_ID = "https://annotation-telemetry/schemas/v1/"
 
@@ -34,7 +35,11 @@ MODELS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "task_completed": (TaskCompleted, TaskCompletedRetraction),
     "task_audited": (TaskAudited, TaskAuditedRetraction),
 }
-SCHEMA_FILES = {f"{event_type}.schema.json": event_type for event_type in MODELS}
+# Snapshots have no retraction: their schema is the model's alone.
+SNAPSHOT_MODELS: dict[str, type[BaseModel]] = {"queue_status": QueueStatus}
+SCHEMA_FILES = {
+    f"{event_type}.schema.json": event_type for event_type in (*MODELS, *SNAPSHOT_MODELS)
+}
 
 _DESCRIPTIONS = {
     "task_completed": TaskCompleted.__doc__,
@@ -57,6 +62,8 @@ def model_schema(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]
 
 def json_schema(event_type: str) -> dict[str, Any]:
     """The schema of one event type: a version, or a retraction when ``retracted`` is true."""
+    if event_type in SNAPSHOT_MODELS:
+        return snapshot_schema(event_type)
     version_model, retraction_model = MODELS[event_type]
     version, version_defs = model_schema(version_model)
     retraction, retraction_defs = model_schema(retraction_model)
@@ -72,6 +79,19 @@ def json_schema(event_type: str) -> dict[str, Any]:
         "then": {"$ref": "#/$defs/retraction"},
         "else": {"$ref": "#/$defs/version"},
         "$defs": definitions,
+    }
+
+
+def snapshot_schema(event_type: str) -> dict[str, Any]:
+    """The schema of a snapshot type (``queue_status``): its model, unknown fields allowed."""
+    model = SNAPSHOT_MODELS[event_type]
+    schema, definitions = model_schema(model)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": BASE_ID + event_type,
+        **schema,
+        "description": model.__doc__,
+        **({"$defs": definitions} if definitions else {}),
     }
 
 

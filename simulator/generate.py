@@ -49,6 +49,8 @@ class Simulator:
     re-audits: ``simulator.versions``) and the manifest's aggregates follow the
     contract's version rule; off, every line is what it was before versions
     existed, byte for byte, and so is the manifest.
+    ``delivery``: every queue also reports a ``queue_status`` each minute against a
+    delivery plan (``simulator.delivery``); off, nothing changes, byte for byte.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class Simulator:
         tasks_per_second: float = 4.0,
         allowed_lateness_s: float = 120.0,
         versions: bool = False,
+        delivery: bool = False,
     ) -> None:
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must carry a UTC offset")
@@ -95,6 +98,9 @@ class Simulator:
         }
         if versions:  # only when on: the manifest of a run without is unchanged
             self.knobs["versions"] = True
+        self.delivery = delivery
+        if delivery:
+            self.knobs["delivery"] = True
         self.world = build_world(seed, projects, vendors, annotators)
         self._run: Run | None = None
 
@@ -136,6 +142,8 @@ class Simulator:
             recent.append(tasks)
             lagged = recent[-WARM_UP_MINUTES - 1] if len(recent) > WARM_UP_MINUTES else 0.0
             minute = tasks + extra * lagged
+            if self.delivery:  # a queue_status per queue and minute
+                minute += len(self.world.queues)
             if minute >= remaining:
                 t += 60 * remaining / minute
                 break

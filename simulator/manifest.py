@@ -102,4 +102,9 @@ def build(run: RunState) -> dict[str, Any]:
         manifest["counts"]["superseded"] = sum(ledger.superseded)
         manifest["counts"]["retractions"] = sum(ledger.retractions)
         manifest["versions"] = ledger.describe()
+    if run.book is not None:  # snapshots are accepted events, of no project's counts
+        manifest["counts"]["queue_status"] = run.book.snapshots_out
+        manifest["counts"]["valid"] += run.book.snapshots_out
+        manifest["counts"]["unique_events"] += run.book.snapshots_out
+        manifest["delivery"] = run.book.describe()
     return manifest

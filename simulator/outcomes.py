@@ -110,6 +110,8 @@ class Outcomes(Revisions):
         rnd = self.rnd
         project = queue.project
         submitted = status == "submitted"
+        if submitted and attempt == 1 and self.book is not None:
+            self.book.submitted(queue)
         aht = self.aht
         if submitted and aht is not None and aht.queue is queue and aht.start <= t < aht.end:
             handle *= aht.params["handle_time_factor"]

@@ -18,9 +18,10 @@ from itertools import accumulate
 from typing import Any
 
 from simulator.calibration import rate_factor
+from simulator.delivery import PUBLISH_DELAY_S
 from simulator.incidents import MALFORMED_KINDS, iso
 from simulator.outcomes import Outcomes
-from simulator.state import AUDIT, BAD, DUP, LINE, REWORK, VERSION
+from simulator.state import AUDIT, BAD, DUP, LINE, REWORK, STATUS, VERSION
 
 
 class Run(Outcomes):
@@ -28,6 +29,9 @@ class Run(Outcomes):
 
     def _take(self, key: float, kind: int, payload: Any) -> bytes | None:
         """Handle a heap entry other than a valid line; return a line to publish, if any."""
+        if kind == STATUS and self.book is not None:
+            self.book.snapshots_out += 1
+            return payload  # type: ignore[no-any-return]
         if kind == DUP:
             line, pidx = payload
             self.duplicates[pidx] += 1
@@ -79,6 +83,8 @@ class Run(Outcomes):
         burst = self.burst
         burst_project = -1 if burst is None or burst.project is None else burst.project.index
         ledger = self.ledger
+        book = self.book
+        boundary = (t // 60 + 1) * 60  # the next minute boundary a snapshot describes
         count = 0
         newest = -math.inf
         minute = -1
@@ -94,6 +100,11 @@ class Run(Outcomes):
             t -= log(1.0 - rnd()) / rate  # exponential gap (random.expovariate, inlined)
             if t >= end:
                 t, final = last, True
+            if book is not None:  # snapshots of every minute boundary before this arrival
+                while boundary <= t:
+                    for status in book.lines(boundary):
+                        self._push(boundary + PUBLISH_DELAY_S, STATUS, status)
+                    boundary += 60
             while heap and heap[0][0] <= t:
                 key, _seq, kind, payload = heappop(heap)
                 if kind == LINE:

@@ -25,7 +25,8 @@ from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simulator.versions as ver
-from simulator.calibration import TRANSPORT, lognormal
+from simulator.calibration import TRANSPORT, lognormal, rate_factor
+from simulator.delivery import DeliveryBook
 from simulator.incidents import Incident, schedule
 from simulator.stamps import Stamps
 from simulator.world import Annotator, Project, Queue, World
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # the type of the back-reference; generate.py builds the run
 
 # heap entry kinds
 LINE, DUP, BAD, AUDIT, REWORK, BAD_DUE, VERSION = range(7)
+STATUS = 7  # a queue_status line (simulator.delivery)
 
 
 class Task:
@@ -126,6 +128,15 @@ class RunState:
         self.ledger = ver.Ledger(len(self.world.projects)) if sim.versions else None
         self.vrnd = random.Random(f"annotel-versions/{sim.seed}").random
         self.submission_seq = 0
+        # Delivery: the plans and the queue snapshots (no random stream of its own).
+        self.book = (
+            DeliveryBook(
+                self.world.queues, sim.start_ts, span_s, sim.tasks_per_second, rate_factor,
+                self.token,
+            )
+            if sim.delivery
+            else None
+        )  # fmt: skip
         bad = self.active.get("malformed")
         if bad is not None:
             for when, kind in bad.plan:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from schemas.metrics import AGGREGATE_FIELDS, COUNT_FIELDS, KEY_DIMENSIONS, RATE_SQL
 from schemas.stats import wilson_sql
+from sinks.delivery_schema import DELIVERY_COLUMNS, DELIVERY_CURRENT_VIEW, DELIVERY_TABLE
 
 KEY_COLUMNS = ("window_start", *KEY_DIMENSIONS)
 
@@ -96,8 +97,8 @@ ALERT_COLUMNS = (
     "emitted_at",
     "muted_by",  # migration 3: recorded, not sent (silence:<id> / inhibit:<fingerprint>)
     "repeat",  # migration 3: a reminder of a still-firing alert
-    "resolved_reason",  # migration 5: why a resolve happened (no_data), NULL for a recovery
-    "explanation",  # migration 6: the largest contributors to a firing alert's breach (JSON)
+    "resolved_reason",  # migration 6: why a resolve happened (no_data), NULL for a recovery
+    "explanation",  # migration 7: the largest contributors to a firing alert's breach (JSON)
 )
 
 # The roster file's columns (reports.roster.COLUMNS), then the load's bookkeeping:
@@ -127,6 +128,7 @@ TABLE_COLUMNS = {
     "dlq_events": DLQ_COLUMNS,
     "alerts": ALERT_COLUMNS,
     "roster": ROSTER_COLUMNS,
+    "delivery_1m": DELIVERY_COLUMNS,
 }
 
 _LC = "LowCardinality(String)"
@@ -570,6 +572,7 @@ ORDER BY version"""
             "alerts: explanation",
             ("ALTER TABLE alerts ADD COLUMN IF NOT EXISTS explanation String DEFAULT '[]'",),
         ),
+        Migration(8, "delivery forecast", (DELIVERY_TABLE, DELIVERY_CURRENT_VIEW)),
     ]
 
 

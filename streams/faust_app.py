@@ -34,6 +34,7 @@ from schemas.decode import ContractDecoder
 from sinks.writer import ClickHouseWriter
 from streams.alert_stage import AlertRuntime
 from streams.dead_letters import DeadLetterStore
+from streams.delivery import DeliveryConfig
 from streams.intake import GROUP_SUFFIX, Intake
 from streams.kafka_config import (
     faust_options,
@@ -176,6 +177,7 @@ def create_app(
     web_port: int | None = None,
     rules: RuleSet | None = None,
     input_partitions: int = 1,
+    delivery: DeliveryConfig | None = None,
 ) -> Runtime:
     app = _App(
         APP_ID,
@@ -229,6 +231,7 @@ def create_app(
         highwater=lambda topic, partition: intake[0].highwater(topic, partition),
         windows_topic=settings.topic_windows if rules is not None else None,
         snapshot_every=settings.snapshot_every,
+        delivery=delivery,
     )
     intake.append(Intake(settings, processor, group_id=APP_ID + GROUP_SUFFIX))
     dead_letters = DeadLetterStore(writer, processor.executor)

@@ -32,9 +32,13 @@ from datetime import UTC, datetime
 
 from alerts.handoff import ClosedWindow, encode_reports
 from schemas.decode import ContractDecoder
+from schemas.queue_status import QueueStatus
 from sinks.batches import RejectedRow
 from streams import watermark
 from streams.checkpoint import Checkpoint, Rows
+from streams.delivery import DeliveryConfig
+from streams.delivery_partition import DeliveryPartitionState
+from streams.delivery_rows import delivery_batch
 from streams.partition import PartitionState
 from streams.ports import LoadState, Outgoing, Publisher, Record, Seek, Sink
 from streams.rows import rows_for_checkpoint, unstored_letter
@@ -83,6 +87,7 @@ class Processor:
         highwater: Callable[[str, int], int | None] | None = None,
         windows_topic: str | None = None,
         snapshot_every: int = 200,
+        delivery: DeliveryConfig | None = None,
     ):
         self.decoder = decoder
         self.sink = sink
@@ -103,7 +108,8 @@ class Processor:
         # A full snapshot every this many checkpoints: recovery replays at most
         # this many records after it.
         self.snapshot_every = snapshot_every
-        self.states: dict[int, PartitionState] = {}
+        self.delivery = delivery or DeliveryConfig()  # the forecast's window and plans
+        self.states: dict[int, DeliveryPartitionState] = {}
         self.assigned: set[int] | None = None  # None: not told yet (accept all)
         self.seeking: dict[tuple[str, int], tuple[int, float]] = {}
         self.last_activity: dict[int, float] = {}
@@ -120,10 +126,12 @@ class Processor:
 
     # -- partitions -----------------------------------------------------------------
 
-    async def state_for(self, partition: int) -> PartitionState:
+    async def state_for(self, partition: int) -> DeliveryPartitionState:
         state = self.states.get(partition)
         if state is None:
-            state = PartitionState(partition, self.lateness_us, self.retention_us)
+            state = DeliveryPartitionState(
+                partition, self.lateness_us, self.retention_us, delivery=self.delivery
+            )
             records, base = await self.load_state(partition)
             for record in records:
                 state.apply_delta(record)
@@ -196,7 +204,11 @@ class Processor:
                     continue
                 self.seeking.pop((message.topic, partition), None)
                 raw = message.value or b""  # a tombstone is dead-lettered as empty JSON
-                state.process(decode(raw, now), raw, message.topic, message.offset)
+                decoded = decode(raw, now)
+                if type(decoded) is QueueStatus:  # a snapshot: streams.delivery_partition
+                    state.process_snapshot(decoded, raw, message.topic, message.offset)
+                else:
+                    state.process(decoded, raw, message.topic, message.offset)  # type: ignore[arg-type]
                 self.last_activity[partition] = time.monotonic()
             if messages:
                 self.last_message_at = time.monotonic()
@@ -325,8 +337,10 @@ class Processor:
             return None
         now_us = int(time.time() * 1_000_000)
         covered = _Covered()
+        rows = rows_for_checkpoint(states, now_us)
+        rows["delivery_1m"] = delivery_batch(states, now_us // 1000)
         checkpoint = Checkpoint(
-            rows=rows_for_checkpoint(states, now_us),
+            rows=rows,
             rejectable=EVENT_TABLES,
             refused=self._unstored_letters,
             outputs=reports,

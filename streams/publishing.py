@@ -1,7 +1,8 @@
 """What goes where when a feed publishes: the one decode path of ``annotel ingest`` and the gateway.
 
 Every message a feed hands us ends up in exactly one place: an event on the
-input topic of its ``event_type`` keyed by ``project_id`` (all events of a
+input topic of its ``event_type`` keyed by ``project_id`` (a queue snapshot,
+``queue_status``, on the completed-tasks topic; all events of a
 project share a partition, so per-project state is local to one worker), or
 a dead letter on the dead-letter topic with its reason. ``Publication``
 decides which, with the contract's own decoder (``ContractDecoder``: versions
@@ -19,6 +20,7 @@ from datetime import datetime
 
 from schemas import ContractDecoder, ContractEvent, DecodeError
 from schemas.deadletter import DeadLetter, DeadLetterReason, Producer
+from schemas.queue_status import QueueStatus
 from streams.settings import Settings
 
 
@@ -45,7 +47,8 @@ class Routes:
         return cls(settings.topic_task_completed, settings.topic_task_audited, settings.topic_dlq)
 
     def event_topic(self, event_type: str) -> str:
-        return self.task_completed if event_type == "task_completed" else self.task_audited
+        # Queue snapshots share the completed-tasks topic (docs/architecture.md, "Delivery").
+        return self.task_audited if event_type == "task_audited" else self.task_completed
 
 
 class Publication:
@@ -74,10 +77,10 @@ class Publication:
             settings.max_future_skew,
         )
 
-    def decode(self, raw: bytes, now: datetime) -> ContractEvent | DecodeError:
+    def decode(self, raw: bytes, now: datetime) -> ContractEvent | QueueStatus | DecodeError:
         return self.decoder.decode(raw, now)
 
-    def event(self, event: ContractEvent, raw: bytes) -> Record:
+    def event(self, event: ContractEvent | QueueStatus, raw: bytes) -> Record:
         """The accepted message itself, on its event type's topic, keyed by its project."""
         topic = self.routes.event_topic(event.event_type)
         return Record(topic, event.project_id.encode(), raw)

@@ -175,6 +175,18 @@ class Settings(BaseSettings):
         "level, tags) that `annotel roster check` and `annotel roster load` read when no "
         "FILE is given.",
     )
+    # Delivery forecast (docs/metrics.md, "Delivery")
+    plans_file: Path | None = Field(
+        None,
+        description="Delivery plans (YAML: per project and queue due_at, target_total, "
+        "daily_target, utilization, hours_per_day); they take precedence over a snapshot's "
+        "values. Checked by `annotel plans check`.",
+    )
+    forecast_window: Duration = Field(
+        7200.0,
+        gt=0,
+        description="Trailing window of the delivery forecast's throughput and active annotators.",
+    )
     # Self-monitoring meta-alerts (go to every receiver of the rules file).
     selfmon_enabled: bool = Field(
         True,

@@ -21,7 +21,9 @@ from typing import Any
 import orjson
 
 from schemas.decode import ContractDecoder
+from schemas.queue_status import QueueStatus
 from sinks.batches import RejectedRow
+from streams.delivery_partition import DeliveryPartitionState
 from streams.partition import PartitionState
 from streams.ports import Outgoing, Sink
 from streams.rows import rows_for_checkpoint
@@ -82,13 +84,19 @@ class Recorder(RecordingSink, RecordingPublisher):
 def aggregate(lines: Iterable[bytes], partition: int = 0) -> PartitionState:
     """Run lines through one partition's state and close every window."""
     decoder = ContractDecoder(1 << 20, 3650 * 86400)
-    state = PartitionState(partition, lateness_us=120 * 10**6, retention_us=3650 * 86400 * 10**6)
+    state = DeliveryPartitionState(
+        partition, lateness_us=120 * 10**6, retention_us=3650 * 86400 * 10**6
+    )
     for raw in lines:
         try:
             topic = TOPIC_OF.get(orjson.loads(raw).get("event_type"), "annotation.task-completed")
         except (orjson.JSONDecodeError, AttributeError):
             topic = "annotation.task-completed"
-        state.process(decoder.decode(raw, NOW), raw, topic, state.offsets.get(topic, 0))
+        decoded = decoder.decode(raw, NOW)
+        if type(decoded) is QueueStatus:
+            state.process_snapshot(decoded, raw, topic, state.offsets.get(topic, 0))
+        else:
+            state.process(decoded, raw, topic, state.offsets.get(topic, 0))  # type: ignore[arg-type]
     state.advance(close_all=True)
     return state
 

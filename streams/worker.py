@@ -20,13 +20,16 @@ from mode import Worker
 from alerts.receiver_config import receiver_problems
 from alerts.rules import RulesError, RuleSet, load_rules
 from schemas.loopback import free_port
+from schemas.plans import plans_by_queue
 from sinks.client import connect
 from sinks.migrate import migrate
 from sinks.writer import ClickHouseWriter
 from streams import malloc
+from streams.delivery import DeliveryConfig
 from streams.faust_app import create_app, dead_letters_settled
 from streams.kafka_config import resolve_flavor
 from streams.logs import setup_logging
+from streams.plans_file import PlansError, plans_of
 from streams.settings import Settings
 from streams.topics import TopicContractError, prepare_topics
 
@@ -42,6 +45,13 @@ def prepare(settings: Settings) -> tuple[str, int]:
     flavor = resolve_flavor(settings)
     partitions, _created = prepare_topics(settings)
     return flavor, partitions
+
+
+def delivery_config(settings: Settings) -> DeliveryConfig:
+    """The forecast's window and plans (``PlansError`` on a plans file with problems)."""
+    return DeliveryConfig(
+        round(settings.forecast_window * 1_000_000), plans_by_queue(plans_of(settings.plans_file))
+    )
 
 
 def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None = None) -> int:
@@ -63,6 +73,11 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
                 file=sys.stderr,
             )
             return 2
+    try:
+        delivery = delivery_config(settings)
+    except PlansError as exc:
+        print(f"annotel worker: invalid plans file, not starting:\n{exc}", file=sys.stderr)
+        return 2
     try:
         flavor, partitions = prepare(settings)
     except TopicContractError as exc:
@@ -87,6 +102,7 @@ def run_worker(settings: Settings, *, until_drained: bool, web_port: int | None 
         web_port=web_port,
         rules=rules,
         input_partitions=partitions,
+        delivery=delivery,
     )
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

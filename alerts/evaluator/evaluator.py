@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import alerts.evaluator.snapshot as snapshot
+from alerts.evaluator.delivery import without_delivery
 from alerts.evaluator.explain import by_series, explain
 from alerts.evaluator.muting import emit
 from alerts.evaluator.partials import KEY_WIDTH, PartialWindows, WindowKey
@@ -38,6 +39,7 @@ class Evaluator:
     """
 
     def __init__(self, rules: RuleSet, state: dict[str, Any] | None = None) -> None:
+        rules = without_delivery(rules)  # judged by alerts.evaluator.delivery
         self._rules = rules
         self._closed: int | None = None
         self._ignored = 0

@@ -64,16 +64,20 @@ class Series:
         vector: list[int] | None,
         throughput: Rate,
         in_house: InHouse | None = None,
+        *,
+        judged: Verdict | None = None,
     ) -> list[Candidate]:
         """Take the step the rule window ``[start, end)`` calls for.
 
         ``vector`` is the window's sums (None: no events in it). Called by the
         evaluator once per tracked or present series and window, in time
         order; the returned candidates are the step's events, not yet muted.
+        ``judged``: the verdict, when the value is not a rate of sums (a delivery
+        rule's forecast, ``alerts.evaluator.delivery``).
         """
         absent = vector is None and self.absence_armed(rule, start)
         last = self.event.threshold if self.event is not None else 0.0
-        verdict = judge(rule, vector, absent, self.baseline, last, throughput)
+        verdict = judged or judge(rule, vector, absent, self.baseline, last, throughput)
         if vector is not None:
             self.last_seen = start
         if verdict.has_data:

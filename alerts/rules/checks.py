@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from alerts.rules.delivery_rule import DELIVERY_FIELDS, DELIVERY_SCOPE
 from alerts.rules.model import (
     MAX_STEPS,
     MAX_WINDOW_S,
@@ -156,4 +157,6 @@ def raw_rule_problems(raw: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     labels = str_map(raw.get("labels"))
     yield from _label_problems(labels, scope)
     allowed = allowed_fields(scope, list(labels), raw.get("type") == "anomaly")
+    if raw.get("type") == "delivery":
+        allowed |= {*DELIVERY_FIELDS, *DELIVERY_SCOPE}
     yield from _annotation_problems(str_map(raw.get("annotations")), allowed, None)

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from alerts.receivers.registry import KINDS, ReceiverConfig
 from alerts.receivers.webhook import WebhookReceiver
 from alerts.rules.checks import raw_rule_problems, rule_problems
+from alerts.rules.delivery_rule import DeliveryRule
 from alerts.rules.model import AnomalyRule, InhibitRule, Names, Rule, ThresholdRule
 from schemas.durations import parse_duration
 from schemas.yaml_locations import Loc, Problems
@@ -30,6 +31,8 @@ def _rule_model(raw: Mapping[str, Any]) -> type[ThresholdRule] | type[AnomalyRul
         return ThresholdRule
     if kind == "anomaly":
         return AnomalyRule
+    if kind == "delivery":
+        return DeliveryRule
     return None
 
 
@@ -44,7 +47,9 @@ def validate_rules(raw_rules: list[Any], problems: Problems) -> dict[int, Rule]:
             problems.names[("rules", index)] = raw["name"]
         model = _rule_model(raw)
         if model is None:
-            problems.add((*path, "type"), "must be 'threshold' (the default) or 'anomaly'")
+            problems.add(
+                (*path, "type"), "must be 'threshold' (the default), 'anomaly' or 'delivery'"
+            )
             continue
         try:
             rules[index] = model.model_validate(raw)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from alerts.model import IN_HOUSE_DIMENSION
+from alerts.rules.delivery_rule import DELIVERY_FIELDS, DeliveryRule
 from alerts.rules.model import AnomalyRule, InHouse, Rule
 from schemas.durations import format_duration
 from schemas.units import NO_DATA
@@ -43,7 +44,8 @@ def allowed_fields(scope: Sequence[str], labels: Sequence[str], anomaly: bool) -
 
 def template_fields(rule: Rule) -> set[str]:
     """Names an annotation of ``rule`` may use."""
-    return allowed_fields(rule.scope, list(rule.labels), isinstance(rule, AnomalyRule))
+    names = allowed_fields(rule.scope, list(rule.labels), isinstance(rule, AnomalyRule))
+    return names | set(DELIVERY_FIELDS) if isinstance(rule, DeliveryRule) else names
 
 
 def template_problems(template: str, allowed: set[str]) -> list[str]:
@@ -79,6 +81,8 @@ def sample_fields(rule: Rule) -> dict[str, object]:
         window=format_duration(rule.window),
     )
     sample.update(rule.labels)
+    if isinstance(rule, DeliveryRule):  # numbers, so that numeric format specs are tried
+        sample.update(dict.fromkeys(DELIVERY_FIELDS, 12.5), forecast="the forecast")
     return sample
 
 

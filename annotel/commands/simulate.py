@@ -86,6 +86,8 @@ def build_simulator(args: argparse.Namespace, now: datetime | None = None) -> Si
         "annotators": args.annotators,
         "tasks_per_second": args.tasks_per_second,
     }
+    if getattr(args, "delivery", False):  # only when asked: the lines stay the same without
+        knobs["delivery"] = True
     if args.start is not None:
         return Simulator(args.seed, args.start, args.incidents, **knobs)
     current = (now or datetime.now(UTC)).astimezone(UTC)
@@ -231,5 +233,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=rate,
         default=4.0,
         help="mean task outcomes per simulated second over a day (default 4)",
+    )
+    parser.add_argument(
+        "--delivery",
+        action="store_true",
+        help="every queue also sends a queue_status each minute against a delivery plan "
+        "(to the completed-tasks topic, like annotel ingest)",
     )
     parser.set_defaults(func=cmd_simulate)

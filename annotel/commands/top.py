@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from annotel.database import add_source, run_read, source_dsn, source_tls
+from annotel.delivery_view import delivery_lines, read_delivery
 from reports.live import render_status, status
 from schemas.display import visible
 from schemas.redact import redact
@@ -20,11 +21,17 @@ from sinks.server_url import TlsFiles
 def cmd_top(args: argparse.Namespace, dsn: str, tls: TlsFiles | None = None) -> int:
     def work(client: Any) -> int:
         state = status(client)
+        delivery = read_delivery(client)
         # Ids are shown, never obeyed: see schemas.display (JSON keeps its exact values).
         if args.json:
-            print(visible(json.dumps(state.to_json(), ensure_ascii=False)))
+            data = {**state.to_json(), "delivery": delivery}
+            print(visible(json.dumps(data, ensure_ascii=False)))
         else:
-            print(visible(render_status(state, redact(dsn)), keep="\n"))
+            text = render_status(state, redact(dsn))
+            lines = delivery_lines(delivery, "delivery: open tasks, ETA and slack per queue (UTC)")
+            if lines:
+                text += "\n\n" + "\n".join(lines)
+            print(visible(text, keep="\n"))
         return 0
 
     return run_read("top", dsn, work, tls)

@@ -168,6 +168,9 @@ def make_plan(args: argparse.Namespace, now: datetime | None = None) -> Plan:
         # Edits, deletions and re-audits, as platforms send them: the summary's
         # superseded and retractions, and the ground truth by the version rule.
         "versions": True,
+        # Every queue reports its open tasks against a delivery plan (simulator.delivery);
+        # the queue of the queue_stall incident falls behind its deadline while stalled.
+        "delivery": True,
     }
     current = (now or datetime.now(UTC)).astimezone(UTC)
     try:

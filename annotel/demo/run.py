@@ -155,6 +155,9 @@ class DemoRun:
             "data_dir": str(self.plan.data_dir),
             "clickhouse_url": self.plan.dsn,
             "rules_file": str(self.plan.rules),
+            # The demo spans four simulated hours: a half-hour forecast window lets the
+            # stalled queue's delivery alert fire and resolve inside it.
+            "forecast_window": os.environ.get("ANNOTEL_FORECAST_WINDOW", "30m"),
             "log_level": os.environ.get("ANNOTEL_LOG_LEVEL", "WARNING"),
         }
         env = {**os.environ, **{f"ANNOTEL_{k.upper()}": v for k, v in values.items()}}

@@ -11,10 +11,11 @@ import contextlib
 import json
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from annotel.delivery_view import delivery_lines, read_delivery
 from annotel.demo.feed import Feed
 from annotel.demo.gateway_feed import GatewayFeed
 from annotel.demo.plan import Plan
@@ -28,10 +29,18 @@ from sinks.client import connect
 # and exact scope, so a custom --rules file with other rule names still maps).
 INCIDENT_METRICS: dict[str, tuple[str, ...]] = {
     "vendor_quality_drop": ("audit_pass_rate", "gold_accuracy", "mean_audit_score"),
-    "queue_stall": ("throughput_per_hour",),
+    "queue_stall": ("throughput_per_hour", "slack_h"),
     "aht_spike": ("aht_s",),
 }
-TABLES = ("metrics_1m", "audit_errors_1m", "task_events", "audit_events", "dlq_events", "alerts")
+TABLES = (
+    "metrics_1m",
+    "audit_errors_1m",
+    "task_events",
+    "audit_events",
+    "dlq_events",
+    "alerts",
+    "delivery_1m",
+)
 
 
 @dataclass
@@ -39,6 +48,7 @@ class Results:
     tables: dict[str, int]
     per_rule: dict[str, dict[str, int]]
     alerts: list[dict[str, Any]]
+    delivery: list[dict[str, Any]] = field(default_factory=list)  # delivery_current rows
 
 
 def read_results(dsn: str) -> Results:
@@ -70,7 +80,7 @@ def read_results(dsn: str) -> Results:
                 "FROM alerts FINAL ORDER BY window_start, rule, status"
             ).result_rows
         ]
-        return Results(tables, per_rule, alerts)
+        return Results(tables, per_rule, alerts, read_delivery(client))
     finally:
         client.close()
 
@@ -159,6 +169,7 @@ def build_summary(
         "alerts_fired": sum(v["fired"] for v in results.per_rule.values()),
         "alerts_resolved": sum(v["resolved"] for v in results.per_rule.values()),
         "alerts_by_rule": results.per_rule,
+        "delivery": results.delivery,
         "tables": results.tables,
         "data_dir": str(plan.data_dir),
         "clickhouse": plan.dsn,
@@ -203,6 +214,7 @@ def build_summary(
             "span": manifests[0]["span"] if manifests else None,
         }
     }
+    summary["queue_status"] = sum(m["counts"].get("queue_status", 0) for m in manifests)
     # A --follow run stopped mid-way: only incidents that had begun.
     incidents = [
         incident
@@ -299,6 +311,7 @@ def print_summary(summary: dict[str, Any], plan: Plan) -> None:
                     f", resolved {_hhmm(resolved[1])}" if resolved else ", still firing"
                 )
                 out.append(f"{head if i == 0 else ' ' * display_width(head)}  {what}")
+    out.extend(delivery_lines(summary.get("delivery") or []))
     if plan.follow:
         out.append(f"  {'read by the worker':<24}{count(summary['processed']):>9}   (at Ctrl-C)")
     if summary.get("previous_data"):

@@ -1,10 +1,11 @@
 """`annotel demo` end to end: the summary adds up, ClickHouse holds exactly what the
 simulator says it generated, and the injected incidents raise their alerts.
 
-The simulated run is small (26 k lines) but keeps the default run's shape: the
-same seed, projects and annotators, and a task rate that stretches 26 k lines
-over about three simulated hours, long enough for the shipped rules' 15-minute
-windows and the AHT anomaly rule's one-hour baseline. If the simulator's
+The simulated run is small (28 k lines) but keeps the default run's shape: the
+same seed, projects and annotators, and a task rate that stretches 28 k lines
+(versions and queue snapshots among them) over about three simulated hours,
+long enough for the shipped rules' 15-minute windows and the AHT anomaly
+rule's one-hour baseline. If the simulator's
 calibration changes, the alert assertions may need a new seed or knobs (see
 DEFAULT_TASKS_PER_SECOND in annotel/demo/plan.py for the constraints).
 """
@@ -33,7 +34,10 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 # 1.3 tasks/s (not less): with calibrated healthy quality, fewer failed audits mean
 # less rework, and the vendor drop needs 20 audits in a 15-minute window to fire.
-SIM_ARGS = ["--events", "26000", "--tasks-per-second", "1.3"]
+# 28 k: versions and queue snapshots add lines per simulated minute; 26 k lines with
+# both spanned 2 h 35 min, too short for the vendor drop's alert (28 k: 2 h 49 min).
+SIM_EVENTS = 28_000
+SIM_ARGS = ["--events", str(SIM_EVENTS), "--tasks-per-second", "1.3"]
 # Which shipped rules an incident must raise (any one of them), on the incident's scope.
 INCIDENT_RULES = {
     "vendor_quality_drop": {"vendor_quality_low"},
@@ -90,7 +94,9 @@ def assert_adds_up(summary: dict[str, Any]) -> None:
     dead = sum(summary["dead_lettered"].values())
     assert summary["events_in"] == summary["accepted"] + summary["duplicates"] + dead
     tables = summary["tables"]
-    assert summary["accepted"] == tables["task_events"] + tables["audit_events"]
+    # Queue snapshots are accepted events without an events table (their forecasts are).
+    snapshots = summary.get("queue_status", 0)
+    assert summary["accepted"] == tables["task_events"] + tables["audit_events"] + snapshots
     assert tables["dlq_events"] == dead
     assert summary["windows"] == tables["metrics_1m"] > 0
     assert summary["alerts_fired"] == sum(r["fired"] for r in summary["alerts_by_rule"].values())
@@ -207,7 +213,7 @@ def test_simulated_demo_matches_the_simulators_ground_truth(
     counts = truth["counts"]
 
     # The summary against the ground truth.
-    assert summary["events_in"] == counts["lines"] == 26_000
+    assert summary["events_in"] == counts["lines"] == SIM_EVENTS
     assert summary["accepted"] == counts["unique_events"]
     assert summary["duplicates"] == counts["duplicates"] > 0
     assert summary["dead_lettered"] == counts["malformed_by_reason"]
@@ -243,7 +249,7 @@ def test_simulated_demo_matches_the_simulators_ground_truth(
     assert query(dsn, "SELECT count() FROM task_events FINAL")[0][0] == counts["task_completed"]
     assert query(dsn, "SELECT count() FROM audit_events FINAL")[0][0] == counts["task_audited"]
     # The current views hold the versions that count: the accepted ones but the
-    # superseded, and no retraction.
+    # superseded, and no retraction (queue snapshots are accepted events of neither table).
     current = query(
         dsn,
         "SELECT (SELECT count() FROM task_events_current) + (SELECT count() FROM "
@@ -257,7 +263,10 @@ def test_simulated_demo_matches_the_simulators_ground_truth(
         "(occurred_at_us, revision, event_id)) AS r FROM audit_events FINAL "
         "GROUP BY project_id, task_id, annotator_id) WHERE r",
     )[0][0]
-    assert current == counts["unique_events"] - counts["superseded"] - retracted_now
+    assert (
+        current
+        == counts["unique_events"] - counts["queue_status"] - counts["superseded"] - retracted_now
+    )
     assert (
         dict(query(dsn, "SELECT reason, count() FROM dlq_events FINAL GROUP BY 1"))
         == counts["malformed_by_reason"]
@@ -293,6 +302,21 @@ def test_simulated_demo_matches_the_simulators_ground_truth(
             and any((rule, fingerprint) == (r, f) and _utc(window_start) > w for r, f, w in fired)
         }
         assert resolved, f"the alert for {incident['name']} never resolved"
+
+    # The stalled queue falls behind its delivery plan: the delivery alert fires on that
+    # queue inside the stall and resolves; every queue has a forecast in the summary.
+    stall = next(i for i in truth["incidents"] if i["name"] == "queue_stall")
+    delivery = [
+        (status, labels)
+        for rule, status, labels, *_ in alerts
+        if rule == "delivery_at_risk" and all(labels.get(k) == v for k, v in stall["scope"].items())
+    ]
+    assert [status for status, _ in delivery] == ["firing", "resolved"], delivery
+    plans = truth["delivery"]["queues"]
+    assert {(r["project_id"], r["queue_id"]) for r in summary["delivery"]} == {
+        (p["project_id"], p["queue_id"]) for p in plans
+    }
+    assert counts["queue_status"] == truth["delivery"]["snapshots"] > 0
 
     # The demo's own incident report agrees, and the ground truth is kept beside the data.
     reported = {i["name"]: i for i in summary["incidents"]}

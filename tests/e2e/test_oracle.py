@@ -59,7 +59,7 @@ def _reshuffled(stream: Stream, seed: int) -> Stream:
 
 
 def test_versions_equal_the_oracle_in_any_order_and_batching(
-    fresh_broker: str, tmp_path: Path
+    kafka_broker: str, tmp_path: Path
 ) -> None:
     """Edits, deletions, re-deletions, re-audits, versions out of order, duplicates of versions.
 
@@ -72,9 +72,9 @@ def test_versions_equal_the_oracle_in_any_order_and_batching(
     same tables.
     """
     stream = generate(seed=17, count=6000, versions=True)
-    create_topics(fresh_broker)
-    publish(fresh_broker, stream.lines, TOPICS)
-    env = worker_env(fresh_broker, tmp_path / "data", ANNOTEL_BATCH_SIZE="500")
+    create_topics(kafka_broker)
+    publish(kafka_broker, stream.lines, TOPICS)
+    env = worker_env(kafka_broker, tmp_path / "data", ANNOTEL_BATCH_SIZE="500")
     text = run_until_drained(env, tmp_path / "worker.log")
     dsn = "chdb://" + str(tmp_path / "data" / "clickhouse")
     assert_exact(stream, text, dsn)

@@ -21,6 +21,7 @@ chosen before it, as Grafana's chained variables do).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import zlib
@@ -306,13 +307,48 @@ def _coaching_sample() -> tuple[list[bytes], list[list[Any]]]:
     return lines, roster
 
 
+def _snapshots(lines: list[bytes]) -> list[bytes]:
+    """A queue_status every 5 minutes for every queue of ``lines``, due an hour after them."""
+    events = []
+    for line in lines:
+        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):  # malformed
+            event = json.loads(line)
+            if event.get("event_type") == "task_completed" and event.get("schema_version") == 1:
+                moment = datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
+                events.append((moment, event))
+    times = [moment for moment, _event in events]
+    first, last = min(times), max(times)
+    queues = sorted(
+        {(e["project_id"], e["queue_id"]) for _m, e in events if isinstance(e.get("queue_id"), str)}
+    )
+    out = []
+    for index, (project, queue) in enumerate(queues):
+        moment, left = first, 400 + 50 * index
+        while moment <= last:
+            snapshot = {
+                "event_type": "queue_status",
+                "schema_version": 1,
+                "event_id": f"qs-{index}-{moment.timestamp():.0f}",
+                "occurred_at": moment.isoformat(),
+                "project_id": project,
+                "queue_id": queue,
+                "open_tasks": left,
+                "due_at": (last + timedelta(hours=1)).isoformat(),
+            }
+            out.append(json.dumps(snapshot, ensure_ascii=False).encode())
+            moment, left = moment + timedelta(minutes=5), max(0, left - 10)
+    return out
+
+
 def _populate(client: Any) -> TimeRange:
     from alerts.model import fingerprint
     from schemas.deadletter import DeadLetter
     from schemas.decode import ContractDecoder
+    from schemas.queue_status import QueueStatus
     from sinks.roster import replace_roster
     from sinks.writer import ClickHouseWriter
-    from streams.partition import PartitionState
+    from streams.delivery_partition import DeliveryPartitionState
+    from streams.delivery_rows import delivery_batch
     from streams.rows import dlq_row, rows_for_checkpoint
     from streams.settings import Settings
 
@@ -324,14 +360,17 @@ def _populate(client: Any) -> TimeRange:
     }
     # Two input partitions, keyed by project (Kafka hashes the key; crc32 stands in).
     states = {
-        p: PartitionState(p, int(settings.allowed_lateness * 1e6), int(settings.retention * 1e6))
+        p: DeliveryPartitionState(
+            p, int(settings.allowed_lateness * 1e6), int(settings.retention * 1e6)
+        )
         for p in (0, 1)
     }
     offsets: dict[tuple[str, int], int] = {}
     now = datetime.now(UTC)
     occurred: list[datetime] = []
     coaching, roster = _coaching_sample()
-    for line in [*SAMPLE.read_bytes().splitlines(), *_gold_tasks(), *coaching]:
+    sample = [*SAMPLE.read_bytes().splitlines(), *_gold_tasks(), *coaching]
+    for line in [*sample, *_snapshots(sample)]:
         if not line.strip():
             continue
         decoded = decoder.decode(line, now)
@@ -342,12 +381,16 @@ def _populate(client: Any) -> TimeRange:
         partition = zlib.crc32(project.encode()) % 2
         offset = offsets.get((topic, partition), 0)
         offsets[(topic, partition)] = offset + 1
-        states[partition].process(decoded, line, topic, offset)
+        if type(decoded) is QueueStatus:
+            states[partition].process_snapshot(decoded, line, topic, offset)
+        else:
+            states[partition].process(decoded, line, topic, offset)  # type: ignore[arg-type]
         if hasattr(decoded, "occurred_at"):
             occurred.append(decoded.occurred_at)
     for state in states.values():
         state.advance(close_all=True)
     batches = rows_for_checkpoint(list(states.values()), int(now.timestamp() * 1e6))
+    batches["delivery_1m"] = delivery_batch(list(states.values()), int(now.timestamp() * 1e3))
     letters = [
         dlq_row(letter, 0, i)
         for i, letter in enumerate(d for s in states.values() for d in s.dead_letters)
@@ -396,6 +439,8 @@ def _populate(client: Any) -> TimeRange:
             opened + timedelta(minutes=15, seconds=5),
             None,  # muted_by
             False,  # repeat
+            None,  # resolved_reason (a recovery)
+            "[]",  # explanation
         ]
         alerts.append(fired)
         if rank > 0:
@@ -412,6 +457,7 @@ def _populate(client: Any) -> TimeRange:
             alerts.append(resolved)
     writer.write({"alerts": alerts})
     assert batches["metrics_1m"] and batches["task_events"] and batches["audit_events"]
+    assert batches["delivery_1m"]
     assert len(letters) >= 2
 
     # The range Grafana would show: the sample's event times through now (ingested_at,

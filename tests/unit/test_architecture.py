@@ -55,6 +55,7 @@ PURE = {
     "alerts.handoff",
     "alerts.formats",
     "streams.partition",
+    "streams.partition_lifecycle",
     "streams.records",
     "streams.rows",
     "streams.watermark",
@@ -66,6 +67,12 @@ PURE = {
     "gateway.connectors.argilla",
     "gateway.connectors.toloka",
     "gateway.connectors.signing",
+    "schemas.queue_status",
+    "schemas.forecast",
+    "alerts.evaluator.delivery",
+    "streams.delivery",
+    "streams.delivery_partition",
+    "streams.delivery_rows",
 }
 IO = {"asyncio", "aiokafka", "faust", "mode", "clickhouse_connect", "kafka", "aiohttp", "chdb"}
 # Modules over MAX_LINES that are data tables, not code (the DDL of every migration).

@@ -1044,7 +1044,11 @@ def test_the_export_describes_the_new_fields(tmp_path: Path) -> None:
     written = {
         path.name: json.loads(path.read_text(encoding="utf-8")) for path in export_schemas(tmp_path)
     }
-    assert set(written) == {"task_completed.schema.json", "task_audited.schema.json"}
+    assert set(written) == {
+        "task_completed.schema.json",
+        "task_audited.schema.json",
+        "queue_status.schema.json",
+    }
     completed = written["task_completed.schema.json"]["$defs"]
     assert completed["version"]["properties"]["revision"]["maximum"] == 2**32 - 1
     assert completed["version"]["properties"]["retracted"]["const"] is False

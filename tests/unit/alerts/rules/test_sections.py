@@ -13,7 +13,10 @@ from tests.rule_files import problems_of, rule
     ("overrides", "expected"),
     [
         ({"receivers": ["pager"]}, "rules[0] (r).receivers[0]: unknown receiver 'pager'"),
-        ({"type": "ratio"}, "rules[0] (r).type: must be 'threshold' (the default) or 'anomaly'"),
+        (
+            {"type": "ratio"},
+            "rules[0] (r).type: must be 'threshold' (the default), 'anomaly' or 'delivery'",
+        ),
     ],
 )
 def test_rule_section_problems(overrides: dict[str, Any], expected: str) -> None:
