@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from alerts.digest import Digest, DigestBook
 from alerts.evaluator import Evaluator
 from alerts.handoff import Piece, decode
 from alerts.model import AlertEvent
@@ -71,9 +72,14 @@ class AlertStage:
     # ``guard``); kept apart from ``published`` so that trimming it cannot drop them.
     replayed: set[str] = field(default_factory=set)
     _seen: set[str] = field(default_factory=set, init=False, repr=False)  # set(published)
+    # What digest receivers have collected this period (``alerts.digest``): snapshotted
+    # with the evaluator, so a period's content survives a crash.
+    book: DigestBook = field(init=False)
+    ready: list[Digest] = field(default_factory=list, init=False)  # periods just closed
 
     def __post_init__(self) -> None:
         self.evaluator = Evaluator(self.rules)
+        self.book = DigestBook.from_receivers(self.rules.receivers)
         self._seen = set(self.published)
 
     # -- input ------------------------------------------------------------------------
@@ -120,7 +126,17 @@ class AlertStage:
         if target <= self.closed_before:
             return []
         self.closed_before = target
-        return self.evaluator.advance(target, now, silences)
+        events = self.evaluator.advance(target, now, silences)
+        if self.book:
+            watermark = self.evaluator.closed_before
+            assert watermark is not None
+            self.ready.extend(self.book.collect(events, watermark))
+        return events
+
+    def take_digests(self) -> list[Digest]:
+        """The digests of periods that ended at the evaluations since the last call."""
+        ready, self.ready = self.ready, []
+        return ready
 
     def new_events(self, events: Iterable[AlertEvent]) -> list[AlertEvent]:
         """Events not published before (a replay after a crash recomputes the same ids)."""
@@ -174,6 +190,7 @@ class AlertStage:
             "pending": self.pending,
             "closed_before": self.closed_before,
             "published": self.published,
+            "digests": self.book.state(),
         }
 
     def snapshot_json(self, record: Mapping[str, Any]) -> Iterator[bytes]:
@@ -218,3 +235,6 @@ class AlertStage:
         self._seen = set(self.published)
         self.replayed = set()
         self.evaluator = Evaluator(self.rules, state=snapshot["evaluator"])
+        self.book = DigestBook.from_receivers(self.rules.receivers)
+        self.book.restore(snapshot.get("digests", {}))
+        self.ready = []
