@@ -206,12 +206,15 @@ def test_the_stage_sends_each_period_once_and_a_restart_loses_and_repeats_nothin
             continue
         end = -(-int(e.window_end.timestamp()) // 900) * 900
         digest = by_end[datetime.fromtimestamp(end, UTC)]
-        ids = {x.fingerprint for x in (digest.resolved if e.status == "resolved" else digest.events)}
+        section = digest.resolved if e.status == "resolved" else digest.events
+        ids = {x.fingerprint for x in section}
         assert e.fingerprint in ids
         listed += 1
     assert listed >= 4
     fired_total = sum(len(d.fired) for d in straight)
-    first_firings = sum(1 for e in routed if e.status == "firing" and not e.repeat and not e.muted_by)
+    first_firings = sum(
+        1 for e in routed if e.status == "firing" and not e.repeat and not e.muted_by
+    )
     resolved_in_period = sum(
         1
         for d in straight
