@@ -21,8 +21,9 @@ from alerts.digest import Digest, DigestBook, period_end
 from alerts.digest_text import digest_body, digest_title
 from alerts.model import AlertEvent
 from alerts.receivers.settings import DigestSchedule
-from alerts.rules import rules_from_data
+from alerts.rules import load_rules, rules_from_data
 from alerts.stage import AlertStage
+from annotel.resources import shipped_rules
 from tests.alert_events import T0, event
 from tests.alert_windows import NOW, quality, stalled, windows_topic
 
@@ -222,3 +223,14 @@ def test_the_stage_sends_each_period_once_and_a_restart_loses_and_repeats_nothin
         if r.fingerprint not in {x.fingerprint for x in d.still_firing}
     )
     assert fired_total <= first_firings <= fired_total + resolved_in_period
+
+
+def test_the_shipped_rules_send_annotators_to_a_digest_and_the_rest_to_on_call() -> None:
+    rules = load_rules(shipped_rules())
+    digests = {name for name, config in rules.receivers.items() if config.digest is not None}
+    assert digests == {"managers"}
+    per_annotator = {r.name for r in rules.rules if "annotator_id" in r.scope}
+    assert per_annotator == {"annotator_quality_low", "gold_accuracy_low"}
+    for rule in rules.rules:
+        assert (set(rule.receivers) <= digests) == (rule.name in per_annotator), rule.name
+    assert DigestBook.from_receivers(rules.receivers).names == {"managers"}
