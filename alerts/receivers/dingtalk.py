@@ -254,6 +254,8 @@ class DingTalk:
     def digest_requests(self, digest: Digest) -> list[Request]:
         language = self._config.language
         title = digest_title(digest, language, self._tz)
+        if self._config.keyword:  # the platform refuses a message without it
+            title = f"{self._config.keyword} · {title}"
         room = DINGTALK_BODY_MAX - 2 * len(title.encode()) - 512
         text = f"### {title}\n\n" + digest_body(
             digest,

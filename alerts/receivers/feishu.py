@@ -271,6 +271,8 @@ class Feishu:
     def digest_requests(self, digest: Digest) -> list[Request]:
         language = self._config.language
         title = digest_title(digest, language, self._tz)
+        if self._config.keyword:  # the platform refuses a message without it
+            title = f"{self._config.keyword} · {title}"
         room = FEISHU_BODY_MAX - 2 * len(title.encode()) - 1024 - self._room
         text = digest_body(
             digest,
