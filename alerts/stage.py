@@ -17,6 +17,9 @@ input offset) is snapshotted to the alert-state topic after its outputs
 evaluation leaves a small step record (offset, ``now``) so that a replay
 evaluates where the original run did (``streams.alert_stage``). Replays are
 recognised by the deterministic ``AlertEvent.event_id`` and not published twice.
+The digest book (``alerts.digest``: what digest receivers collected this
+period) is part of the same snapshot; ``take_digests`` hands over the periods
+the latest evaluations closed.
 """
 
 from __future__ import annotations
