@@ -136,7 +136,7 @@ class Pending:
         if event.status == "firing":
             if event.muted_by is not None and key not in self.firing:
                 return  # muted: never meant for people, unless it already fired here
-            if key not in self.firing and not event.repeat:
+            if key not in self.firing:  # first heard of here (a repeat: fired while muted)
                 self.fired.add(key)
             self.firing[key] = event
             self.resolved.pop(key, None)

@@ -74,18 +74,25 @@ def test_one_message_per_period_lists_fired_still_firing_resolved_worst_first() 
     assert hour_two.still_firing[0].value == 0.65  # the latest window's value
     assert names(hour_two.resolved) == ["A"]
 
+    # E's mute lifts: it is sent as a repeat, and is news to the managers.
+    (hour_three,) = book.collect(
+        [replace(below(vendor="E", value=0.1, minute=120), repeat=True)], at(3)
+    )
+    assert (names(hour_three.fired), names(hour_three.still_firing)) == (["E"], ["C", "B"])
+
     # Two quiet hours: the still-firing list comes once per period, not once per call.
-    assert [names(d.still_firing) for d in book.collect([], at(4))] == [["C", "B"], ["C", "B"]]
-    assert book.collect([], at(4)) == []
+    assert [names(d.still_firing) for d in book.collect([], at(5))] == [["E", "C", "B"]] * 2
+    assert book.collect([], at(5)) == []
 
     # Both resolve: the last digest says so, then nothing more is sent.
     last = [
-        below(vendor="B", value=0.9, minute=250, status="resolved", severity="warning"),
-        below(vendor="C", value=0.9, minute=250, status="resolved"),
+        below(vendor="B", value=0.9, minute=310, status="resolved", severity="warning"),
+        below(vendor="C", value=0.9, minute=310, status="resolved"),
+        below(vendor="E", value=0.9, minute=310, status="resolved"),
     ]
-    (hour_five,) = book.collect(last, at(5))
+    (hour_five,) = book.collect(last, at(6))
     assert (names(hour_five.fired), names(hour_five.still_firing)) == ([], [])
-    assert names(hour_five.resolved) == ["C", "B"]
+    assert names(hour_five.resolved) == ["C", "E", "B"]
     assert book.collect([], at(30)) == []
 
 
