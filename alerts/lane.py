@@ -229,9 +229,12 @@ class Lane:
     def enqueue_digest(self, digest: Digest) -> None:
         """A digest (``alerts.digest``) goes out as one message at once; its id, like an
         event's, is accepted once."""
-        if self._closing or digest.digest_id in self._seen:
-            self.duplicates += not self._closing
-            self.dropped += self._closing
+        if self._closing:
+            self.dropped += len(digest.events)
+            log.warning("receiver %s: dispatcher closing, dropped a digest", self.name)
+            return
+        if digest.digest_id in self._seen:
+            self.duplicates += 1
             return
         self._seen[digest.digest_id] = None
         self._seq += 1
