@@ -59,6 +59,7 @@ from typing import TextIO
 
 import aiohttp
 
+from alerts.digest import Digest
 from alerts.http_transport import HttpTransport
 from alerts.lane import Attempt, Lane, Observer, ReceiverStats, RetryPolicy, Sleep
 from alerts.limits import Limits
@@ -118,6 +119,9 @@ class Dispatcher:
                 sleep=sleep,
                 observer=observer,
             )
+        # Digest receivers take no event one by one: the alert stage collects their events
+        # and submits each period's digest (``submit_digest``).
+        self._digests = {name for name, config in receivers.items() if config.digest is not None}
         self._unrouted: dict[str, int] = {}
         self._started = False
         self._closed = False
@@ -158,6 +162,8 @@ class Dispatcher:
             )
             return
         for name in event.receivers:
+            if name in self._digests:
+                continue  # collected into the period's digest by the alert stage
             lane = self._lanes.get(name)
             if lane is None:
                 count = self._unrouted.get(name, 0) + 1
@@ -172,6 +178,12 @@ class Dispatcher:
                 )
                 continue
             lane.enqueue(event)
+
+    def submit_digest(self, digest: Digest) -> None:
+        """Queue one period's digest for its receiver; never blocks, never raises."""
+        lane = self._lanes.get(digest.receiver)
+        if lane is not None:
+            lane.enqueue_digest(digest)
 
     async def close(self, timeout_s: float = 10.0) -> dict[str, int]:
         """Flush open groups, wait for deliveries up to ``timeout_s``, then give up.

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TextIO
 
+from alerts.digest import Digest
 from alerts.http_transport import read_bounded
 from alerts.limits import Limits
 from alerts.model import AlertEvent
@@ -123,6 +124,7 @@ class _Group:
     labels: dict[str, str]
     deadline: float
     events: list[tuple[int, AlertEvent]] = field(default_factory=list)
+    digest: Digest | None = None  # a digest is its own message, never merged or dropped
 
 
 class Lane:
@@ -224,8 +226,29 @@ class Lane:
             self._drop_oldest()
         self._wake.set()
 
+    def enqueue_digest(self, digest: Digest) -> None:
+        """A digest (``alerts.digest``) goes out as one message at once; its id, like an
+        event's, is accepted once."""
+        if self._closing:
+            self.dropped += len(digest.events)
+            log.warning("receiver %s: dispatcher closing, dropped a digest", self.name)
+            return
+        if digest.digest_id in self._seen:
+            self.duplicates += 1
+            return
+        self._seen[digest.digest_id] = None
+        self._seq += 1
+        group = _Group({}, self._clock(), digest=digest)
+        group.events = [(self._seq, event) for event in digest.events]
+        self._groups[("\x00digest", digest.digest_id)] = group
+        self._pending += len(group.events)
+        self._wake.set()
+
     def _drop_oldest(self) -> None:
-        key = min(self._groups, key=lambda k: self._groups[k].events[0][0])
+        droppable = [k for k, g in self._groups.items() if g.digest is None]
+        if not droppable:
+            return
+        key = min(droppable, key=lambda k: self._groups[k].events[0][0])
         group = self._groups[key]
         _, oldest = group.events.pop(0)
         if not group.events:
@@ -279,7 +302,7 @@ class Lane:
             self._pending -= len(events)
             self._in_flight = events
             try:
-                await self._deliver(group.labels, events)
+                await self._deliver(group, events)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must not kill the lane; the type name is safe to log
@@ -293,8 +316,12 @@ class Lane:
             finally:
                 self._in_flight = []
 
-    async def _deliver(self, group_labels: dict[str, str], events: list[AlertEvent]) -> None:
-        for request in self.receiver.requests(events, group_labels):
+    async def _deliver(self, group: _Group, events: list[AlertEvent]) -> None:
+        if group.digest is not None:
+            requests = self.receiver.digest_requests(group.digest)
+        else:
+            requests = self.receiver.requests(events, group.labels)
+        for request in requests:
             if request.destination is None:
                 self._write_stdout(request)
             else:

@@ -17,6 +17,9 @@ input offset) is snapshotted to the alert-state topic after its outputs
 evaluation leaves a small step record (offset, ``now``) so that a replay
 evaluates where the original run did (``streams.alert_stage``). Replays are
 recognised by the deterministic ``AlertEvent.event_id`` and not published twice.
+The digest book (``alerts.digest``: what digest receivers collected this
+period) is part of the same snapshot; ``take_digests`` hands over the periods
+the latest evaluations closed.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from alerts.digest import Digest, DigestBook
 from alerts.evaluator import Evaluator
 from alerts.evaluator.delivery import DeliveryEvaluator, without_delivery
 from alerts.handoff import Piece, decode
@@ -73,10 +77,15 @@ class AlertStage:
     # ``guard``); kept apart from ``published`` so that trimming it cannot drop them.
     replayed: set[str] = field(default_factory=set)
     _seen: set[str] = field(default_factory=set, init=False, repr=False)  # set(published)
+    # What digest receivers have collected this period (``alerts.digest``): snapshotted
+    # with the evaluator, so a period's content survives a crash.
+    book: DigestBook = field(init=False)
+    ready: list[Digest] = field(default_factory=list, init=False)  # periods just closed
 
     def __post_init__(self) -> None:
         self.evaluator = Evaluator(without_delivery(self.rules))
         self.delivery = DeliveryEvaluator(self.rules)
+        self.book = DigestBook.from_receivers(self.rules.receivers)
         self._seen = set(self.published)
 
     # -- input ------------------------------------------------------------------------
@@ -126,7 +135,17 @@ class AlertStage:
             return []
         self.closed_before = target
         events = self.evaluator.advance(target, now, silences)
-        return events + self.delivery.advance(target, now, silences)
+        events = events + self.delivery.advance(target, now, silences)
+        if self.book:
+            watermark = self.evaluator.closed_before
+            assert watermark is not None
+            self.ready.extend(self.book.collect(events, watermark))
+        return events
+
+    def take_digests(self) -> list[Digest]:
+        """The digests of periods that ended at the evaluations since the last call."""
+        ready, self.ready = self.ready, []
+        return ready
 
     def new_events(self, events: Iterable[AlertEvent]) -> list[AlertEvent]:
         """Events not published before (a replay after a crash recomputes the same ids)."""
@@ -181,6 +200,7 @@ class AlertStage:
             "closed_before": self.closed_before,
             "published": self.published,
             "delivery": self.delivery.state(),
+            "digests": self.book.state(),
         }
 
     def snapshot_json(self, record: Mapping[str, Any]) -> Iterator[bytes]:
@@ -226,3 +246,6 @@ class AlertStage:
         self.replayed = set()
         self.evaluator = Evaluator(without_delivery(self.rules), state=snapshot["evaluator"])
         self.delivery = DeliveryEvaluator(self.rules, state=snapshot.get("delivery"))
+        self.book = DigestBook.from_receivers(self.rules.receivers)
+        self.book.restore(snapshot.get("digests", {}))
+        self.ready = []

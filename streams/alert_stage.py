@@ -41,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from alerts.digest import Digest
 from alerts.dispatch import Dispatcher
 from alerts.model import AlertEvent
 from alerts.rules import RuleSet
@@ -96,7 +97,14 @@ class AlertRuntime:
         self.alerts_topic = alerts_topic
         self.recovered = False
         self.lock = asyncio.Lock()
-        self.counts: dict[str, int] = {"firing": 0, "resolved": 0, "repeats": 0, "muted": 0}
+        self.counts: dict[str, int] = {
+            "firing": 0,
+            "resolved": 0,
+            "repeats": 0,
+            "muted": 0,
+            "digests": 0,
+        }
+        self.digests_replayed = 0  # digests of recorded steps, already handed over
         self._silences: tuple[float, Silences | None] = (-1.0, None)
         self.snapshot_interval_s = snapshot_interval_s
         self.snapshot_max_steps = snapshot_max_steps
@@ -161,6 +169,9 @@ class AlertRuntime:
                 if self.replay and expected >= self.replay[0][0]:
                     _, now = self.replay.popleft()
                     events.extend(self._step(now))
+                    # A recorded step's digests were handed to the receivers after its
+                    # record was written: rebuilding the book must not send them again.
+                    self.digests_replayed += len(self.stage.take_digests())
                 # A closing mark applies a whole checkpoint's minutes (~0.1 s at
                 # 10 k annotators): give /health and the intake a turn in between.
                 await asyncio.sleep(0)
@@ -171,10 +182,11 @@ class AlertRuntime:
                 await asyncio.sleep(0)
                 record = self._state_record(now)
             fresh = self.stage.new_events(events)
+            digests = self.stage.take_digests()
             checkpoint = Checkpoint(
                 rows={"alerts": [alert_row(e) for e in fresh]} if fresh else None,
                 outputs=self._published(fresh),
-                after=functools.partial(self._announce, fresh),
+                after=functools.partial(self._announce, fresh, digests),
             )
             if record is not None:
                 checkpoint.state = functools.partial(self._state_chunks, record)
@@ -191,8 +203,9 @@ class AlertRuntime:
         """Step 2: the events on the alerts topic, keyed by fingerprint."""
         return [(self.alerts_topic, None, e.fingerprint.encode(), e.to_json()) for e in events]
 
-    async def _announce(self, fresh: Sequence[AlertEvent]) -> None:
-        """Step 4: count, log and hand each new event to the receivers (never blocks)."""
+    async def _announce(self, fresh: Sequence[AlertEvent], digests: Sequence[Digest]) -> None:
+        """Step 4: count, log and hand each new event, and each digest whose period the
+        step closed, to the receivers (never blocks)."""
         for event in fresh:
             self._count(event)
             log.info(
@@ -206,6 +219,18 @@ class AlertRuntime:
             )
             if self.dispatcher is not None:
                 self.dispatcher.submit(event)
+        for digest in digests:
+            self.counts["digests"] += 1
+            log.info(
+                "alert digest",
+                extra={
+                    "receiver": digest.receiver,
+                    "period_end": digest.period_end.isoformat(),
+                    "alerts": len(digest.events),
+                },
+            )
+            if self.dispatcher is not None:
+                self.dispatcher.submit_digest(digest)
 
     def _step(self, now: datetime) -> list[AlertEvent]:
         """What the stage does at every evaluation point, live or replayed."""

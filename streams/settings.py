@@ -191,7 +191,7 @@ class Settings(BaseSettings):
     selfmon_enabled: bool = Field(
         True,
         description="Self-monitoring meta-alerts, sent to every receiver of the rules file "
-        "(see [alerts](docs/alerts.md#self-monitoring-meta-alerts)).",
+        "except digest receivers (see [alerts](docs/alerts.md#self-monitoring-meta-alerts)).",
     )
     selfmon_lag_limit: int = Field(
         100_000,

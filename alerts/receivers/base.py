@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal, Protocol
 
+from alerts.digest import Digest
 from alerts.model import AlertEvent
 from alerts.receivers.settings import Secret
 
@@ -211,6 +212,11 @@ class Receiver(Protocol):
         group's events count as failed with "internal error (<type>)" and the
         lane goes on.
         """
+
+    def digest_requests(self, digest: Digest) -> list[Request]:
+        """One period's digest (``alerts.digest``) as one message: a title and a list of
+        what fired, is still firing and resolved (``alerts.digest_text``). Retries resend
+        the same requests."""
 
     def classify(self, status: int, body: bytes) -> Outcome | Verdict:
         """What a reply means; connection errors and timeouts are always retried.

@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from alerts.digest import Digest
+from alerts.digest_text import digest_body, digest_title, in_house_name
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Rate, Request, Verdict
 from alerts.receivers.chat import (
@@ -248,6 +250,22 @@ class DingTalk:
             Request(self._destination, body, tuple(events[i] for i in indices))
             for indices, body in messages
         ]
+
+    def digest_requests(self, digest: Digest) -> list[Request]:
+        language = self._config.language
+        title = digest_title(digest, language, self._tz)
+        if self._config.keyword:  # the platform refuses a message without it
+            title = f"{self._config.keyword} · {title}"
+        room = DINGTALK_BODY_MAX - 2 * len(title.encode()) - 512
+        text = f"### {title}\n\n" + digest_body(
+            digest,
+            language,
+            in_house_name(self._config.in_house, language),
+            limit=room,
+            heading="#### {}",
+        )
+        payload = {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+        return [Request(self._destination, orjson.dumps(payload), digest.events)]
 
     def classify(self, status: int, body: bytes) -> Outcome | Verdict:
         return code_verdict(status, body, ("errcode",), DINGTALK_CODES)

@@ -38,6 +38,8 @@ from zoneinfo import ZoneInfo
 import orjson
 from pydantic import ConfigDict, Field
 
+from alerts.digest import Digest
+from alerts.digest_text import digest_body, digest_title, in_house_name
 from alerts.model import AlertEvent
 from alerts.receivers.base import Outcome, Request, SmtpSend, SmtpTls, Verdict
 from alerts.receivers.chat import (
@@ -248,6 +250,20 @@ class Email:
         message.set_content(email_text(texts, language, self._tz), cte="base64")
         message.add_alternative(email_html(texts, language, self._tz), subtype="html", cte="base64")
         return message
+
+    def digest_requests(self, digest: Digest) -> list[Request]:
+        """One plain-text message, its own thread (a period is not an incident)."""
+        language = self._config.language
+        message = EmailMessage(policy=SMTP)
+        message["Subject"] = digest_title(digest, language, self._tz)[:SUBJECT_MAX]
+        message["From"] = self._config.sender
+        message["To"] = ", ".join(self._config.to)
+        message["Date"] = format_datetime(self._clock().astimezone(UTC))
+        message["Message-ID"] = self._id("digest", digest.digest_id)
+        message["Auto-Submitted"] = "auto-generated"
+        body = digest_body(digest, language, in_house_name(self._config.in_house, language))
+        message.set_content(body + "\n", cte="base64")
+        return [Request(self._destination, message.as_bytes(), digest.events)]
 
     def classify(self, status: int, body: bytes) -> Outcome | Verdict:
         """SMTP: 2xx accepted, 4xx transient (retried), 5xx permanent."""

@@ -31,6 +31,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from alerts.digest import Digest
+from alerts.digest_text import digest_body, digest_title, in_house_name
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Rate, Request, Verdict
 from alerts.receivers.chat import (
@@ -265,6 +267,28 @@ class Feishu:
             Request(self._destination, body, tuple(events[i] for i in indices))
             for indices, body in messages
         ]
+
+    def digest_requests(self, digest: Digest) -> list[Request]:
+        language = self._config.language
+        title = digest_title(digest, language, self._tz)
+        if self._config.keyword:  # the platform refuses a message without it
+            title = f"{self._config.keyword} · {title}"
+        room = FEISHU_BODY_MAX - 2 * len(title.encode()) - 1024 - self._room
+        text = digest_body(
+            digest,
+            language,
+            in_house_name(self._config.in_house, language),
+            limit=room,
+            heading="**{}**",
+        )
+        card = {
+            "msg_type": "interactive",
+            "card": {
+                "header": {"title": {"tag": "plain_text", "content": title}},
+                "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": text}}],
+            },
+        }
+        return [Request(self._destination, orjson.dumps(card), digest.events)]
 
     def classify(self, status: int, body: bytes) -> Outcome | Verdict:
         # Current bots answer {"code": 0, "msg": "success"}; older ones {"StatusCode": 0, ...}.

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from alerts.digest import Digest
+from alerts.digest_text import digest_body, digest_title, in_house_name
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Rate, Request, Verdict, http_outcome
 from alerts.receivers.chat import (
@@ -202,6 +204,33 @@ class Teams:
             Request(self._destination, body, tuple(events[i] for i in indices))
             for indices, body in messages
         ]
+
+    def digest_requests(self, digest: Digest) -> list[Request]:
+        language = self._config.language
+        title = digest_title(digest, language, self._tz)
+        room = TEAMS_BODY_MAX - 2 * len(title.encode()) - 1024
+        text = digest_body(
+            digest,
+            language,
+            in_house_name(self._config.in_house, language),
+            limit=room,
+            heading="**{}**",
+        )
+        card = {
+            "type": "AdaptiveCard",
+            "version": "1.4",
+            "body": [
+                {"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": True},
+                {"type": "TextBlock", "text": text.replace("\n", "\n\n"), "wrap": True},
+            ],
+        }
+        payload = {
+            "type": "message",
+            "attachments": [
+                {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
+            ],
+        }
+        return [Request(self._destination, orjson.dumps(payload), digest.events)]
 
     def classify(self, status: int, body: bytes) -> Outcome | Verdict:
         return http_outcome(status)

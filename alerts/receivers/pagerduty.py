@@ -15,12 +15,14 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
+from alerts.digest import Digest
 from alerts.formats import explanation_lines, link_safe, summary, truncate, window_text
 from alerts.model import IN_HOUSE, AlertEvent, display_scope
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
     STRICT,
     Grouping,
+    ReceiverConfigError,
     Secret,
     check_url,
     env_secret,
@@ -45,6 +47,14 @@ class PagerDutyReceiver(Grouping):
     routing_key_env: str
     url: str = "https://events.pagerduty.com/v2/enqueue"
     timeout_s: float = Field(10.0, gt=0)
+
+
+def _no_digest(name: str, config: PagerDutyReceiver) -> None:
+    if config.digest is not None:
+        raise ReceiverConfigError(
+            f"receiver {name!r}: PagerDuty takes one event per request, so it cannot "
+            "receive a digest (one message per period): use a chat, email or webhook receiver"
+        )
 
 
 class PagerDuty:
@@ -75,6 +85,7 @@ class PagerDuty:
 
     @classmethod
     def check(cls, name: str, config: PagerDutyReceiver, env: Mapping[str, str] | None) -> None:
+        _no_digest(name, config)
         group_wait_s(name, config)
         check_url(config.url, name, "url")
         if env is not None:
@@ -84,6 +95,7 @@ class PagerDuty:
     def from_config(
         cls, name: str, config: PagerDutyReceiver, env: Mapping[str, str], external_url: str
     ) -> PagerDuty:
+        _no_digest(name, config)
         wait_s = group_wait_s(name, config)
         check_url(config.url, name, "url")
         routing_key = env_secret(env, config.routing_key_env, name)
@@ -101,6 +113,10 @@ class PagerDuty:
             )
             for e in events
         ]
+
+    def digest_requests(self, digest: Digest) -> list[Request]:
+        """Never called: a PagerDuty receiver with ``digest:`` is refused (``_no_digest``)."""
+        return []
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)

@@ -12,8 +12,11 @@ name receivers and variables, never a value. No network client is imported:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +24,17 @@ from schemas.durations import parse_duration
 from schemas.redact import add_secret
 
 STRICT = ConfigDict(extra="forbid", frozen=True)
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class DigestSettings(BaseModel):
+    """Send what was routed here once per period, as one message: daily ``at`` a local time
+    of ``timezone``, or ``every`` a duration (periods aligned to the epoch, UTC)."""
+
+    model_config = STRICT
+    at: str | None = None  # "09:00"
+    timezone: str = "UTC"  # an IANA name, e.g. Asia/Shanghai
+    every: str | None = None  # a duration, e.g. 24h
 
 
 class Grouping(BaseModel):
@@ -33,6 +47,7 @@ class Grouping(BaseModel):
     # The in-house team's name (the empty vendor) in this receiver's text; the loader
     # fills in the rules file's ``labels.in_house`` in the receiver's language.
     in_house: str | None = Field(None, min_length=1, max_length=64)
+    digest: DigestSettings | None = None  # collect, then send one message per period
 
 
 class ReceiverConfigError(ValueError):
@@ -56,8 +71,51 @@ class Secret:
     __str__ = __repr__
 
 
+@dataclass(frozen=True)
+class DigestSchedule:
+    """When a digest receiver's periods end: daily at ``at`` (hour, minute) in ``zone``, or
+    every ``every_s`` seconds since the epoch."""
+
+    zone: ZoneInfo
+    at: tuple[int, int] | None = None
+    every_s: int | None = None
+
+
+def digest_schedule(name: str, digest: DigestSettings) -> DigestSchedule:
+    """The schedule of a ``digest:`` setting; raises ``ReceiverConfigError`` naming the field."""
+    try:
+        zone = ZoneInfo(digest.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReceiverConfigError(
+            f"receiver {name!r}: digest.timezone {digest.timezone!r} is not a known IANA "
+            "time zone (e.g. UTC, Asia/Shanghai)"
+        ) from None
+    if (digest.at is None) == (digest.every is None):
+        raise ReceiverConfigError(f"receiver {name!r}: digest: set exactly one of at and every")
+    if digest.at is not None:
+        match = _HHMM.match(digest.at)
+        if match is None:
+            raise ReceiverConfigError(
+                f"receiver {name!r}: digest.at {digest.at!r} is not a time of day (HH:MM)"
+            )
+        return DigestSchedule(zone, at=(int(match.group(1)), int(match.group(2))))
+    assert digest.every is not None
+    try:
+        seconds = parse_duration(digest.every)
+    except ValueError as exc:
+        raise ReceiverConfigError(f"receiver {name!r}: digest.every: {exc}") from None
+    if seconds < 60 or seconds % 60:
+        raise ReceiverConfigError(
+            f"receiver {name!r}: digest.every must be a whole number of minutes, at least 1m"
+        )
+    return DigestSchedule(zone, every_s=int(seconds))
+
+
 def group_wait_s(name: str, config: Grouping) -> float:
-    """The first check of every kind: ``group_wait`` is a duration."""
+    """The first checks of every kind: ``group_wait`` is a duration, a ``digest`` has a
+    valid schedule."""
+    if config.digest is not None:
+        digest_schedule(name, config.digest)
     try:
         return parse_duration(config.group_wait)
     except ValueError as exc:

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
+from alerts.digest import Digest
+from alerts.digest_text import digest_body, digest_title
 from alerts.formats import (
     comparison,
     explanation_lines,
@@ -106,6 +108,18 @@ class Slack:
                 tuple(events),
             )
         ]
+
+    def digest_requests(self, digest: Digest) -> list[Request]:
+        text = (
+            slack_text(digest_title(digest))
+            + "\n"
+            + slack_text(
+                digest_body(
+                    digest, in_house=self._in_house, limit=35_000, heading="*{}*", item="• {}"
+                )
+            )
+        )
+        return [Request(HttpPost(self._url), orjson.dumps({"text": text}), digest.events)]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)

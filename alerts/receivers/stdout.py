@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+import orjson
+
+from alerts.digest import Digest
 from alerts.model import AlertEvent
 from alerts.receivers.base import Outcome, Request, http_outcome
 from alerts.receivers.settings import Grouping, group_wait_s
@@ -53,6 +56,10 @@ class Stdout:
     ) -> list[Request]:
         text = "".join(visible(event.to_json().decode()) + "\n" for event in events)
         return [Request(None, text.encode(), tuple(events))]
+
+    def digest_requests(self, digest: Digest) -> list[Request]:
+        text = visible(orjson.dumps({"digest": digest.to_dict()}).decode()) + "\n"
+        return [Request(None, text.encode(), digest.events)]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)  # never called: nothing goes over HTTP

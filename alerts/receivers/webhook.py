@@ -15,6 +15,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
+from alerts.digest import Digest
 from alerts.formats import explanation_lines, no_data_line
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
@@ -103,6 +104,17 @@ class Webhook:
         else:
             payload = json_payload(events)
         return [Request(HttpPost(self._url), orjson.dumps(payload), tuple(events))]
+
+    def digest_requests(self, digest: Digest) -> list[Request]:
+        """Alertmanager's shape (its alerts, the group naming the digest's period) or the
+        digest as JSON (``{"digest": {...}}``, its three lists of alert events)."""
+        payload: dict[str, Any]
+        if self._format == "alertmanager":
+            labels = {"digest": digest.receiver, "period_end": rfc3339(digest.period_end)}
+            payload = alertmanager_payload(digest.events, self.name, labels, self._external_url)
+        else:
+            payload = {"digest": digest.to_dict()}
+        return [Request(HttpPost(self._url), orjson.dumps(payload), digest.events)]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from alerts.digest import Digest
+from alerts.digest_text import digest_body, digest_title, in_house_name
 from alerts.model import AlertEvent
 from alerts.receivers.base import HttpPost, Outcome, Rate, Request, Verdict
 from alerts.receivers.chat import (
@@ -169,6 +171,20 @@ class WeCom:
             mention = wecom_mention(texts, language)
             requests.append(Request(self._destination, orjson.dumps(mention), ()))
         return requests
+
+    def digest_requests(self, digest: Digest) -> list[Request]:
+        language = self._config.language
+        title = digest_title(digest, language, self._tz)
+        room = WECOM_MARKDOWN_MAX - len(title.encode()) - 16
+        content = f"**{title}**\n" + digest_body(
+            digest,
+            language,
+            in_house_name(self._config.in_house, language),
+            limit=room,
+            heading="**{}**",
+        )
+        body = orjson.dumps({"msgtype": "markdown", "markdown": {"content": content}})
+        return [Request(self._destination, body, digest.events)]
 
     def classify(self, status: int, body: bytes) -> Outcome | Verdict:
         return code_verdict(status, body, ("errcode",), WECOM_CODES)

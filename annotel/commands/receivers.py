@@ -4,10 +4,11 @@ The first thing to run after pasting a webhook URL: the receiver is built by
 the worker's own code from the rules file and the environment, and the two
 notifications go through the worker's own delivery (signing, splitting,
 limits per destination, retries, ``Retry-After``); only ``group_wait`` is
-skipped. Every attempt is printed with what the platform answered, its body
-redacted of every secret the receiver read (webhook URLs, signing secrets,
-passwords) and of anything shaped like a credential. Exit 0 when both were
-delivered, 1 when one was not, 2 when the receiver cannot be built.
+skipped; a digest receiver gets one sample digest listing both. Every
+attempt is printed with what the platform answered, its body redacted of
+every secret the receiver read (webhook URLs, signing secrets, passwords)
+and of anything shaped like a credential. Exit 0 when both were delivered,
+1 when one was not, 2 when the receiver cannot be built.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from alerts.digest import Digest
 from alerts.dispatch import Attempt, Dispatcher
 from alerts.model import SEVERITIES, AlertEvent, Severity, Status, fingerprint
 from alerts.receiver_config import receiver_problems
@@ -101,7 +103,14 @@ async def _run(name: str, receiver: ReceiverConfig, severity: Severity) -> int:
     await dispatcher.start()
     try:
         statuses: tuple[Status, ...] = ("firing", "resolved")
-        for status in statuses:
+        if receiver.digest is not None:
+            printer.stage = "digest"
+            firing, resolved = (sample(s, severity, language, name) for s in statuses)
+            end = firing.window_end
+            digest = Digest(name, end - timedelta(days=1), end, (firing,), (), (resolved,))
+            dispatcher.submit_digest(digest)
+            await _settle(dispatcher, name)
+        for status in statuses if receiver.digest is None else ():
             printer.stage = status
             dispatcher.submit(sample(status, severity, language, name))
             await _settle(dispatcher, name)

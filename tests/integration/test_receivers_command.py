@@ -125,3 +125,46 @@ async def test_a_receiver_that_cannot_be_built_exits_2(tmp_path: Path) -> None:
     code, out, err = await run(rules, {}, "nope")
     assert code == 2
     assert "has no receiver 'nope' (receivers: zh-feishu)" in err
+
+
+DIGEST_RULES = """\
+version: 1
+rules:
+  - name: r
+    metric: audit_pass_rate
+    window: 5m
+    op: "<"
+    threshold: 0.8
+    receivers: [cm]
+receivers:
+  cm:
+    type: {kind}
+    url_env: ANNOTEL_T_CM_URL
+    secret_env: ANNOTEL_T_CM_SECRET
+    keyword: 告警
+    language: zh
+    timezone: Asia/Shanghai
+    digest: {{at: "09:00", timezone: Asia/Shanghai}}
+"""
+
+
+@pytest.mark.parametrize("kind", ["feishu", "dingtalk"])
+async def test_a_digest_receiver_gets_one_signed_message_with_its_keyword(
+    platforms: Platforms, tmp_path: Path, kind: str
+) -> None:
+    """The platform checks the signature and the keyword, as for any alert."""
+    secret = {"feishu": FEISHU_SECRET, "dingtalk": "SEC" + FEISHU_SECRET}[kind]
+    url = platforms.robot(kind, TOKEN, secret=secret, keyword="告警")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(DIGEST_RULES.format(kind=kind), encoding="utf-8")
+    env = {"ANNOTEL_T_CM_URL": url, "ANNOTEL_T_CM_SECRET": secret}
+    code, out, err = await run(rules, env, "cm")
+    assert code == 0, out + err
+    (hit,) = platforms.at(kind, TOKEN)
+    text = str(hit.json)
+    assert "告警 · cm 摘要：新触发 1，仍在触发 0，已恢复 1" in text
+    assert "Asia/Shanghai" in text and "新触发" in text and "已恢复" in text
+    assert text.count("annotel_receiver_test") == 2  # one line per listed alert
+    assert "  digest, 2 alert(s), attempt 1: HTTP 200 -> delivered" in out.splitlines()
+    assert out.splitlines()[-1] == "cm: 2 of 2 alert(s) sent in 1 message(s), delivered"
+    assert TOKEN not in out + err and FEISHU_SECRET not in out + err

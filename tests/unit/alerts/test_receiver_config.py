@@ -66,6 +66,29 @@ REFUSED = [
     ("{type: webhook, url: 'http://127.0.0.1:99999/'}", {}, "url is not an http(s) URL", True),
     ("{type: webhook, url: 'javascript:alert(1)'}", {}, "url is not an http(s) URL", True),
     ("{type: webhook, url: '/relative/path'}", {}, "url is not an http(s) URL", True),
+    # digests: a schedule that cannot be followed, or a kind that cannot carry one message
+    ("{type: stdout, digest: {at: '9am'}}", {}, "digest.at '9am' is not a time of day", True),
+    (
+        "{type: stdout, digest: {at: '09:00', timezone: Mars/Olympus}}",
+        {},
+        "digest.timezone 'Mars/Olympus' is not a known IANA time zone",
+        True,
+    ),
+    ("{type: stdout, digest: {}}", {}, "digest: set exactly one of at and every", True),
+    (
+        "{type: stdout, digest: {at: '09:00', every: 24h}}",
+        {},
+        "digest: set exactly one of at and every",
+        True,
+    ),
+    ("{type: stdout, digest: {every: 90s}}", {}, "digest.every must be a whole number", True),
+    ("{type: stdout, digest: {every: soon}}", {}, "receiver 'out': digest.every:", True),
+    (
+        "{type: pagerduty, routing_key_env: ANNOTEL_T_PD, digest: {every: 24h}}",
+        {"ANNOTEL_T_PD": "key"},
+        "PagerDuty takes one event per request, so it cannot receive a digest",
+        True,
+    ),
 ]
 
 

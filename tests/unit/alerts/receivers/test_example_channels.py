@@ -25,7 +25,10 @@ def uncommented() -> str:
 
 def test_the_demo_needs_no_variable() -> None:
     ruleset = parse_rules(shipped_rules().read_text(encoding="utf-8"))
-    assert set(ruleset.receivers) == {"log"}
+    assert {name: config.type for name, config in ruleset.receivers.items()} == {
+        "log": "stdout",
+        "managers": "stdout",
+    }
     assert env_variables(ruleset.receivers) == []
 
 
@@ -34,6 +37,7 @@ def test_the_channel_examples_are_valid() -> None:
     kinds = {name: config.type for name, config in ruleset.receivers.items()}
     assert kinds == {
         "log": "stdout",
+        "managers": "stdout",
         "zh-feishu": "feishu",
         "zh-dingtalk": "dingtalk",
         "zh-wecom": "wecom",

@@ -20,7 +20,7 @@ def test_rules_check_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["rules", "check", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     assert out == (
-        f"{EXAMPLE}: valid: 9 rules (1 anomaly, 1 delivery, 7 threshold), 1 receiver, "
+        f"{EXAMPLE}: valid: 9 rules (1 anomaly, 1 delivery, 7 threshold), 2 receivers, "
         "1 inhibit rule\n"
     )
 
