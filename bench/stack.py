@@ -146,6 +146,17 @@ def create_topics(bootstrap: str) -> None:
         admin.close()
 
 
+def partition_numbers(bootstrap: str, topic: str) -> set[int]:
+    """The topic's partition numbers (empty while it does not exist), from kafka-python."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        return set(consumer.partitions_for_topic(topic) or ())
+    finally:
+        consumer.close()
+
+
 async def _produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
     # Not at the top: the memory probe imports this module (see the module docstring).
     from aiokafka import AIOKafkaProducer
