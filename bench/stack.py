@@ -148,6 +148,7 @@ def create_topics(bootstrap: str) -> None:
 
 def partition_numbers(bootstrap: str, topic: str) -> set[int]:
     """The topic's partition numbers (empty while it does not exist), from kafka-python."""
+    # Not at the top: the memory probe imports this module (see the module docstring).
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
