@@ -124,7 +124,7 @@ def test_the_installed_wheel_runs_the_demo_from_another_directory(tmp_path: Path
         venv, [str(venv / "bin" / "annotel"), "rules", "check", rules, "--no-env"], elsewhere
     )
     assert check.returncode == 0, check.stderr
-    assert f"{rules}: valid: 8 rules" in check.stdout
+    assert f"{rules}: valid: 9 rules" in check.stdout
 
     data_dir = tmp_path / "demo"
     demo = run(
