@@ -37,6 +37,30 @@ class RateLimiter:
         return (1.0 - bucket.tokens) / rate
 
 
+class SnapshotLimiter:
+    """One queue snapshot per queue and minute from this gateway process.
+
+    Label Studio repeats its project counters in every webhook; only the first
+    of each queue's minute is worth a record. The connector's event id names
+    the queue and the minute, so the ids seen are the memory, cleared when the
+    minute changes (at most one minute's queues are held). Across gateways the
+    same id reaches the topic more than once and the worker's dedup keeps one.
+    """
+
+    def __init__(self) -> None:
+        self._minute: object = None
+        self._seen: set[str] = set()
+
+    def first(self, event_id: str, minute: object) -> bool:
+        """Whether ``event_id`` (of the snapshot for ``minute``) is new here."""
+        if minute != self._minute:
+            self._minute, self._seen = minute, set()
+        if event_id in self._seen:
+            return False
+        self._seen.add(event_id)
+        return True
+
+
 def retry_after(seconds: float) -> str:
     """A ``Retry-After`` value: whole seconds, at least 1."""
     return str(max(1, math.ceil(seconds)))

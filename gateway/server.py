@@ -30,7 +30,7 @@ from gateway.body import BodyError, event_items, webhook_json
 from gateway.connectors import CONNECTORS
 from gateway.connectors.base import Delivery, Ignored, Item, Unmappable
 from gateway.intake import Outcome, contract_items, unreadable_webhook, webhook_items
-from gateway.limits import RateLimiter, retry_after
+from gateway.limits import RateLimiter, SnapshotLimiter, retry_after
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import document
 from gateway.publisher import Publisher, PublishError
@@ -91,6 +91,7 @@ class Gateway:
         self.publisher = publisher
         self.limits = limits
         self.limiter = RateLimiter(limits.rate_burst)
+        self.snapshots = SnapshotLimiter()
         self.metrics = GatewayMetrics()
         self.clock = clock
         self.now = now
@@ -234,12 +235,21 @@ class Gateway:
                 raise _Refused(
                     413, f"{len(items)} items in one delivery; at most {self.limits.max_items}"
                 )
+            items = [self._snapshot_once(item) for item in items]
             outcome = webhook_items(self.publication, source.name, items, body, now)
         info.update(items=len(outcome.rejected) + outcome.accepted + len(outcome.ignored))
         info.update(accepted=outcome.accepted, rejected=len(outcome.rejected))
         self.metrics.ignored[source.name] += len(outcome.ignored)
         await self._publish(outcome, HOOKS, source.name)
         return _json(outcome.answer(webhook=True))
+
+    def _snapshot_once(self, item: Item) -> Item:
+        """A queue snapshot already published for its queue and minute is ignored."""
+        if not isinstance(item, dict) or item.get("event_type") != "queue_status":
+            return item
+        if self.snapshots.first(str(item.get("event_id")), item.get("occurred_at")):
+            return item
+        return Ignored("queue_status: this queue's snapshot for this minute was already sent")
 
     def _map(self, name: str, kind: str, delivery: Delivery, source: Any) -> list[Item]:
         """The connector's items; a connector that fails on a payload makes it unmappable.

@@ -25,6 +25,15 @@ list, likewise) and the ``project``; deletes carry ids only.
   body's ``annotation``) to know whose work it was, and says so otherwise.
   ``REVIEWS_DELETED`` retracts the audit when the reviewed annotation is given.
 * Every other action (projects, tasks, label links) is no work: ignored.
+* Queue depth: Label Studio puts the project's counters in every webhook's
+  ``project`` (``task_number``, ``finished_task_number``). A delivery of work
+  whose project carries both also gives a ``queue_status`` of its queue:
+  ``open_tasks`` = ``task_number`` - ``finished_task_number``, dated at the
+  minute it was received, with the id ``ls:queue:<project>:<queue>:<minute>``:
+  one snapshot per queue and minute, however many webhooks (and gateways)
+  carry it; the gateway publishes the first and ignores the rest of that
+  minute (``gateway.limits.SnapshotLimiter``), and the worker's dedup keeps
+  one if several gateways each sent theirs.
 
 Event ids: ``ls:ann:<annotation id>:<updated_at in µs>`` (a redelivered
 webhook is the same event), ``ls:ann:<id>:deleted``, ``ls:rev:<review id>:...``.
@@ -68,18 +77,52 @@ def events(delivery: Delivery, mapping: SourceMapping) -> list[Item]:
     if action in ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED"):
         revision = REVISION_EDIT if action == "ANNOTATION_UPDATED" else 1
         annotations = _many(body.get("annotation", body.get("annotations")))
-        return each(annotations, lambda a: _annotation(body, mapping, a, revision))
+        work = each(annotations, lambda a: _annotation(body, mapping, a, revision))
+        return work + _queue_status(body, mapping, delivery.received_at)
     if action in ("ANNOTATIONS_DELETED", "ANNOTATION_DELETED"):
         gone = _many(body.get("annotations", body.get("annotation")))
         return each(gone, lambda a: _deleted_annotation(body, mapping, a, delivery.received_at))
     if action in ("REVIEW_CREATED", "REVIEW_UPDATED"):
         revision = REVISION_EDIT if action == "REVIEW_UPDATED" else 1
         reviews = _many(body.get("review", body.get("reviews")))
-        return each(reviews, lambda r: _review(body, mapping, r, revision))
+        work = each(reviews, lambda r: _review(body, mapping, r, revision))
+        return work + _queue_status(body, mapping, delivery.received_at)
     if action in ("REVIEWS_DELETED", "REVIEW_DELETED"):
         gone = _many(body.get("reviews", body.get("review")))
         return each(gone, lambda r: _deleted_review(body, mapping, r, delivery.received_at))
     return [Ignored(f"{action}: not work to count")]
+
+
+def _queue_status(
+    body: dict[str, Any], mapping: SourceMapping, received_at: datetime
+) -> list[Item]:
+    """The queue's depth from the project counters, when the webhook carries them.
+
+    Nothing when they are absent or not counts: the snapshot is optional, and
+    the work items of the same delivery already say what is wrong with it.
+    """
+    project = body.get("project")
+    if not isinstance(project, dict):
+        return []
+    total, finished = project.get("task_number"), project.get("finished_task_number")
+    if type(total) is not int or type(finished) is not int or total < 0 or finished < 0:
+        return []
+    minute = received_at.replace(second=0, microsecond=0)
+    try:
+        common = Mapper(mapping, body).common(
+            "queue_status",
+            event_id="",
+            occurred_at=minute,
+            project=_project(body),
+        )
+    except Unmapped:
+        return []
+    snapshot = {k: v for k, v in common.items() if k not in ("locale", "revision")}
+    snapshot["event_id"] = event_id(
+        "ls", "queue", snapshot["project_id"], snapshot["queue_id"], stamp(minute)
+    )
+    snapshot["open_tasks"] = max(0, total - finished)
+    return [snapshot]
 
 
 def _many(value: Any) -> list[Any]:

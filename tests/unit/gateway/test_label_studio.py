@@ -6,13 +6,22 @@ import copy
 from typing import Any
 
 from gateway.connectors import label_studio
-from gateway.connectors.base import Ignored, PayloadPath, SourceMapping, Unmappable, User
+from gateway.connectors.base import (
+    Ignored,
+    PayloadPath,
+    SourceMapping,
+    Unmappable,
+    User,
+    stamp,
+)
+from schemas.units import rfc3339
 from tests.unit.gateway.payloads import (
     LS_CREATED,
     LS_DELETED,
     LS_REVIEW,
     LS_UPDATED,
     NO_MAPPING,
+    RECEIVED,
     contract,
     deliver,
 )
@@ -237,3 +246,39 @@ def test_a_time_outside_the_utc_calendar_is_unmappable_not_a_crash() -> None:
     [item] = events(body)
     assert isinstance(item, Unmappable)
     assert item.message.startswith("annotation.created_at:") and "out of range" in item.message
+
+
+def with_counters(body: dict[str, Any], total: Any, finished: Any) -> dict[str, Any]:
+    body = copy.deepcopy(body)
+    body["project"] = {**body["project"], "task_number": total, "finished_task_number": finished}
+    return body
+
+
+def test_project_counters_give_one_queue_status_dated_at_the_minute_received() -> None:
+    items = contract(events(with_counters(LS_CREATED, 120, 45)))
+    assert [i["event_type"] for i in items] == ["task_completed", "queue_status"]
+    snapshot = items[1]
+    minute = RECEIVED.replace(second=0, microsecond=0)
+    assert snapshot == {
+        "event_type": "queue_status",
+        "schema_version": 1,
+        "event_id": f"ls:queue:2:2:{stamp(minute)}",
+        "occurred_at": rfc3339(minute),
+        "project_id": "2",
+        "queue_id": "2",
+        "open_tasks": 75,
+    }
+    # A review carries the counters too; the same minute gives the same snapshot id.
+    review = contract(events(with_counters(LS_REVIEW, 120, 46)))
+    assert review[-1]["event_id"] == snapshot["event_id"] and review[-1]["open_tasks"] == 74
+
+
+def test_without_counts_there_is_no_snapshot_and_the_work_still_maps() -> None:
+    for total, finished in ((None, None), (10, None), ("10", 2), (True, 0), (-1, 0), (5.0, 1)):
+        items = contract(events(with_counters(LS_CREATED, total, finished)))
+        assert [i["event_type"] for i in items] == ["task_completed"], (total, finished)
+    # More finished than created (a counter race on the platform's side) is none open.
+    [_, snapshot] = contract(events(with_counters(LS_CREATED, 3, 5)))
+    assert snapshot["open_tasks"] == 0
+    # Deletes carry no work to count: no snapshot either.
+    assert all(i["event_type"] != "queue_status" for i in events(with_counters(LS_DELETED, 9, 1)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.limits import RateLimiter, retry_after
+from gateway.limits import RateLimiter, SnapshotLimiter, retry_after
 
 
 def test_a_burst_then_the_rate() -> None:
@@ -19,3 +19,12 @@ def test_a_burst_then_the_rate() -> None:
 
 def test_retry_after_is_whole_seconds_at_least_one() -> None:
     assert [retry_after(s) for s in (0.01, 1.0, 1.2, 29.5)] == ["1", "1", "2", "30"]
+
+
+def test_one_snapshot_per_queue_and_minute() -> None:
+    limiter = SnapshotLimiter()
+    assert limiter.first("ls:queue:p:q1:60", 60) and limiter.first("ls:queue:p:q2:60", 60)
+    assert not limiter.first("ls:queue:p:q1:60", 60)
+    assert limiter.first("ls:queue:p:q1:120", 120)  # the next minute: a new snapshot
+    assert not limiter.first("ls:queue:p:q1:120", 120)
+    assert limiter._seen == {"ls:queue:p:q1:120"}
