@@ -37,6 +37,7 @@ COMMANDS = (
     "roster",
     "coach",
     "squad",
+    "squad-digest",
 )
 
 
@@ -52,7 +53,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     every = None if only is None else "{" + ",".join(COMMANDS) + "}"
     sub = parser.add_subparsers(dest="command", required=True, metavar=every)
     for name in COMMANDS if only is None else (only,):
-        import_module(f"annotel.commands.{name}").register(sub)
+        import_module(f"annotel.commands.{name.replace('-', '_')}").register(sub)
     return parser
 
 

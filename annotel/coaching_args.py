@@ -59,7 +59,9 @@ def count(text: str) -> int:
     return value
 
 
-def add_options(parser: argparse.ArgumentParser, default_out: str) -> None:
+def add_options(parser: argparse.ArgumentParser, default_out: str | None) -> None:
+    """The data, period and judgement options; ``--out`` and ``--format`` unless
+    ``default_out`` is None (a command that writes no page)."""
     add_source(parser)
     parser.add_argument(
         "--days",
@@ -75,8 +77,9 @@ def add_options(parser: argparse.ArgumentParser, default_out: str) -> None:
         metavar="TIME",
         help="end of the period, exclusive (default: the end of the newest minute with data)",
     )
-    parser.add_argument("--out", help=f"output file, - for stdout (default: {default_out})")
-    parser.add_argument("--format", choices=("html", "md"), default="html")
+    if default_out is not None:
+        parser.add_argument("--out", help=f"output file, - for stdout (default: {default_out})")
+        parser.add_argument("--format", choices=("html", "md"), default="html")
     judge = parser.add_argument_group(
         "how people are judged (see docs/report.md#how-people-are-judged)"
     )

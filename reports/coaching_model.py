@@ -269,8 +269,7 @@ def build_squad_changes(
     """The weekly digest's content for one squad (``sections.squad_changes``): its page at
     ``end`` (default: the end of the data) against its page a week earlier.
 
-    Not sent anywhere yet: delivering it to the squad's contributor manager waits for the
-    alert-trust issue's digest mechanism, which will call this once a week per squad.
+    ``annotel squad-digest`` sends it to the squad's contributor manager once a week.
     """
     options = options or CoachingOptions()
     after = build_squad(client, squad, options, end=end)

@@ -28,6 +28,7 @@ from alerts.formats import (
     window_text,
 )
 from alerts.model import IN_HOUSE, SEVERITIES, AlertEvent, display_scope
+from alerts.note import Note
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
     STRICT,
@@ -120,6 +121,11 @@ class Slack:
             )
         )
         return [Request(HttpPost(self._url), orjson.dumps({"text": text}), digest.events)]
+
+    def note_requests(self, note: Note) -> list[Request]:
+        """The title in bold and the text, escaped (Slack has no id to deduplicate by)."""
+        text = f"*{slack_text(note.title)}*\n{slack_text(note.text)}"
+        return [Request(HttpPost(self._url), orjson.dumps({"text": text}), ())]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)

@@ -15,6 +15,7 @@ import orjson
 
 from alerts.digest import Digest
 from alerts.model import AlertEvent
+from alerts.note import Note
 from alerts.receivers.base import Outcome, Request, http_outcome
 from alerts.receivers.settings import Grouping, group_wait_s
 from schemas.display import visible
@@ -60,6 +61,10 @@ class Stdout:
     def digest_requests(self, digest: Digest) -> list[Request]:
         text = visible(orjson.dumps({"digest": digest.to_dict()}).decode()) + "\n"
         return [Request(None, text.encode(), digest.events)]
+
+    def note_requests(self, note: Note) -> list[Request]:
+        text = visible(orjson.dumps({"note": note.to_dict()}).decode()) + "\n"
+        return [Request(None, text.encode(), ())]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)  # never called: nothing goes over HTTP

@@ -18,6 +18,7 @@ from pydantic import Field
 from alerts.digest import Digest
 from alerts.formats import explanation_lines, no_data_line
 from alerts.model import AlertEvent
+from alerts.note import Note
 from alerts.receivers.base import HttpPost, Outcome, Request, http_outcome
 from alerts.receivers.settings import (
     STRICT,
@@ -115,6 +116,11 @@ class Webhook:
         else:
             payload = {"digest": digest.to_dict()}
         return [Request(HttpPost(self._url), orjson.dumps(payload), digest.events)]
+
+    def note_requests(self, note: Note) -> list[Request]:
+        """A note as JSON (``{"note": {...}}``, its id first), whatever the alert format:
+        Alertmanager's shape has no place for a message without alerts."""
+        return [Request(HttpPost(self._url), orjson.dumps({"note": note.to_dict()}), ())]
 
     def classify(self, status: int, body: bytes) -> Outcome:
         return http_outcome(status)

@@ -2,15 +2,15 @@
 
 The weekly message per squad to its contributor manager (who newly needs
 coaching, who no longer does, who became ready for advancement, who no longer
-is) needs a digest mechanism to deliver it; until one exists, this is the
-content it will send: ``reports.coaching_model.build_squad_changes`` builds
-the squad page at the end of this week and of the week before and hands both
-here. Pure: two ``SquadPage`` values in, the changes out.
+is): ``reports.coaching_model.build_squad_changes`` builds the squad page at
+the end of this week and of the week before and hands both here;
+``annotel squad-digest`` sends the text. Pure: two ``SquadPage`` values in, the changes out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from reports.coaching_types import SquadPage
 
@@ -19,6 +19,7 @@ from reports.coaching_types import SquadPage
 class SquadChanges:
     squad: str
     managers: list[str]
+    period_end: datetime  # the end of the week the changes lead up to
     newly_coaching: list[str] = field(default_factory=list)  # display names (ids if none)
     no_longer_coaching: list[str] = field(default_factory=list)
     newly_ready: list[str] = field(default_factory=list)
@@ -48,6 +49,7 @@ def squad_changes(before: SquadPage, after: SquadPage) -> SquadChanges:
     return SquadChanges(
         squad=after.squad,
         managers=list(after.managers),
+        period_end=after.header.period.end,
         newly_coaching=_names(after, coaching_after - coaching_before),
         no_longer_coaching=_names(after, coaching_before - coaching_after),
         newly_ready=_names(after, ready_after - ready_before),

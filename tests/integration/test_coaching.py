@@ -672,8 +672,8 @@ def test_the_packet_and_the_squad_page_render_in_headless_chromium(
 
 
 def test_the_weekly_digest_hook_lists_the_changes(world: dict[str, Any]) -> None:
-    """Not sent yet (it waits for a digest mechanism): a week before the demo's data there
-    was nothing, so everyone ready now is new."""
+    """Sent by ``annotel squad-digest`` (tests/integration/test_squad_digest.py): a week
+    before the demo's data there was nothing, so everyone ready now is new."""
     digest = world["digest"]
     standout = world["manifest"]["world"]["roster"]["standout"]
     squad = world["squad_of"][standout]
