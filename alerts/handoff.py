@@ -5,7 +5,8 @@ watermark) and may live on different workers, while a rule's scope may span
 partitions (a vendor works on several projects). So each partition's
 checkpoint publishes what it closed to the single-partition windows topic:
 
-- ``piece`` records carry aggregates of closed minutes (split to stay small);
+- ``piece`` records carry aggregates of closed minutes (split to stay small),
+  the delivery forecasts made as of their ends and their error-category counts;
 - one ``mark`` record per checkpoint attempt says "partition p has closed
   everything before T" and how many pieces belong to that attempt.
 
@@ -40,6 +41,11 @@ class ClosedWindow:
     # list per queue (``alerts.forecast_record``); they travel as a third element of
     # the minute's entry.
     forecasts: list[list[Any]] = field(default_factory=list)
+    # The minute's error-category counts per window key (the partition's ``errors``),
+    # so alerts on audits can say which categories their rejects fell into; they
+    # travel as a fourth element of the minute's entry, a row being the key without
+    # its minute, the category and the count. Records written before carry none.
+    errors: dict[tuple[WindowKey, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,19 @@ def encode_reports(
         while taken < len(forecasts):
             part = forecasts[taken : taken + PIECE_KEYS - count]
             entries.append([window.window_start, [], part])
+            taken += len(part)
+            count += len(part)
+            if count >= PIECE_KEYS:
+                pieces.append(
+                    orjson.dumps({"k": "piece", "p": partition, "a": attempt, "m": entries})
+                )
+                entries, count = [], 0
+    for window in closed:  # and so do error-category counts
+        errors = [[*key[1:], category, n] for (key, category), n in window.errors.items()]
+        taken = 0
+        while taken < len(errors):
+            part = errors[taken : taken + PIECE_KEYS - count]
+            entries.append([window.window_start, [], [], part])
             taken += len(part)
             count += len(part)
             if count >= PIECE_KEYS:

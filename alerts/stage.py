@@ -104,12 +104,14 @@ class AlertStage:
         partition = record.partition
         minutes = self.pending.pop(record.attempt, [])
         floor = self.applied.get(partition, 0)
-        for window_start, rows, *forecasts in minutes:
+        for window_start, rows, *rest in minutes:
             if window_start < floor or window_start >= record.closed_before:
                 continue  # already applied by an earlier attempt, or not closed by this one
             self.evaluator.add_rows(window_start, rows)
-            if forecasts:  # delivery forecasts of the minute (alerts.handoff)
-                self.delivery.add(window_start, forecasts[0])
+            if rest and rest[0]:  # delivery forecasts of the minute (alerts.handoff)
+                self.delivery.add(window_start, rest[0])
+            if len(rest) > 1:  # its error-category counts (absent from older records)
+                self.evaluator.add_errors(window_start, rest[1])
         self.applied[partition] = max(floor, record.closed_before)
         self.idle[partition] = record.idle
 

@@ -128,12 +128,17 @@ class PartitionLifecycle:
         newest_open = max(open_minutes) if close_all and open_minutes else None
         target = watermark.close_target(self.closed_before, self.watermark_us, newest_open)
         closed: dict[int, dict[WindowKey, Aggregate]] = {}
+        errors: dict[int, dict[ErrorKey, int]] = {}
         if target > self.closed_before:
             closed = self.store.closing(self.closed_before, target)
+            errors = self.store.closing_errors(self.closed_before, target)
             self.closed_before = target
             self.counters_dirty = True
         self.evict()
-        return [ClosedWindow(self.partition, start, closed[start]) for start in sorted(closed)]
+        return [
+            ClosedWindow(self.partition, start, closed[start], errors=errors.get(start, {}))
+            for start in sorted(closed)
+        ]
 
     def evict(self) -> None:
         """Forget what can no longer change: windows, dedup marks and entities behind the horizon.

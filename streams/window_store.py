@@ -92,6 +92,21 @@ class WindowStore:
             for start in [m for m in self.open_by_minute if closed_before <= m < target]
         }
 
+    def closing_errors(self, closed_before: int, target: int) -> dict[int, dict[ErrorKey, int]]:
+        """The error-category counts of the minutes in ``[closed_before, target)``, per minute.
+
+        They go with the windows a close hands on, so an alert can say which
+        categories its rejects fell into (minutes not closed yet are never
+        packed, so their counts are all here). Counts a retraction brought to
+        zero go, like empty windows.
+        """
+        out: dict[int, dict[ErrorKey, int]] = {}
+        for error_key, n in self.errors.items():
+            start = error_key[0][0]
+            if n > 0 and closed_before <= start < target:
+                out.setdefault(start, {})[error_key] = n
+        return out
+
     def unpack(self, start: int, closed_before: int) -> None:
         """Hold a packed minute as objects again (a correction is about to update it)."""
         windows, errors = unpack_minute(self.packed[start])  # before anything changes

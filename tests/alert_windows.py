@@ -131,6 +131,8 @@ def reference_add_minute(
         if rule.trailing or rule.metric == "throughput_per_hour":
             continue
         for dim in rule.explain:
+            if dim == "error_category":
+                continue  # counted from the error rows handed over beside (``add_errors``)
             parts = ev._states[rule.name].breakdowns.setdefault(start, {}).setdefault(dim, {})
             below = 1 + KEY_DIMENSIONS.index(dim)
             for window_key, values in aggregates.items():

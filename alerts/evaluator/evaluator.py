@@ -79,6 +79,15 @@ class Evaluator:
         if self._admit(window_start) and rows:
             self._partials.add(window_start, rows, [row[KEY_WIDTH:] for row in rows], True)
 
+    def add_errors(self, window_start: int, rows: Sequence[Sequence[Any]]) -> None:
+        """The error-category counts of (part of) one closed minute, laid out as on the
+        windows topic: the six key dimensions, the category, the count. They only
+        explain alerts, so a minute already evaluated ignores them silently."""
+        if window_start % WINDOW_SECONDS:
+            raise ValueError(f"window_start {window_start} is not a whole minute")
+        if self._closed is None or window_start >= self._closed:
+            self._partials.add_errors(window_start, rows)
+
     def _admit(self, window_start: int) -> bool:
         if window_start % WINDOW_SECONDS:
             raise ValueError(f"window_start {window_start} is not a whole minute")

@@ -15,6 +15,9 @@ query. Two kinds of answer, by what the metric is:
   second term ``- (n'_i - R0 d'_i) / D'``; throughput moves by
   ``(s_i - s'_i) / hours``. The evaluator passes no base yet.)
 
+Error categories (``error_category``, audit metrics) are counts of the
+errors audits found in the scope's window, each with its share of them all.
+
 Only members that pushed the value towards the breach are listed, largest
 first, at most ``TOP`` per dimension.
 """
@@ -25,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from alerts.model import Contributor
-from alerts.rules import THROUGHPUT, TURNAROUND_MAX, AnomalyRule, Rule
+from alerts.rules import ERROR_CATEGORY, THROUGHPUT, TURNAROUND_MAX, AnomalyRule, Rule
 from schemas.metrics import AGGREGATE_FIELDS, MICRO, MICRO_FIELD_NAMES, RATES
 
 TOP = 5  # contributors per dimension at most
@@ -98,7 +101,9 @@ def explain(
     found: list[Contributor] = []
     for dim in rule.explain:
         breakdown = members.get(dim, {})
-        if rule.metric in COUNT_RATES:
+        if dim == ERROR_CATEGORY:  # counts of errors found by audits, one per category
+            found.extend(_largest(dim, {category: n[0] for category, n in breakdown.items()}))
+        elif rule.metric in COUNT_RATES:
             found.extend(_bad_counts(rule.metric, dim, breakdown, low))
         elif rule.metric == TURNAROUND_MAX:
             found.extend(_maxima(dim, breakdown, low))

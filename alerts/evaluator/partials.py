@@ -14,7 +14,7 @@ from operator import add, itemgetter
 from typing import Any, cast
 
 from alerts.evaluator.series import RuleState, SeriesKey
-from alerts.rules import THROUGHPUT, Rule
+from alerts.rules import ERROR_CATEGORY, THROUGHPUT, Rule
 from schemas.metrics import AGGREGATE_FIELDS, KEY_DIMENSIONS, MAX_FIELDS
 
 # (window_start epoch s, project_id, queue_id, vendor_id, locale, source, annotator_id)
@@ -77,6 +77,42 @@ class PartialWindows:
             (_projector(positions), _projector([p - 1 for p in positions]), window, dim, members)
             for (positions, window, dim), members in shared.items()
         ]
+        # Per (scope, window) of rules explained by error categories: the projector of
+        # (*scope, category) from an error row and where its counts go.
+        by_errors: dict[tuple[tuple[int, ...], int], list[RuleState]] = {}
+        for rule in rules:
+            if not rule.trailing and rule.metric != THROUGHPUT and ERROR_CATEGORY in rule.explain:
+                positions = tuple(_DIM_POSITION[d] - 1 for d in rule.scope)
+                by_errors.setdefault((positions, rule.window), []).append(states[rule.name])
+        self._errors = [
+            (_projector([*positions, KEY_WIDTH]), window, sharing)
+            for (positions, window), sharing in by_errors.items()
+        ]
+
+    def add_errors(self, minute: int, rows: Sequence[Sequence[Any]]) -> None:
+        """Sum error-category counts (rows: the six key dimensions, the category, the count)
+        into the ``error_category`` breakdowns of the rules explained by them."""
+        if not self._errors or not rows:
+            return
+        counts = [int(row[KEY_WIDTH + 1]) for row in rows]  # validated before any change
+        for projector, window, sharing in self._errors:
+            start = minute - minute % window
+            targets: list[dict[SeriesKey, list[int]]] = []
+            fresh: dict[SeriesKey, list[int]] | None = None  # shared by rules without one
+            for state in sharing:
+                dims = state.breakdowns.setdefault(start, {})
+                held = dims.get(ERROR_CATEGORY)
+                if held is None:
+                    if fresh is None:
+                        fresh = {}
+                        targets.append(fresh)
+                    dims[ERROR_CATEGORY] = fresh
+                elif not any(held is seen for seen in targets):
+                    targets.append(held)
+            for parts in targets:
+                for part_key, n in zip(map(projector, rows), counts, strict=True):
+                    acc = parts.get(part_key)
+                    parts[part_key] = [n] if acc is None else [acc[0] + n]
 
     def add(
         self,

@@ -16,6 +16,7 @@ import the names below from ``alerts.rules``.
 
 from alerts.rules.loader import RulesError, check_file, load_rules, parse_rules, rules_from_data
 from alerts.rules.model import (
+    ERROR_CATEGORY,
     METRICS,
     THROUGHPUT,
     TURNAROUND_MAX,
@@ -30,6 +31,7 @@ from alerts.rules.model import (
 from alerts.rules.templates import render_annotations
 
 __all__ = [
+    "ERROR_CATEGORY",
     "METRICS",
     "THROUGHPUT",
     "TURNAROUND_MAX",

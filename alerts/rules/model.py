@@ -31,8 +31,12 @@ MAX_TRAILING_S = 7 * 86_400  # a trailing window (``every`` shorter than ``windo
 MAX_STEPS = 168
 DEFAULT_REPEAT_S = 4 * 3600.0
 # What an alert's contributors can be broken down by: the key dimensions the closed
-# windows handed to the alert stage carry (error categories are not handed over yet).
-EXPLAIN_DIMENSIONS: tuple[str, ...] = KEY_DIMENSIONS
+# windows handed to the alert stage carry, and the error categories of their audits
+# (handed over beside them, ``alerts.handoff``).
+ERROR_CATEGORY = "error_category"
+EXPLAIN_DIMENSIONS: tuple[str, ...] = (*KEY_DIMENSIONS, ERROR_CATEGORY)
+# Metrics of audits: their alerts are explained by error categories too by default.
+AUDIT_METRICS = frozenset(("audit_pass_rate", "audit_reject_rate", "mean_audit_score"))
 
 Op = Literal["<", "<=", ">", ">="]
 
@@ -179,11 +183,13 @@ class _RuleBase(BaseModel):
 
     @property
     def explain(self) -> tuple[str, ...]:
-        """The breakdowns of a firing alert: given, or the level below the scope."""
+        """The breakdowns of a firing alert: given, or the level below the scope (and the
+        error categories behind an audit metric)."""
         if self.explain_ is not None:
             return self.explain_
         below = next_dimension(self.scope)
-        return () if below is None else (below,)
+        levels = () if below is None else (below,)
+        return (*levels, ERROR_CATEGORY) if self.metric in AUDIT_METRICS else levels
 
 
 class ThresholdRule(_RuleBase):

@@ -158,3 +158,19 @@ def test_the_decoder_never_raises() -> None:
     assert isinstance(result, DecodeError)
     assert result.reason == "unprocessable"
     assert "RecursionError" in result.message
+
+
+def test_a_close_hands_the_error_category_counts_of_its_minutes_on() -> None:
+    """The alert stage explains audit alerts with them (``alerts.handoff``)."""
+    state = new_state()
+    feed(state, AUDITS, audited("a1", 0))
+    feed(state, AUDITS, audited("a2", 0.5))
+    feed(state, AUDITS, audited("a3", 1))
+    feed(state, TASKS, completed("t9", 5))  # moves the watermark past minutes 0 and 1
+    state.move_watermark()
+    closed = state.advance()
+    assert [c.window_start for c in closed] == [minute_start(0), minute_start(1)]
+    [(key0, n0)] = closed[0].errors.items()
+    [(key1, n1)] = closed[1].errors.items()
+    assert (key0[0][0], key0[1], n0) == (minute_start(0), "漏标", 2)
+    assert (key1[0][0], key1[1], n1) == (minute_start(1), "漏标", 1)
