@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
 from reports.delivery_chart import burn_down_svg
 from reports.html_parts import esc
-from reports.sections.delivery import DeliveryQueue, DeliverySection
+from reports.sections.delivery import (
+    DeliverySection,
+    at_risk,
+    slack_words,
+    staffing_words,
+    when_words,
+)
 from schemas import units
-from schemas.forecast_text import day_time
-
-
-def _slack(queue: DeliveryQueue) -> str:
-    row = queue.forecast
-    if row["due_us"] is None:
-        return "no deadline"
-    if row["slack_h"] is None:
-        return "stalled"
-    slack = float(row["slack_h"])
-    return f"{'late by' if slack < 0 else 'ahead by'} {units.duration(abs(slack) * 3600)}"
-
-
-def _staffing(queue: DeliveryQueue) -> str:
-    row = queue.forecast
-    if row["annotators_needed"] is None:
-        return "–"
-    needed = math.ceil(float(row["annotators_needed"]))
-    return f"{units.count(needed)} needed / {units.count(int(row['annotators_active']))} active"
-
-
-def _when(micros: int | None, missing: str) -> str:
-    return missing if micros is None else day_time(int(micros))
 
 
 def render_delivery(section: DeliverySection | None) -> str:
@@ -45,15 +26,15 @@ def render_delivery(section: DeliverySection | None) -> str:
     ]
     for queue in section.queues:
         row = queue.forecast
-        bad = row["due_us"] is not None and (row["slack_h"] is None or row["slack_h"] < 0)
+        bad = at_risk(queue)
         out.append(
             f"<tr><td>{esc(queue.queue_id)}<span class=small>{esc(queue.project_id)}</span></td>"
             f"<td class=num>{esc(units.count(int(row['open_tasks'])))}</td>"
             f"<td class=num>{esc(units.per_hour(float(row['throughput_per_hour'])))}</td>"
-            f"<td>{esc(_when(row['eta_us'], 'stalled'))}</td>"
-            f"<td>{esc(_when(row['due_us'], 'none'))}</td>"
-            f'<td class="{"bad" if bad else "good"}">{esc(_slack(queue))}</td>'
-            f"<td>{esc(_staffing(queue))}</td></tr>"
+            f"<td>{esc(when_words(row['eta_us'], 'stalled'))}</td>"
+            f"<td>{esc(when_words(row['due_us'], 'none'))}</td>"
+            f'<td class="{"bad" if bad else "good"}">{esc(slack_words(queue))}</td>'
+            f"<td>{esc(staffing_words(queue))}</td></tr>"
         )
     out.append("</tbody></table>")
     for queue in section.queues:

@@ -15,6 +15,13 @@ from collections.abc import Sequence
 from alerts.rules import THROUGHPUT
 from reports import fmt
 from reports.figures import METRICS, TREND_METRICS, Figures
+from reports.sections.delivery import (
+    DeliverySection,
+    at_risk,
+    slack_words,
+    staffing_words,
+    when_words,
+)
 from reports.sections.incidents import incident_order
 from reports.types import AnnotatorRow, Report
 from schemas import units
@@ -113,6 +120,34 @@ def _figures(f: Figures) -> list[str]:
     ]
 
 
+def _delivery(section: DeliverySection | None) -> list[str]:
+    """Queues by slack (at risk first), each with its forecast in words and its burn-down."""
+    if section is None or not section.queues:
+        return []
+    rows = [
+        [
+            Md(f"**{md(q.queue_id)}**") if at_risk(q) else q.queue_id,
+            q.project_id,
+            units.count(int(q.forecast["open_tasks"])),
+            units.per_hour(float(q.forecast["throughput_per_hour"])),
+            when_words(q.forecast["eta_us"], "stalled"),
+            when_words(q.forecast["due_us"], "none"),
+            slack_words(q),
+            staffing_words(q),
+        ]
+        for q in section.queues
+    ]
+    headers = ["queue", "project", "open", "tasks/h", "ETA", "deadline", "slack", "annotators"]
+    out = ["## Delivery", "", "At risk (late or stalled) in bold, first.", ""]
+    out += [_table(headers, rows, {2, 3}), ""]
+    for q in section.queues:
+        trend = sparkline([float(n) for _minute, n in q.burn_down])
+        out.append(f"- {md(q.queue_id)} · {md(q.project_id)}: {md(q.text)}")
+        if trend:
+            out.append(f"  open tasks over the period: {trend}")
+    return [*out, ""]
+
+
 def render_markdown(report: Report) -> str:
     period = units.interval(report.period.start, report.period.end)
     out = [
@@ -127,6 +162,7 @@ def render_markdown(report: Report) -> str:
         out += [f"> {md(report.notice)}", ""]
         out += _incidents(report)
         return "\n".join(out).rstrip() + "\n"
+    out += _delivery(report.delivery)
     t = report.totals
     out += ["## Summary", ""]
     out += [f"- {md(sentence)}" for sentence in report.summary]

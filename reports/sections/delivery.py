@@ -9,12 +9,14 @@ its ETA, the deadline, the staffing figure and the forecast in words
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from reports import delivery_queries as dq
 from reports.period import Period
-from schemas.forecast_text import forecast_text
+from schemas import units
+from schemas.forecast_text import day_time, forecast_text
 
 
 @dataclass
@@ -48,3 +50,34 @@ def delivery_section(client: Any, period: Period) -> DeliverySection | None:
             for row in dq.current(client, period.end)
         ]
     )
+
+
+# The table's words, one spelling for the HTML and the Markdown report.
+
+
+def slack_words(queue: DeliveryQueue) -> str:
+    row = queue.forecast
+    if row["due_us"] is None:
+        return "no deadline"
+    if row["slack_h"] is None:
+        return "stalled"
+    slack = float(row["slack_h"])
+    return f"{'late by' if slack < 0 else 'ahead by'} {units.duration(abs(slack) * 3600)}"
+
+
+def staffing_words(queue: DeliveryQueue) -> str:
+    row = queue.forecast
+    if row["annotators_needed"] is None:
+        return "–"
+    needed = math.ceil(float(row["annotators_needed"]))
+    return f"{units.count(needed)} needed / {units.count(int(row['annotators_active']))} active"
+
+
+def when_words(micros: int | None, missing: str) -> str:
+    return missing if micros is None else day_time(int(micros))
+
+
+def at_risk(queue: DeliveryQueue) -> bool:
+    """Late or stalled against a deadline."""
+    row = queue.forecast
+    return row["due_us"] is not None and (row["slack_h"] is None or row["slack_h"] < 0)

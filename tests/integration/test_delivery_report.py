@@ -115,3 +115,29 @@ def test_the_burn_down_shows_the_deadline_and_the_eta(data: Path, tmp_path: Path
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", header[16:24]) == (1280, 1800)
     assert shot.stat().st_size > 50_000
+
+
+def test_the_markdown_report_opens_with_the_delivery_table(data: Path, tmp_path: Path) -> None:
+    expected = json.loads((data / "expected.json").read_text())
+    out = tmp_path / "report.md"
+    argv = [sys.executable, "-m", "annotel", "report", "--data-dir", str(data)]
+    subprocess.run(
+        [*argv, "--format", "md", "--out", str(out)],
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+        capture_output=True,
+    )
+    text = out.read_text(encoding="utf-8")
+    assert text.index("## Delivery") < text.index("## Summary")
+    section = text[text.index("## Delivery") : text.index("## Summary")]
+    rows = [ln for ln in section.splitlines() if ln.startswith("| ") and "---" not in ln][1:]
+    assert len(rows) == len(expected)
+    for queue, eta, due, open_tasks in expected:
+        row = next(r for r in rows if f" {queue}" in r.split("|")[1])
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert cells[2] == f"{open_tasks:,}"
+        assert cells[4] == (_label(eta) if eta else "stalled")
+        assert cells[5] == _label(due)
+    # Each queue's forecast in words and its burn-down as a text sparkline.
+    assert section.count("open tasks over the period: ") == len(expected)
